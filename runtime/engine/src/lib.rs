@@ -1,0 +1,1 @@
+//! Bosun's runbook engine.

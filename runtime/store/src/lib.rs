@@ -1,0 +1,1 @@
+//! Bosun's SQLite store.

@@ -1,0 +1,1 @@
+//! End-to-end tests: real `bosun` processes on a temporary data directory.
