@@ -18,9 +18,27 @@ pub struct ParamError {
 }
 
 /// Every declared parameter's value: the given one coerced, or the default.
-pub fn resolve_parameters(specs: &[ParameterSpec], given: &[(String, ParamInput)]) -> Result<Map<String, Value>, Vec<ParamError>> {
+pub fn resolve_parameters(
+    specs: &[ParameterSpec],
+    given: &[(String, ParamInput)],
+) -> Result<Map<String, Value>, Vec<ParamError>> {
     let _ = (specs, given);
     unimplemented!()
+}
+
+/// The candidate closest to `word` (ignoring case), when one is close enough
+/// to be a likely typo. Used for did-you-mean hints across the crate.
+pub fn closest_name<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 pub fn coerce(spec: &ParameterSpec, input: &ParamInput) -> Result<Value, String> {
