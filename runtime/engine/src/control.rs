@@ -1,0 +1,312 @@
+//! Running the current step: the control-flow actions the engine implements
+//! itself (aws:sleep, aws:pause, aws:approve, aws:branch,
+//! aws:executeAutomation), the action dispatcher for everything else, step
+//! deadlines, and the signals that steer a waiting step.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bosun_document::choice::parse_branch;
+use bosun_document::duration::{parse_duration, parse_timestamp};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::action::ActionCall;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::handle::Handle;
+use crate::record::{Change, Decision, SignalKind, SignalRecord, StepRecord, StoredExecution};
+use crate::run::{Outcome, Run};
+use crate::status::{ExecutionStatus, StepStatus};
+
+/// Sets what an attempt of a control-flow step needs before it runs.
+pub(crate) fn arm_local(record: &mut StepRecord, now: DateTime<Utc>) -> Result<(), Outcome> {
+    match record.action.as_str() {
+        "aws:sleep" => record.wake_at = Some(wake_at(&record.inputs, now)?),
+        "aws:approve" | "aws:pause" => {
+            record.status = StepStatus::Waiting;
+            record.decisions.clear();
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn wake_at(inputs: &Value, now: DateTime<Utc>) -> Result<DateTime<Utc>, Outcome> {
+    let text = |key: &str| inputs.get(key).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+    match (text("Duration"), text("Timestamp")) {
+        (Some(d), None) => {
+            let duration = parse_duration(&d).map_err(Outcome::failed)?;
+            let duration = chrono::Duration::from_std(duration).map_err(|e| Outcome::failed(e.to_string()))?;
+            Ok(now + duration)
+        }
+        (None, Some(t)) => parse_timestamp(&t).map_err(Outcome::failed),
+        _ => Err(Outcome::failed("aws:sleep needs exactly one of Duration and Timestamp")),
+    }
+}
+
+/// Checks that a signal applies to the execution as it is now.
+pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor: &str) -> Result<(), EngineError> {
+    let record = &execution.record;
+    if record.status.is_terminal() {
+        return Err(EngineError::Conflict(format!("execution {} has already ended with status {}", record.id, record.status)));
+    }
+    let current = execution.steps.last();
+    let waiting_on = |action: &str| current.filter(|s| s.action == action && s.status == StepStatus::Waiting);
+    match kind {
+        SignalKind::Cancel => Ok(()),
+        SignalKind::Resume => waiting_on("aws:pause")
+            .map(|_| ())
+            .ok_or_else(|| EngineError::Conflict(format!("execution {} is not paused at an aws:pause step", record.id))),
+        SignalKind::Approve | SignalKind::Reject => {
+            let step = waiting_on("aws:approve")
+                .ok_or_else(|| EngineError::Conflict(format!("execution {} is not waiting for an approval", record.id)))?;
+            let approvers = approvers(&step.inputs);
+            if !approvers.is_empty() && !approvers.iter().any(|a| a == actor) {
+                return Err(EngineError::Conflict(format!(
+                    "\"{actor}\" is not an approver of step {}; approvers: {}",
+                    step.name,
+                    approvers.join(", ")
+                )));
+            }
+            if step.decisions.iter().any(|d| d.approver == actor) {
+                return Err(EngineError::Conflict(format!("\"{actor}\" has already decided on step {}", step.name)));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn approvers(inputs: &Value) -> Vec<String> {
+    match inputs.get("Approvers") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
+        _ => vec![],
+    }
+}
+
+impl Engine {
+    /// Runs the current step until it has an outcome, within its `timeoutSeconds`.
+    pub(crate) async fn execute(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let due = run.signals_checked.is_none_or(|t| t.elapsed() >= self.config.signal_poll);
+        if (handle.take_flag() || due)
+            && let Some(cancel) = self.take_signal(run, &[SignalKind::Cancel]).await?
+        {
+            run.consumed.push(cancel.id);
+            return Ok(Outcome::Cancelled);
+        }
+        let Some(index) = run.current_index() else {
+            return Ok(Outcome::failed("the execution has no current step"));
+        };
+        let timeout = run.doc.main_steps[index].timeout_seconds;
+        let started = run.current().map_or_else(Utc::now, |s| s.started_at);
+        let Some(seconds) = timeout else {
+            return self.perform(run, handle).await;
+        };
+        let deadline = started + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+        let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        match tokio::time::timeout(remaining, self.perform(run, handle)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(Outcome::Failed { status: StepStatus::TimedOut, message: format!("the step timed out after {seconds} seconds") }),
+        }
+    }
+
+    async fn perform(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let Some(step) = run.current() else {
+            return Ok(Outcome::failed("the execution has no current step"));
+        };
+        if let Some(mock) = run.record.mocks.get(&step.name) {
+            return Ok(match mock {
+                Value::Object(map) => Outcome::success(map.clone()),
+                other => Outcome::failed(format!("the mock for step {} is not a JSON object: {other}", step.name)),
+            });
+        }
+        match step.action.as_str() {
+            "aws:sleep" => self.sleep(run, handle).await,
+            "aws:pause" => self.pause(run, handle).await,
+            "aws:approve" => self.approve(run, handle).await,
+            "aws:branch" => Ok(branch(&step.inputs)),
+            "aws:executeAutomation" => self.await_child(run, handle).await,
+            _ => self.dispatch(run, handle).await,
+        }
+    }
+
+    async fn dispatch(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let Some(step) = run.current() else {
+            return Ok(Outcome::failed("the execution has no current step"));
+        };
+        let call = ActionCall {
+            execution_id: run.record.id.clone(),
+            step_name: step.name.clone(),
+            action: step.action.clone(),
+            inputs: step.inputs.clone(),
+            attempt: step.attempt,
+            idempotency_key: format!("{}/{}/{}", run.record.id, step.seq, step.attempt),
+        };
+        let dispatcher = Arc::clone(&self.dispatcher);
+        tokio::select! {
+            biased;
+            result = dispatcher.run(call) => Ok(match result {
+                Ok(response) => Outcome::success(response),
+                Err(error) => Outcome::failed(error.to_string()),
+            }),
+            cancel = self.wait_signal(run, handle, &[SignalKind::Cancel], None, false) => {
+                cancel?;
+                Ok(Outcome::Cancelled)
+            }
+        }
+    }
+
+    async fn sleep(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let until = run.current().and_then(|s| s.wake_at).unwrap_or_else(Utc::now);
+        Ok(match self.wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true).await? {
+            Some(_) => Outcome::Cancelled,
+            None => Outcome::success(Map::new()),
+        })
+    }
+
+    async fn pause(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let signal = self.wait_signal(run, handle, &[SignalKind::Resume, SignalKind::Cancel], None, true).await?;
+        Ok(match signal.map(|s| s.kind) {
+            Some(SignalKind::Resume) => Outcome::success(Map::new()),
+            _ => Outcome::Cancelled,
+        })
+    }
+
+    async fn approve(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let kinds = [SignalKind::Approve, SignalKind::Reject, SignalKind::Cancel];
+        loop {
+            let Some(signal) = self.wait_signal(run, handle, &kinds, None, true).await? else { continue };
+            if signal.kind == SignalKind::Cancel {
+                return Ok(Outcome::Cancelled);
+            }
+            let Some(step) = run.current_mut() else {
+                return Ok(Outcome::failed("the execution has no current step"));
+            };
+            let allowed = approvers(&step.inputs);
+            if (!allowed.is_empty() && !allowed.contains(&signal.actor)) || step.decisions.iter().any(|d| d.approver == signal.actor) {
+                continue; // already consumed; a stale or foreign decision changes nothing
+            }
+            step.decisions.push(Decision { approver: signal.actor.clone(), approved: signal.kind == SignalKind::Approve, comment: signal.comment.clone(), at: signal.created_at });
+            if let Some(outcome) = approval_outcome(step) {
+                return Ok(outcome);
+            }
+            let mut changes = vec![Change::PutStep(step.clone())];
+            changes.extend(run.consumed.drain(..).map(|id| Change::ConsumeSignal { id }));
+            self.store.commit(changes).await?;
+        }
+    }
+
+    async fn await_child(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let Some(child_id) = run.current().and_then(|s| s.child_execution_id.clone()) else {
+            return Ok(Outcome::failed("the step has no child execution"));
+        };
+        loop {
+            let child = self.get(&child_id).await?;
+            if child.record.status.is_terminal() {
+                return Ok(child_outcome(&child));
+            }
+            let until = Utc::now() + chrono::Duration::from_std(self.config.signal_poll).unwrap_or_default();
+            if self.wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true).await?.is_some() {
+                self.cancel_child(&child_id).await?;
+                return Ok(Outcome::Cancelled);
+            }
+        }
+    }
+
+    async fn cancel_child(&self, child_id: &str) -> Result<(), EngineError> {
+        match self.signal(child_id, SignalKind::Cancel, "parent execution", None).await {
+            Ok(()) | Err(EngineError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits for one of `kinds` until `until` (forever when None); the signal found is
+    /// marked consumed in `run`. Signals of other kinds no longer apply and are consumed too.
+    async fn wait_signal(&self, run: &mut Run, handle: &Handle, kinds: &[SignalKind], until: Option<DateTime<Utc>>, check_first: bool) -> Result<Option<SignalRecord>, EngineError> {
+        let mut check = check_first;
+        loop {
+            if check && let Some(signal) = self.take_signal(run, kinds).await? {
+                run.consumed.push(signal.id.clone());
+                return Ok(Some(signal));
+            }
+            check = true;
+            let mut wait = self.config.signal_poll;
+            if let Some(until) = until {
+                let left = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                wait = wait.min(left);
+            }
+            tokio::select! {
+                _ = handle.woken() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// The oldest pending signal of one of `kinds`; stale signals of other kinds are consumed.
+    async fn take_signal(&self, run: &mut Run, kinds: &[SignalKind]) -> Result<Option<SignalRecord>, EngineError> {
+        run.signals_checked = Some(Instant::now());
+        let mut found = None;
+        for signal in self.store.pending_signals(&run.record.id).await? {
+            if run.consumed.contains(&signal.id) {
+                continue;
+            }
+            if found.is_none() && kinds.contains(&signal.kind) {
+                found = Some(signal);
+            } else if !kinds.contains(&signal.kind) {
+                run.consumed.push(signal.id);
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn branch(inputs: &Value) -> Outcome {
+    let branch = match parse_branch(inputs) {
+        Ok(branch) => branch,
+        Err(errors) => return Outcome::failed(errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")),
+    };
+    match branch.decide() {
+        Ok(Some(target)) => Outcome::Success { response: Map::new(), goto: Some(target.to_string()) },
+        Ok(None) => Outcome::failed("no choice matched and the step has no Default"),
+        Err(message) => Outcome::failed(message),
+    }
+}
+
+fn approval_outcome(step: &StepRecord) -> Option<Outcome> {
+    let required = step.inputs.get("MinRequiredApprovals").and_then(Value::as_u64).unwrap_or(1).max(1);
+    let decisions: Vec<Value> = step
+        .decisions
+        .iter()
+        .map(|d| json!({"Approver": d.approver, "Decision": if d.approved { "Approved" } else { "Rejected" }, "Comment": d.comment, "Time": d.at}))
+        .collect();
+    let comment = step.decisions.last().and_then(|d| d.comment.clone());
+    if let Some(rejection) = step.decisions.iter().find(|d| !d.approved) {
+        let reason = rejection.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+        return Some(Outcome::failed(format!("rejected by {}{reason}", rejection.approver)));
+    }
+    let approvals = step.decisions.len() as u64;
+    (approvals >= required).then(|| {
+        let mut response = Map::new();
+        response.insert("ApprovalStatus".into(), json!("Approved"));
+        response.insert("ApproverDecisions".into(), Value::Array(decisions));
+        response.insert("Comment".into(), comment.map_or(Value::Null, Value::String));
+        Outcome::success(response)
+    })
+}
+
+fn child_outcome(child: &StoredExecution) -> Outcome {
+    let record = &child.record;
+    if record.status == ExecutionStatus::Success {
+        let mut response = Map::new();
+        response.insert("ExecutionId".into(), json!(record.id));
+        response.insert("Status".into(), json!(record.status.as_str()));
+        response.insert("Output".into(), Value::Object(record.outputs.clone()));
+        return Outcome::success(response);
+    }
+    let reason = record.failure_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+    Outcome::failed(format!("child execution {} ended with status {}{reason}", record.id, record.status))
+}

@@ -1,0 +1,299 @@
+//! The engine: starts executions, drives each one as a task through committed
+//! transitions, resumes unfinished executions after a restart, and takes
+//! signals (approve, reject, resume, cancel).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bosun_document::params::{ParamInput, resolve_parameters};
+use bosun_document::{ActionCatalog, Availability, DiagKind, Document, DocumentKind};
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, watch};
+
+use crate::action::ActionDispatcher;
+use crate::control;
+use crate::error::EngineError;
+use crate::handle::Handles;
+use crate::record::{Change, DocumentSnapshot, ExecutionRecord, ParentRef, SignalKind, SignalRecord, StoredExecution};
+use crate::resolve::Globals;
+use crate::run::{Outcome, Run};
+use crate::status::{ExecutionStatus, StepStatus};
+use crate::store::{DocumentSource, ExecutionStore};
+use crate::trace::TraceEvent;
+
+/// Settings of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub globals: Globals,
+    /// How often a waiting execution looks for signals written by other processes.
+    pub signal_poll: Duration,
+    /// The most step runs one execution may make (guards against endless nextStep loops).
+    pub max_step_runs: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { globals: Globals::default(), signal_poll: Duration::from_millis(250), max_step_runs: 100_000 }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub document: DocumentSnapshot,
+    pub parameters: Vec<(String, ParamInput)>,
+    /// Step name -> response returned instead of running the action.
+    pub mocks: Map<String, Value>,
+}
+
+pub struct Engine {
+    pub(crate) store: Arc<dyn ExecutionStore>,
+    pub(crate) dispatcher: Arc<dyn ActionDispatcher>,
+    pub(crate) documents: Arc<dyn DocumentSource>,
+    pub(crate) config: EngineConfig,
+    pub(crate) handles: Handles,
+    driving: Mutex<HashSet<String>>,
+    finished: watch::Sender<u64>,
+    trace: broadcast::Sender<TraceEvent>,
+}
+
+/// The control-flow actions the engine runs itself.
+pub const CONTROL_FLOW: &[&str] = &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:executeAutomation"];
+
+impl ActionCatalog for Engine {
+    fn availability(&self, action: &str) -> Availability {
+        if CONTROL_FLOW.contains(&action) {
+            return Availability::Available;
+        }
+        match self.dispatcher.availability(action) {
+            Availability::Available => Availability::Available,
+            _ if bosun_document::actions::is_known_name(action) => Availability::NotAvailable,
+            _ => Availability::Unknown,
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn ExecutionStore>,
+        dispatcher: Arc<dyn ActionDispatcher>,
+        documents: Arc<dyn DocumentSource>,
+        config: EngineConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            dispatcher,
+            documents,
+            config,
+            handles: Handles::default(),
+            driving: Mutex::new(HashSet::new()),
+            finished: watch::channel(0).0,
+            trace: broadcast::channel(4096).0,
+        })
+    }
+
+    /// Every transition, as it is committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<TraceEvent> {
+        self.trace.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: TraceEvent) {
+        let _ = self.trace.send(event);
+    }
+
+    /// Parses and validates a document against what this engine can run.
+    /// Steps that are mocked need no implementation of their action.
+    pub fn check_document(&self, snapshot: &DocumentSnapshot, mocks: &Map<String, Value>) -> Result<Document, EngineError> {
+        let loaded = bosun_document::load(&snapshot.file_name, &snapshot.text, self);
+        let mocked: Vec<String> = loaded
+            .document
+            .iter()
+            .flat_map(|d| d.main_steps.iter().enumerate())
+            .filter(|(_, s)| mocks.contains_key(&s.name))
+            .map(|(i, _)| format!("mainSteps[{i}]"))
+            .collect();
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .errors()
+            .filter(|d| !(d.kind == DiagKind::NotAvailable && mocked.iter().any(|m| d.path.starts_with(m.as_str()))))
+            .map(|d| d.render(&snapshot.file_name))
+            .collect();
+        match loaded.document {
+            Some(doc) if errors.is_empty() => Ok(doc),
+            _ => Err(EngineError::InvalidDocument(errors)),
+        }
+    }
+
+    /// Checks the request, commits a Pending execution and starts driving it.
+    pub async fn start(self: &Arc<Self>, request: StartRequest) -> Result<String, EngineError> {
+        let (record, document) = self.prepare(request, None)?;
+        let id = record.id.clone();
+        self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
+        self.spawn(id.clone());
+        Ok(id)
+    }
+
+    /// A Pending execution record for a request, checked.
+    pub(crate) fn prepare(&self, request: StartRequest, parent: Option<ParentRef>) -> Result<(ExecutionRecord, DocumentSnapshot), EngineError> {
+        let doc = self.check_document(&request.document, &request.mocks)?;
+        if doc.kind != DocumentKind::Automation {
+            return Err(EngineError::InvalidRequest(format!(
+                "{} is a Command document (schemaVersion {}); Automation runs documents with schemaVersion 0.3",
+                request.document.name, doc.schema_version
+            )));
+        }
+        if let Some(step) = request.mocks.keys().find(|name| doc.step_index(name).is_none()) {
+            return Err(EngineError::InvalidRequest(format!("--mock names step \"{step}\", which the document does not have")));
+        }
+        let parameters = resolve_parameters(&doc.parameters, &request.parameters).map_err(EngineError::InvalidParameters)?;
+        let now = Utc::now();
+        let record = ExecutionRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            document_name: request.document.name.clone(),
+            document_version: request.document.version.clone(),
+            status: ExecutionStatus::Pending,
+            parameters,
+            mocks: request.mocks,
+            outputs: Map::new(),
+            failure_message: None,
+            parent,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((record, request.document))
+    }
+
+    /// Starts a task for every unfinished execution in the store. Returns how many.
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let ids = self.store.unfinished().await?;
+        let count = ids.len();
+        for id in ids {
+            self.spawn(id);
+        }
+        Ok(count)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<StoredExecution, EngineError> {
+        self.store.load(id).await?.ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// Waits until the execution reaches a terminal status.
+    pub async fn wait(&self, id: &str) -> Result<StoredExecution, EngineError> {
+        let mut finished = self.finished.subscribe();
+        loop {
+            let execution = self.get(id).await?;
+            if execution.record.status.is_terminal() {
+                return Ok(execution);
+            }
+            let _ = tokio::time::timeout(self.config.signal_poll, finished.changed()).await;
+        }
+    }
+
+    /// Records a signal for the execution after checking that it applies now.
+    pub async fn signal(&self, id: &str, kind: SignalKind, actor: &str, comment: Option<String>) -> Result<(), EngineError> {
+        let execution = self.get(id).await?;
+        control::check_signal(&execution, kind, actor)?;
+        let signal = SignalRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            execution_id: id.to_string(),
+            kind,
+            actor: actor.to_string(),
+            comment,
+            created_at: Utc::now(),
+        };
+        self.store.commit(vec![Change::AddSignal(signal)]).await?;
+        self.handles.wake(id);
+        Ok(())
+    }
+
+    pub(crate) fn spawn(self: &Arc<Self>, id: String) {
+        {
+            let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
+            if !driving.insert(id.clone()) {
+                return;
+            }
+        }
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(error) = engine.drive(&id).await {
+                tracing::error!(execution = %id, %error, "execution stopped");
+            }
+            engine.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            engine.handles.remove(&id);
+            engine.finished.send_modify(|n| *n += 1);
+        });
+    }
+
+    async fn drive(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
+        let stored = self.get(id).await?;
+        if stored.record.status.is_terminal() {
+            return Ok(());
+        }
+        let mut run = match self.check_document(&stored.document, &stored.record.mocks) {
+            Ok(doc) => Run::new(stored.record, Arc::new(doc), stored.steps),
+            Err(error) => return self.fail_unloadable(stored.record, error).await,
+        };
+        let handle = self.handles.get(id);
+        let mut pending = match run.record.status {
+            ExecutionStatus::Pending => {
+                let changes = self.transition(&mut run, None, Some(crate::flow::Next::Step(0))).await?;
+                self.commit(&mut run, changes).await?;
+                None
+            }
+            _ => self.resume_policy(&mut run).await?,
+        };
+        while !run.record.status.is_terminal() {
+            let outcome = match pending.take() {
+                Some(outcome) => outcome,
+                None => self.execute(&mut run, &handle).await?,
+            };
+            let changes = self.transition(&mut run, Some(outcome), None).await?;
+            self.commit(&mut run, changes).await?;
+        }
+        if let Some(parent) = &run.record.parent {
+            self.handles.wake(&parent.execution_id);
+        }
+        Ok(())
+    }
+
+    /// Commits a transition, then starts the child executions it created.
+    async fn commit(self: &Arc<Self>, run: &mut Run, changes: Vec<Change>) -> Result<(), EngineError> {
+        self.store.commit(changes).await?;
+        for child in run.children.drain(..) {
+            self.spawn(child);
+        }
+        Ok(())
+    }
+
+    /// What to do with a step that was in flight when the engine stopped: control flow and
+    /// idempotent actions run again; anything else fails, since it may have had its effect.
+    async fn resume_policy(&self, run: &mut Run) -> Result<Option<Outcome>, EngineError> {
+        let Some(step) = run.current() else {
+            return Ok(None);
+        };
+        if step.status != StepStatus::InProgress || CONTROL_FLOW.contains(&step.action.as_str()) || run.is_mocked(&step.name) {
+            return Ok(None);
+        }
+        let action = step.action.clone();
+        if self.dispatcher.is_idempotent(&action) {
+            let step = run.current_mut().ok_or_else(|| EngineError::Conflict("no current step".into()))?;
+            step.resumed += 1;
+            let change = Change::PutStep(step.clone());
+            self.store.commit(vec![change]).await?;
+            return Ok(None);
+        }
+        Ok(Some(Outcome::failed(format!(
+            "the step was in progress when Bosun stopped; action {action} is not idempotent, so it was not run again"
+        ))))
+    }
+
+    async fn fail_unloadable(&self, mut record: ExecutionRecord, error: EngineError) -> Result<(), EngineError> {
+        record.status = ExecutionStatus::Failed;
+        record.failure_message = Some(error.to_string());
+        record.updated_at = Utc::now();
+        self.store.commit(vec![Change::UpdateExecution(record)]).await?;
+        Ok(())
+    }
+}

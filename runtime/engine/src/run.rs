@@ -1,0 +1,109 @@
+//! The in-memory state of one execution while a task drives it: the record,
+//! the parsed document and the step history, plus the bookkeeping of one
+//! transition.
+
+use std::sync::Arc;
+
+use bosun_document::Document;
+use serde_json::{Map, Value};
+
+use crate::record::{ExecutionRecord, StepRecord};
+use crate::status::{ExecutionStatus, StepStatus};
+
+/// How a step's run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The action's response; `goto` is an aws:branch decision.
+    Success { response: Map<String, Value>, goto: Option<String> },
+    /// `status` is Failed or TimedOut.
+    Failed { status: StepStatus, message: String },
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn success(response: Map<String, Value>) -> Self {
+        Outcome::Success { response, goto: None }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Outcome::Failed { status: StepStatus::Failed, message: message.into() }
+    }
+}
+
+pub struct Run {
+    pub record: ExecutionRecord,
+    pub doc: Arc<Document>,
+    pub steps: Vec<StepRecord>,
+    /// Signals acted on in the current transition, to consume in its commit.
+    pub consumed: Vec<String>,
+    /// Child executions created in the current transition, to start after its commit.
+    pub children: Vec<String>,
+    /// The record changed in the current transition and must be written.
+    pub dirty: bool,
+    /// When the store was last asked for signals.
+    pub signals_checked: Option<std::time::Instant>,
+}
+
+impl Run {
+    pub fn new(record: ExecutionRecord, doc: Arc<Document>, steps: Vec<StepRecord>) -> Self {
+        Self { record, doc, steps, consumed: vec![], children: vec![], dirty: false, signals_checked: None }
+    }
+
+    pub fn set_status(&mut self, status: ExecutionStatus) {
+        if self.record.status != status {
+            self.record.status = status;
+            self.dirty = true;
+        }
+    }
+
+    pub fn current(&self) -> Option<&StepRecord> {
+        self.steps.last()
+    }
+
+    pub fn current_mut(&mut self) -> Option<&mut StepRecord> {
+        self.steps.last_mut()
+    }
+
+    /// Index in `mainSteps` of the current step.
+    pub fn current_index(&self) -> Option<usize> {
+        self.current().and_then(|s| self.doc.step_index(&s.name))
+    }
+
+    pub fn is_mocked(&self, step: &str) -> bool {
+        self.record.mocks.contains_key(step)
+    }
+
+    pub fn was_cancelled(&self) -> bool {
+        self.steps.iter().any(|s| s.status == StepStatus::Cancelled) || self.record.status == ExecutionStatus::Cancelling
+    }
+
+    /// The status of the last critical step that failed, if any.
+    pub fn critical_failure(&self) -> Option<StepStatus> {
+        self.steps
+            .iter()
+            .rev()
+            .filter(|s| s.status.is_failure())
+            .find(|s| self.doc.main_steps.iter().any(|d| d.name == s.name && d.is_critical))
+            .map(|s| s.status)
+    }
+
+    /// The first failure message of a step that made the execution fail.
+    pub fn failure_message(&self) -> Option<String> {
+        self.steps.iter().rev().find(|s| s.status.is_failure()).map(|s| {
+            format!("step \"{}\" {}: {}", s.name, s.status, s.failure_message.as_deref().unwrap_or("no message"))
+        })
+    }
+
+    /// Document-level outputs: `Step.Output` -> value, for those that have one.
+    pub fn document_outputs(&self) -> Map<String, Value> {
+        let mut outputs = Map::new();
+        for name in &self.doc.outputs {
+            let Some((step, output)) = name.split_once('.') else { continue };
+            let value = self.steps.iter().rev().find(|s| s.name == step && s.status == StepStatus::Success).and_then(|s| s.outputs.get(output));
+            if let Some(value) = value {
+                outputs.insert(name.clone(), value.clone());
+            }
+        }
+        outputs
+    }
+}
