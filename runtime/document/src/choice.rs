@@ -5,7 +5,7 @@
 //! [`Condition::evaluate`], after interpolation.
 use serde_json::{Map, Value};
 
-use crate::interpolate::render_text;
+use crate::interpolate::{loose_bool, scalar_text};
 use crate::params::closest_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,14 +411,6 @@ fn contains_item(list: &Value, operand: &Value) -> Result<bool, String> {
         .any(|item| scalar_text(item).as_deref() == Some(wanted.as_str())))
 }
 
-/// Strings as they are, numbers and booleans as their text; `None` for other values.
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(render_text(v)),
-        _ => None,
-    }
-}
-
 fn text(op: Operator, side: Side, v: &Value) -> Result<String, String> {
     scalar_text(v).ok_or_else(|| format!("{} a string", side.describe(op, v)))
 }
@@ -466,12 +458,7 @@ fn number(op: Operator, side: Side, v: &Value) -> Result<Num, String> {
 }
 
 fn boolean(op: Operator, side: Side, v: &Value) -> Result<bool, String> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(format!("{} a boolean", side.describe(op, v))),
-    }
+    loose_bool(v).ok_or_else(|| format!("{} a boolean", side.describe(op, v)))
 }
 
 #[cfg(test)]

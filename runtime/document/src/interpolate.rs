@@ -172,6 +172,46 @@ fn parse_prefixed(prefix: &str, rest: &str) -> Result<Reference, String> {
     }
 }
 
+/// A string as it is, a number or boolean as its text; `None` for lists, maps and null.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(render_text(v)),
+        _ => None,
+    }
+}
+
+/// `true` or `false` in any case, as SSM accepts them in text.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A boolean, or a string that [`parse_bool`] accepts.
+pub fn loose_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => parse_bool(s),
+        _ => None,
+    }
+}
+
+/// What kind of JSON value `v` is, for messages: `a string`, `a number`, `a list`...
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
 /// A value as text: strings as they are, everything else as compact JSON
 /// (`42`, `true`, `["a","b"]`, `null`).
 pub fn render_text(v: &Value) -> String {

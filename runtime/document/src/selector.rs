@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
+use crate::interpolate::{kind, loose_bool, scalar_text};
 use crate::model::ParamType;
 
 /// Checks that `selector` is a `$`-rooted RFC 9535 JSONPath.
@@ -64,24 +65,8 @@ fn list_items<'a>(matches: &[&'a Value]) -> Vec<&'a Value> {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-/// Strings as they are; numbers and booleans as their text.
 fn to_text(v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
-        _ => Err(format!("expected a string, got {}", kind(v))),
-    }
+    scalar_text(v).ok_or_else(|| format!("expected a string, got {}", kind(v)))
 }
 
 fn to_integer(v: &Value) -> Result<Value, String> {
@@ -97,12 +82,9 @@ fn to_integer(v: &Value) -> Result<Value, String> {
 }
 
 fn to_boolean(v: &Value) -> Result<Value, String> {
-    match v {
-        Value::Bool(b) => Ok(Value::Bool(*b)),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-        _ => Err(format!("expected a boolean, got {} ({v})", kind(v))),
-    }
+    loose_bool(v)
+        .map(Value::Bool)
+        .ok_or_else(|| format!("expected a boolean, got {} ({v})", kind(v)))
 }
 
 fn to_map(v: &Value) -> Result<Map<String, Value>, String> {
