@@ -1,1 +1,57 @@
-//! Bosun's SQLite store.
+//! Bosun's SQLite store (WAL mode): documents with versions, and the engine's
+//! executions, steps and signals. All writes go through one writer thread
+//! that commits whatever is queued in one transaction (group commit).
+
+mod documents;
+mod executions;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
+pub use executions::ExecutionSummary;
+pub use writer::Durability;
+
+use bosun_engine::StoreError;
+
+/// The store of one data directory.
+pub struct Store {
+    writer: writer::Writer,
+    reader: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl Store {
+    /// Opens (creating if needed) `bosun.db` in `dir`.
+    pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("bosun.db");
+        let conn = schema::connect(&path, durability)?;
+        schema::migrate(&conn)?;
+        let reader = schema::connect(&path, durability)?;
+        Ok(Self { writer: writer::Writer::start(conn), reader: Mutex::new(reader), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn).map_err(sql_error)
+    }
+}

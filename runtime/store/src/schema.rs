@@ -1,0 +1,73 @@
+//! Connection settings (WAL, durability) and the schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bosun_engine::StoreError;
+use rusqlite::Connection;
+
+use crate::sql_error;
+use crate::writer::Durability;
+
+pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(sql_error)?;
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"))
+        .map_err(sql_error)?;
+    Ok(conn)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    file_name TEXT NOT NULL,
+    content TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    schema_version TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS document_defaults (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    document_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    terminal INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_state ON executions (terminal, created_at);
+CREATE TABLE IF NOT EXISTS steps (
+    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signals (
+    id TEXT PRIMARY KEY,
+    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signals_by_execution ON signals (execution_id, created_at);
+PRAGMA user_version = 1;
+";
+
+pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_error)?;
+    if version > 1 {
+        return Err(StoreError(format!("the database has schema version {version}, newer than this Bosun understands (1)")));
+    }
+    conn.execute_batch(SCHEMA).map_err(sql_error)
+}
