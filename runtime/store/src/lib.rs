@@ -55,3 +55,21 @@ impl Store {
         f(&conn).map_err(sql_error)
     }
 }
+
+/// The machine's rate of single-row commits (one INSERT per transaction) for a
+/// durability mode, measured for `for_how_long` in a fresh database in `dir`:
+/// the ceiling the engine's one-commit-per-transition design is compared with.
+pub fn measure_commit_rate(dir: &Path, durability: Durability, for_how_long: std::time::Duration) -> Result<f64, StoreError> {
+    let conn = schema::connect(&dir.join("commit-rate.db"), durability)?;
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").map_err(sql_error)?;
+    let mut insert = conn.prepare("INSERT INTO t (v) VALUES (?1)").map_err(sql_error)?;
+    let started = std::time::Instant::now();
+    let mut commits = 0u64;
+    while started.elapsed() < for_how_long {
+        conn.execute_batch("BEGIN").map_err(sql_error)?;
+        insert.execute(["a small row of about forty bytes of text.."]).map_err(sql_error)?;
+        conn.execute_batch("COMMIT").map_err(sql_error)?;
+        commits += 1;
+    }
+    Ok(commits as f64 / started.elapsed().as_secs_f64())
+}
