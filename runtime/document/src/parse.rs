@@ -290,7 +290,7 @@ mod yaml {
 /// JSON (RFC 8259) with positions. Lenient in one way only: a raw tab inside a string is
 /// accepted, as many hand-written SSM documents contain one.
 mod json {
-    use super::{Budget, syntax_error, to_u32};
+    use super::{Budget, syntax_error};
     use crate::diag::Diagnostic;
     use crate::node::{Key, Node, NodeValue, Pos};
 
