@@ -82,9 +82,13 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = 
         .unwrap_or_default()
 }
 
-/// `parent.key`, or `key` at the top.
+/// `parent.key`, or `key` at the top, or `parent` for an empty key.
 pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+    match (parent.is_empty(), key.is_empty()) {
+        (true, _) => key.to_owned(),
+        (false, true) => parent.to_owned(),
+        (false, false) => format!("{parent}.{key}"),
+    }
 }
 
 /// A parameter or output type name: the six SSM types, `AWS::...` and `List<AWS::...>`.

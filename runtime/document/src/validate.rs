@@ -247,7 +247,7 @@ impl<'a> Validator<'a, '_> {
         }
         match step.action.as_str() {
             "aws:sleep" => self.sleep(inputs, anchor, &path),
-            "aws:branch" => self.branch(step, inputs, &path),
+            "aws:branch" => self.branch(step, inputs, anchor, &path),
             _ => {}
         }
     }
@@ -281,12 +281,17 @@ impl<'a> Validator<'a, '_> {
     }
 
     /// `aws:branch`: every problem choice parsing finds, at the node it names.
-    fn branch(&mut self, step: &Step, inputs: Option<&Node>, path: &str) {
+    /// `anchor` is where a problem with the inputs as a whole belongs.
+    fn branch(&mut self, step: &Step, inputs: Option<&Node>, anchor: Pos, path: &str) {
         let Err(errors) = parse_branch(&step.inputs) else { return };
-        let inputs = inputs.unwrap_or(&step.node);
         for error in errors {
-            let node = node_at(inputs, &error.path);
-            let pos = quoted_key_pos(node, &error.message);
+            let pos = match inputs.filter(|_| !error.path.is_empty()) {
+                Some(inputs) => {
+                    let node = node_at(inputs, &error.path);
+                    quoted_key_pos(node, &error.message)
+                }
+                None => anchor,
+            };
             self.error(pos, join(path, &error.path), error.message);
         }
     }
@@ -540,7 +545,310 @@ impl<'a> Graph<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::StructureOnly;
+    use crate::actions::{StructureOnly, is_known_name};
+    use crate::model::{ParamType, ParameterSpec};
+
+    /// Every diagnostic of loading `text`, rendered, in source order.
+    fn check_with(text: &str, catalog: &dyn ActionCatalog) -> Vec<String> {
+        let loaded = crate::load("d.yaml", text, catalog);
+        loaded.diagnostics.0.iter().map(|d| d.render("d.yaml")).collect()
+    }
+
+    fn check(text: &str) -> Vec<String> {
+        check_with(text, &StructureOnly)
+    }
+
+    /// An Automation document whose steps start on line 5.
+    fn auto(steps: &str) -> String {
+        format!("schemaVersion: '0.3'\nparameters:\n  Name: {{type: String}}\nmainSteps:\n{steps}")
+    }
+
+    const NONE: [&str; 0] = [];
+
+    /// A catalog where only the listed actions run.
+    struct Only(&'static [&'static str]);
+
+    impl ActionCatalog for Only {
+        fn availability(&self, action: &str) -> Availability {
+            if self.0.contains(&action) {
+                Availability::Available
+            } else if is_known_name(action) {
+                Availability::NotAvailable
+            } else {
+                Availability::Unknown
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_actions() {
+        let text = auto("- {name: a, action: aws:runShelScript}\n- {name: b, action: aws:frobnicate}\n");
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:21: mainSteps[0].action: unknown action \"aws:runShelScript\" (did you mean aws:runShellScript?)",
+                "d.yaml:6:21: mainSteps[1].action: unknown action \"aws:frobnicate\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn actions_not_available_here() {
+        let text = auto("- {name: a, action: aws:pause}\n- {name: b, action: aws:executeAwsApi}\n");
+        let loaded = crate::load("d.yaml", &text, &Only(&["aws:pause"]));
+        let rendered: Vec<String> = loaded.diagnostics.0.iter().map(|d| d.render("d.yaml")).collect();
+        assert_eq!(
+            rendered,
+            ["d.yaml:6:21: mainSteps[1].action: action \"aws:executeAwsApi\" is not available here: no installed plugin implements it"]
+        );
+        assert_eq!(loaded.diagnostics.0[0].kind, DiagKind::NotAvailable);
+        assert_eq!(check(&text), NONE, "structure-only accepts every known action");
+    }
+
+    #[test]
+    fn duplicate_step_names() {
+        let text = auto("- {name: a, action: aws:pause}\n- {name: a, action: aws:pause}\n");
+        assert_eq!(check(&text), ["d.yaml:6:10: mainSteps[1].name: duplicate step name \"a\" (first used by mainSteps[0])"]);
+    }
+
+    #[test]
+    fn jumps_to_missing_steps() {
+        let text = auto(concat!(
+            "- {name: first, action: aws:pause, nextStep: secnd, onFailure: 'step:nope', onCancel: 'step:Second'}\n",
+            "- {name: second, action: aws:pause}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:46: mainSteps[0].nextStep: unknown step \"secnd\" (did you mean second?)",
+                "d.yaml:5:64: mainSteps[0].onFailure: unknown step \"nope\"",
+                "d.yaml:5:87: mainSteps[0].onCancel: unknown step \"Second\" (did you mean second?)",
+                "d.yaml:6:10: mainSteps[1]: warning: step \"second\" is unreachable: no step leads to it",
+            ]
+        );
+    }
+
+    #[test]
+    fn branch_targets_and_choice_errors() {
+        let text = auto(concat!(
+            "- name: choose\n",
+            "  action: aws:branch\n",
+            "  inputs:\n",
+            "    Choices:\n",
+            "    - NextStep: done\n",
+            "      Variable: '{{ Name }}'\n",
+            "      StringEquals: x\n",
+            "    - NextStep: dne\n",
+            "      Variable: '{{ Name }}'\n",
+            "      NumericGreatr: 3\n",
+            "    Default: nowhere\n",
+            "- {name: done, action: aws:pause}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:12:17: mainSteps[0].inputs.Choices[1].NextStep: unknown step \"dne\" (did you mean done?)",
+                "d.yaml:14:7: mainSteps[0].inputs.Choices[1]: unknown operator \"NumericGreatr\" (did you mean NumericGreater?)",
+                "d.yaml:15:14: mainSteps[0].inputs.Default: unknown step \"nowhere\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn choice_errors_point_at_the_value_they_name() {
+        let text = auto(concat!(
+            "- name: choose\n",
+            "  action: aws:branch\n",
+            "  inputs:\n",
+            "    Choices:\n",
+            "    - {NextStep: [x], Variable: a, StringEquals: b}\n",
+        ));
+        let message = parse_branch(&serde_json::json!({"Choices": [{"NextStep": ["x"], "Variable": "a", "StringEquals": "b"}]}))
+            .expect_err("NextStep is not a name")
+            .remove(0)
+            .message;
+        assert_eq!(check(&text), [format!("d.yaml:9:18: mainSteps[0].inputs.Choices[0].NextStep: {message}")]);
+        let text = auto("- {name: choose, action: aws:branch}\n");
+        let message = parse_branch(&serde_json::json!({})).expect_err("no choices").remove(0).message;
+        assert_eq!(check(&text), [format!("d.yaml:5:26: mainSteps[0].inputs: {message}")]);
+    }
+
+    #[test]
+    fn unreachable_steps() {
+        let text = auto("- {name: a, action: aws:pause, isEnd: true}\n- {name: b, action: aws:pause}\n");
+        assert_eq!(check(&text), ["d.yaml:6:10: mainSteps[1]: warning: step \"b\" is unreachable: no step leads to it"]);
+        let text = auto("- {name: a, action: aws:pause, isEnd: true, onFailure: 'step:b'}\n- {name: b, action: aws:pause}\n");
+        assert_eq!(check(&text), NONE, "a failure path reaches b");
+    }
+
+    #[test]
+    fn loops_with_no_way_out() {
+        let text = auto(concat!(
+            "- {name: a, action: aws:pause, nextStep: b}\n",
+            "- {name: b, action: aws:pause, nextStep: a}\n",
+            "- {name: c, action: aws:pause}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:10: mainSteps[0]: warning: steps \"a\", \"b\" loop with no way out: no path from them reaches isEnd, the last step or onFailure: Abort",
+                "d.yaml:7:10: mainSteps[2]: warning: step \"c\" is unreachable: no step leads to it",
+            ]
+        );
+        let text = auto("- {name: a, action: aws:pause, nextStep: a}\n");
+        assert_eq!(
+            check(&text),
+            ["d.yaml:5:10: mainSteps[0]: warning: step \"a\" loops with no way out: no path from it reaches isEnd, the last step or onFailure: Abort"]
+        );
+        let text = auto("- {name: a, action: aws:pause, nextStep: a, onFailure: Abort}\n");
+        assert_eq!(check(&text), NONE, "an explicit Abort is a way out");
+    }
+
+    #[test]
+    fn a_polling_loop_with_a_branch_exit_is_fine() {
+        let text = auto(concat!(
+            "- {name: poll, action: aws:pause}\n",
+            "- name: check\n",
+            "  action: aws:branch\n",
+            "  inputs:\n",
+            "    Choices:\n",
+            "    - {NextStep: poll, Variable: '{{ Name }}', StringEquals: wait}\n",
+            "    Default: done\n",
+            "- {name: done, action: aws:pause, isEnd: true}\n",
+        ));
+        assert_eq!(check(&text), NONE);
+    }
+
+    #[test]
+    fn references() {
+        let text = concat!(
+            "schemaVersion: '0.3'\n",
+            "assumeRole: '{{ Rol }}'\n",
+            "parameters:\n",
+            "  Name: {type: String, default: '{{ TARGET_ID }}'}\n",
+            "  Other: {type: String, default: '{{ nam }}'}\n",
+            "mainSteps:\n",
+            "- name: a\n",
+            "  action: aws:executeAwsApi\n",
+            "  inputs:\n",
+            "    Api: '{{ Name }}-{{ Nme }}'\n",
+            "    Ids: ['{{ b.Missing }}', '{{ zz.Out }}', '{{ run.ExecutionId }}', '{{ echo.anything }}', '{{ b.Out }}']\n",
+            "    '{{ bad': '{{ global:REGION }} {{ automation:EXECUTION_ID }} {{ ssm:/a/b }}'\n",
+            "- {name: run, action: aws:executeAutomation, inputs: {DocumentName: d}}\n",
+            "- {name: echo, action: 'bosun:echo'}\n",
+            "- {name: b, action: aws:executeAwsApi, outputs: [{Name: Out, Selector: $.x, Type: String}]}\n",
+        );
+        assert_eq!(
+            check(text),
+            [
+                "d.yaml:2:13: assumeRole: unknown parameter \"Rol\"",
+                "d.yaml:5:34: parameters.Other.default: unknown parameter \"nam\" (did you mean Name?)",
+                "d.yaml:10:10: mainSteps[0].inputs.Api: unknown parameter \"Nme\" (did you mean Name?)",
+                "d.yaml:11:11: mainSteps[0].inputs.Ids[0]: step \"b\" has no output \"Missing\"",
+                "d.yaml:11:30: mainSteps[0].inputs.Ids[1]: unknown step \"zz\" in \"zz.Out\"",
+                "d.yaml:12:5: mainSteps[0].inputs.{{ bad: unterminated reference \"{{ bad\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn document_outputs_name_existing_step_outputs() {
+        let text = auto(concat!(
+            "- {name: b, action: aws:executeAwsApi, outputs: [{Name: Out, Selector: $.x, Type: String}]}\n",
+            "outputs: [b.Out, b.Nope, c.X]\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:6:18: outputs[1]: step \"b\" has no output \"Nope\"",
+                "d.yaml:6:26: outputs[2]: unknown step \"c\" in \"c.X\" (did you mean b?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn sleep_inputs() {
+        let text = auto(concat!(
+            "- {name: s1, action: aws:sleep}\n",
+            "- {name: s2, action: aws:sleep, inputs: {Duration: PT1M, Timestamp: '2026-01-01T00:00:00Z'}}\n",
+            "- {name: s3, action: aws:sleep, inputs: {Duration: PT1X}}\n",
+            "- {name: s4, action: aws:sleep, inputs: {Duration: '{{ Name }}'}}\n",
+            "- {name: s5, action: aws:sleep, inputs: {Duration: 5}}\n",
+            "- {name: s6, action: aws:sleep, inputs: {Timestamp: tomorrow}}\n",
+            "- {name: s7, action: aws:sleep, inputs: {Timestamp: '2026-01-01T00:00:00Z'}}\n",
+        ));
+        let duration = parse_duration("PT1X").expect_err("bad duration");
+        let timestamp = parse_timestamp("tomorrow").expect_err("bad timestamp");
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:22: mainSteps[0].inputs: aws:sleep needs the input \"Duration\" or \"Timestamp\"".to_string(),
+                "d.yaml:6:58: mainSteps[1].inputs.Timestamp: aws:sleep takes \"Duration\" or \"Timestamp\", not both".into(),
+                format!("d.yaml:7:52: mainSteps[2].inputs.Duration: {duration}"),
+                "d.yaml:9:52: mainSteps[4].inputs.Duration: expected an ISO 8601 duration such as PT10M, found a number".into(),
+                format!("d.yaml:10:53: mainSteps[5].inputs.Timestamp: {timestamp}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn required_inputs_of_approve_and_execute_automation() {
+        let text = auto(concat!(
+            "- {name: ap, action: aws:approve, inputs: {Message: hi}}\n",
+            "- {name: ex, action: aws:executeAutomation}\n",
+            "- {name: pa, action: aws:pause}\n",
+            "- {name: ok, action: aws:approve, inputs: {Approvers: [me]}}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:35: mainSteps[0].inputs: aws:approve needs the input \"Approvers\"",
+                "d.yaml:6:22: mainSteps[1].inputs: aws:executeAutomation needs the input \"DocumentName\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn output_selectors() {
+        let text = auto("- {name: b, action: aws:executeAwsApi, outputs: [{Name: Out, Selector: Payload.X, Type: String}]}\n");
+        let message = check_selector("Payload.X").expect_err("not rooted at $");
+        assert_eq!(check(&text), [format!("d.yaml:5:72: mainSteps[0].outputs[0].Selector: {message}")]);
+    }
+
+    #[test]
+    fn parameter_defaults_must_fit_their_type() {
+        let text = "schemaVersion: '0.3'\nparameters:\n  N: {type: Integer, default: abc}\n  M: {type: Integer, default: '{{ N }}'}\nmainSteps:\n- {name: a, action: aws:pause}\n";
+        let spec = ParameterSpec::new("N", ParamType::Integer);
+        let message = coerce(&spec, &ParamInput::Json(serde_json::json!("abc"))).expect_err("not an integer");
+        assert_eq!(check(text), [format!("d.yaml:3:31: parameters.N.default: invalid default: {message}")]);
+    }
+
+    #[test]
+    fn command_documents() {
+        let text = concat!(
+            "schemaVersion: '2.2'\n",
+            "mainSteps:\n",
+            "- {name: a, action: aws:runShellScript, inputs: {runCommand: ['echo {{ Missing }}']}}\n",
+            "- {name: a, action: aws:runShelScript}\n",
+        );
+        assert_eq!(
+            check(text),
+            [
+                "d.yaml:3:63: mainSteps[0].inputs.runCommand[0]: unknown parameter \"Missing\"",
+                "d.yaml:4:10: mainSteps[1].name: duplicate step name \"a\" (first used by mainSteps[0])",
+                "d.yaml:4:21: mainSteps[1].action: unknown action \"aws:runShelScript\" (did you mean aws:runShellScript?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_resolve_to_the_nearest_existing_node() {
+        let root = crate::parse::parse("d.yaml", "Choices:\n- {Not: {Variable: x}}\n").expect("parses");
+        assert_eq!(node_at(&root, "Choices[0].Not.Variable").pos, Pos::new(2, 20));
+        assert_eq!(node_at(&root, "Choices[0].Not.Missing[3]").pos, Pos::new(2, 9));
+        assert!(std::ptr::eq(node_at(&root, "Choices[7]"), node_at(&root, "Choices")));
+        assert_eq!(node_at(&root, "").pos, Pos::new(1, 1));
+    }
 
     /// Every file of the shared SSM corpus loads without errors (warnings are fine).
     /// The files are third-party: they are read in place, never copied here.
