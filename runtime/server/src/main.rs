@@ -1,2 +1,22 @@
-//! The `bosun` command.
-fn main() {}
+//! The `bosun` command: parses the command line, sets up logging and runs one command.
+
+mod bench;
+mod cli;
+mod output;
+mod runbooks;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(&args);
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", error.message);
+            ExitCode::from(error.code)
+        }
+    }
+}

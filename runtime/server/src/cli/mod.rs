@@ -1,0 +1,234 @@
+//! The command line: global flags, the command tree, errors with exit codes,
+//! and what several commands share (opening the store, building an engine,
+//! the engine lock of a data directory).
+
+pub mod automation;
+pub mod dev;
+pub mod doc;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bosun_engine::{Echo, Engine, EngineConfig, EngineError, StoreError};
+use bosun_store::{Durability, Store};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::bench;
+
+/// Bosun: a self-hosted Systems Manager. Runs SSM Automation documents durably.
+#[derive(Debug, Parser)]
+#[command(name = "bosun", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Format of the log lines written to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Directory holding the database (created when missing).
+    #[arg(long, global = true, env = "BOSUN_DATA_DIR", default_value = "./bosun-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// normal: survives a crash of the process; full: also survives a power loss (slower).
+    #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Normal)]
+    pub durability: DurabilityArg,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate and manage documents.
+    #[command(subcommand)]
+    Doc(doc::DocCommand),
+    /// Run Automation documents and act on their executions.
+    #[command(subcommand)]
+    Automation(automation::AutomationCommand),
+    /// Run Bosun on this machine: drive the executions of the data directory.
+    Dev(dev::DevArgs),
+    /// Measure the store and the engine, and print a table.
+    Bench(bench::BenchArgs),
+}
+
+/// A failed command: a message for people and the process exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Something went wrong while doing what was asked (exit code 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+
+    /// What was asked is not valid: a bad value, an invalid document, an unknown name (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        Self::failed(e.to_string())
+    }
+}
+
+impl From<EngineError> for CliError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::InvalidDocument(_) | EngineError::InvalidParameters(_) | EngineError::InvalidRequest(_) => {
+                Self::usage(e.to_string())
+            }
+            _ => Self::failed(e.to_string()),
+        }
+    }
+}
+
+/// The global settings every command sees.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+}
+
+pub fn init_logging(cli: &Cli) {
+    let default = if matches!(cli.command, Command::Dev(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let _ = match cli.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let ctx = Context {
+        data_dir: cli.data_dir,
+        durability: match cli.durability {
+            DurabilityArg::Normal => Durability::Normal,
+            DurabilityArg::Full => Durability::Full,
+        },
+    };
+    match cli.command {
+        Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS).map_err(CliError::failed),
+        Command::Doc(command) => doc::run(&ctx, command),
+        Command::Automation(command) => block_on(automation::run(&ctx, command)),
+        Command::Dev(args) => block_on(dev::run(&ctx, args)),
+    }
+}
+
+fn block_on<T>(future: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
+/// Opens the store of a directory and loads the built-in documents into it.
+pub fn open_store(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliError> {
+    let store = Store::open(dir, durability).map_err(|e| CliError::failed(format!("cannot open the data directory {}: {e}", dir.display())))?;
+    crate::runbooks::load_builtins(&store).map_err(CliError::failed)?;
+    Ok(Arc::new(store))
+}
+
+/// An engine over a store, running control flow and `bosun:echo`.
+pub fn engine(store: &Arc<Store>) -> Arc<Engine> {
+    Engine::new(store.clone(), Arc::new(Echo), store.clone(), EngineConfig::default())
+}
+
+/// An engine over a throw-away store: the action catalog of `doc validate`.
+pub fn catalog_engine() -> Result<(Arc<Engine>, tempfile::TempDir), CliError> {
+    let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
+    let store = Arc::new(Store::open(dir.path(), Durability::Normal)?);
+    Ok((engine(&store), dir))
+}
+
+/// Who takes the engine lock, for the message when it is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockHolder {
+    Dev,
+    Run,
+}
+
+/// Held by the one process that drives the executions of a data directory.
+#[derive(Debug)]
+pub struct EngineLock {
+    _file: File,
+}
+
+/// Takes `<data-dir>/engine.lock`, or says who to ask instead.
+pub fn take_engine_lock(dir: &Path, holder: LockHolder) -> Result<EngineLock, CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| CliError::failed(format!("cannot create the data directory {}: {e}", dir.display())))?;
+    let path = dir.join("engine.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CliError::failed(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(EngineLock { _file: file }),
+        Err(TryLockError::WouldBlock) => Err(CliError::failed(match holder {
+            LockHolder::Run => format!(
+                "another bosun process (bosun dev or bosun automation run) is driving the executions of {}; \
+                 while `bosun dev` runs, use `bosun automation start --data-dir {}` instead",
+                dir.display(),
+                dir.display()
+            ),
+            LockHolder::Dev => format!(
+                "another bosun process is already driving the executions of {} ({} is locked)",
+                dir.display(),
+                path.display()
+            ),
+        })),
+        Err(TryLockError::Error(e)) => Err(CliError::failed(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn builtin_runbooks_run_with_what_this_build_has() {
+        let (engine, _dir) = catalog_engine().unwrap();
+        for (name, file_name, text) in crate::runbooks::BUILTINS {
+            let snapshot = bosun_engine::DocumentSnapshot { name: name.to_string(), version: None, file_name: file_name.to_string(), text: text.to_string() };
+            if let Err(e) = engine.check_document(&snapshot, &Default::default()) {
+                panic!("{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_engine_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = take_engine_lock(dir.path(), LockHolder::Dev).unwrap();
+        let err = take_engine_lock(dir.path(), LockHolder::Run).unwrap_err();
+        assert!(err.message.contains("bosun automation start"), "{}", err.message);
+        drop(held);
+        take_engine_lock(dir.path(), LockHolder::Dev).unwrap();
+    }
+}
