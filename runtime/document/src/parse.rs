@@ -836,3 +836,181 @@ mod tests {
         assert!(parse("doc.json", r#"["\ud83d\ude00"]"#).is_ok());
     }
 }
+
+/// Property tests: `load` never panics, on any text and on SSM-shaped YAML/JSON.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::actions::StructureOnly;
+
+    const KEYS: &[&str] = &[
+        "schemaVersion", "mainSteps", "parameters", "outputs", "assumeRole", "description", "name", "action",
+        "inputs", "nextStep", "isEnd", "isCritical", "onFailure", "onCancel", "maxAttempts", "timeoutSeconds",
+        "type", "default", "allowedValues", "Choices", "NextStep", "Default", "Variable", "StringEquals",
+        "NumericGreater", "Not", "And", "Or", "Duration", "Timestamp", "Approvers", "DocumentName", "Name",
+        "Selector", "Type", "precondition", "runCommand",
+    ];
+
+    const SCALARS: &[&str] = &[
+        "0.3", "2.2", "1.2", "aws:branch", "aws:sleep", "aws:pause", "aws:approve", "aws:executeAwsApi",
+        "aws:runShellScript", "bosun:echo", "plugin:x@1", "aws:nope", "Abort", "Continue", "step:a", "step:",
+        "a", "b", "String", "StringList", "Integer", "AWS::EC2::Instance::Id", "{{ a }}", "{{ a.b }}",
+        "{{ P }}", "{{ global:REGION }}", "{{", "}}", "PT1S", "PT", "2026-01-01T00:00:00Z", "$.x", "$[",
+        "1", "-1", "0", "1.5", "true", "null", "", "exit", "&x a", "*x", "é", "\t",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Tree {
+        Scalar(String),
+        Seq(Vec<Tree>),
+        Map(Vec<(String, Tree)>),
+    }
+
+    fn scalar() -> impl Strategy<Value = Tree> {
+        prop_oneof![
+            4 => prop::sample::select(SCALARS).prop_map(|s| Tree::Scalar(s.to_owned())),
+            1 => "[a-zA-Z0-9 :{}.$-]{0,12}".prop_map(Tree::Scalar),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = Tree> {
+        scalar().prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Tree::Seq),
+                prop::collection::vec((prop::sample::select(KEYS).prop_map(str::to_owned), inner), 0..6)
+                    .prop_map(Tree::Map),
+            ]
+        })
+    }
+
+    /// A document-shaped tree: a schemaVersion and steps, plus random fields.
+    fn document() -> impl Strategy<Value = Tree> {
+        let step = prop::collection::vec((prop::sample::select(KEYS).prop_map(str::to_owned), tree()), 0..6);
+        let version = prop::sample::select(&["0.3", "2.2", "1.2"][..]);
+        (version, prop::collection::vec(step, 0..5), prop::collection::vec((prop::sample::select(KEYS), tree()), 0..3))
+            .prop_map(|(version, steps, extra)| {
+                let mut entries = vec![
+                    ("schemaVersion".to_owned(), Tree::Scalar(version.to_owned())),
+                    ("mainSteps".to_owned(), Tree::Seq(steps.into_iter().map(Tree::Map).collect())),
+                ];
+                entries.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+                Tree::Map(entries)
+            })
+    }
+
+    fn json(tree: &Tree, out: &mut String) {
+        match tree {
+            Tree::Scalar(s) => match serde_json::from_str::<serde_json::Value>(s) {
+                Ok(v) if !v.is_object() && !v.is_array() => out.push_str(s),
+                _ => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+            },
+            Tree::Seq(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(if i == 0 { "" } else { ",\t" });
+                    json(item, out);
+                }
+                out.push(']');
+            }
+            Tree::Map(entries) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    out.push_str(if i == 0 { "" } else { ",\n" });
+                    out.push_str(&format!("{k:?}: "));
+                    json(v, out);
+                }
+                out.push_str("\n}");
+            }
+        }
+    }
+
+    fn yaml_scalar(s: &str) -> String {
+        let plain = s.chars().all(|c| c.is_ascii_alphanumeric() || ":._$-".contains(c));
+        if plain || s.starts_with(['&', '*']) { s.to_owned() } else { format!("{s:?}") }
+    }
+
+    /// Block style, with flow style for every other nesting level.
+    fn yaml(tree: &Tree, indent: usize, flow: bool, out: &mut String) {
+        let pad = " ".repeat(indent);
+        match tree {
+            Tree::Scalar(s) => out.push_str(&yaml_scalar(s)),
+            Tree::Seq(items) if flow || items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(if i == 0 { "" } else { ", " });
+                    yaml(item, indent, true, out);
+                }
+                out.push(']');
+            }
+            Tree::Map(entries) if flow || entries.is_empty() => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    out.push_str(if i == 0 { "" } else { ", " });
+                    out.push_str(&format!("{k}: "));
+                    yaml(v, indent, true, out);
+                }
+                out.push('}');
+            }
+            Tree::Seq(items) => {
+                for item in items {
+                    out.push_str(&format!("\n{pad}- "));
+                    yaml(item, indent + 2, indent % 4 == 2, out);
+                }
+            }
+            Tree::Map(entries) => {
+                for (k, v) in entries {
+                    out.push_str(&format!("\n{pad}{k}: "));
+                    yaml(v, indent + 2, indent % 4 == 2, out);
+                }
+            }
+        }
+    }
+
+    fn render(tree: &Tree, as_json: bool) -> String {
+        let mut out = String::new();
+        if as_json { json(tree, &mut out) } else { yaml(tree, 0, false, &mut out) }
+        out
+    }
+
+    fn load_both(text: &str) {
+        for name in ["doc.yaml", "doc.json"] {
+            let loaded = crate::load(name, text, &StructureOnly);
+            for d in &loaded.diagnostics.0 {
+                assert!(d.pos.line >= 1 && d.pos.col >= 1, "{name}: position {:?} of {d:?}", d.pos);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn load_never_panics_on_any_text(text in any::<String>()) {
+            load_both(&text);
+        }
+
+        #[test]
+        fn load_never_panics_on_yaml_like_text(text in "[ -~\t\n{}\\[\\]:,&*!|>'\"#-]{0,200}") {
+            load_both(&text);
+        }
+
+        #[test]
+        fn load_never_panics_on_structured_documents(doc in document(), as_json in any::<bool>(), cut in any::<prop::sample::Index>()) {
+            let text = render(&doc, as_json);
+            load_both(&text);
+            // And on every prefix: truncated input must fail cleanly.
+            let mut end = cut.index(text.len() + 1);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            load_both(&text[..end]);
+        }
+
+        #[test]
+        fn structured_json_always_parses(doc in document()) {
+            let text = render(&doc, true);
+            prop_assert!(super::parse("doc.json", &text).is_ok(), "{}", text);
+        }
+    }
+}
