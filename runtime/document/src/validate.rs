@@ -48,6 +48,15 @@ fn builtin_outputs(action: &str) -> &'static [&'static str] {
     }
 }
 
+/// The outputs a step provides: the declared ones and its action's built-in ones.
+fn outputs_of(step: &Step) -> impl Iterator<Item = &str> {
+    let declared = step.outputs.iter().map(|o| o.name.as_str());
+    declared.chain(builtin_outputs(&step.action).iter().copied())
+}
+
+/// Did-you-mean hints over document-defined names computed per document (see `suggest`).
+const MAX_SUGGESTIONS: usize = 200;
+
 /// Inputs an action cannot do without.
 fn required_inputs(action: &str) -> &'static [&'static str] {
     match action {
@@ -68,7 +77,12 @@ pub fn validate(doc: &Document, catalog: &dyn ActionCatalog, diags: &mut Diagnos
     {
         names.entry(step.name.as_str()).or_insert(i);
     }
-    let mut v = Validator { doc, diags, names };
+    let mut v = Validator {
+        doc,
+        diags,
+        names,
+        suggestions_left: MAX_SUGGESTIONS,
+    };
     for (i, step) in doc.main_steps.iter().enumerate() {
         let path = format!("mainSteps[{i}]");
         v.action(step, &path, catalog);
@@ -209,6 +223,8 @@ struct Validator<'a, 'd> {
     diags: &'d mut Diagnostics,
     /// Step name to the index of its first step.
     names: HashMap<&'a str, usize>,
+    /// How many more did-you-mean hints over document-defined names may be computed.
+    suggestions_left: usize,
 }
 
 impl<'a> Validator<'a, '_> {
@@ -218,6 +234,16 @@ impl<'a> Validator<'a, '_> {
 
     fn warning(&mut self, pos: Pos, path: impl Into<String>, message: impl Into<String>) {
         self.diags.push(Diagnostic::warning(pos, path, message));
+    }
+
+    /// A did-you-mean hint, while the budget lasts: each compares `word` with up to
+    /// a thousand names, so a huge document with many wrong names stays fast.
+    fn suggest<'n>(&mut self, word: &str, candidates: impl IntoIterator<Item = &'n str>) -> String {
+        if self.suggestions_left == 0 {
+            return String::new();
+        }
+        self.suggestions_left -= 1;
+        did_you_mean(word, candidates)
     }
 
     fn step_names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
@@ -265,7 +291,7 @@ impl<'a> Validator<'a, '_> {
     fn jump_targets(&mut self, step: &Step, path: &str) {
         for jump in jumps(step, path) {
             if !self.names.contains_key(jump.target) {
-                let hint = did_you_mean(jump.target, self.step_names());
+                let hint = self.suggest(jump.target, self.step_names());
                 self.error(
                     jump.node.pos,
                     jump.path,
@@ -462,34 +488,29 @@ impl<'a> Validator<'a, '_> {
         }
     }
 
-    fn parameter_problem(&self, name: &str) -> Option<String> {
-        if self.doc.parameter(name).is_some() || PSEUDO_PARAMETERS.contains(&name) {
+    fn parameter_problem(&mut self, name: &str) -> Option<String> {
+        let doc = self.doc;
+        if doc.parameter(name).is_some() || PSEUDO_PARAMETERS.contains(&name) {
             return None;
         }
-        let declared = self.doc.parameters.iter().map(|p| p.name.as_str());
-        let hint = did_you_mean(name, declared.chain(PSEUDO_PARAMETERS.iter().copied()));
+        let declared = doc.parameters.iter().map(|p| p.name.as_str());
+        let hint = self.suggest(name, declared.chain(PSEUDO_PARAMETERS.iter().copied()));
         Some(format!("unknown parameter \"{name}\"{hint}"))
     }
 
     /// Whether `step` exists and provides `output` (declared, built in, or any for `bosun:echo`).
-    fn output_problem(&self, step_name: &str, output: &str) -> Option<String> {
+    fn output_problem(&mut self, step_name: &str, output: &str) -> Option<String> {
         let Some(&index) = self.names.get(step_name) else {
-            let hint = did_you_mean(step_name, self.step_names());
+            let hint = self.suggest(step_name, self.step_names());
             return Some(format!(
                 "unknown step \"{step_name}\" in \"{step_name}.{output}\"{hint}"
             ));
         };
         let step = &self.doc.main_steps[index];
-        let declared = step.outputs.iter().map(|o| o.name.as_str());
-        let mut known = declared.chain(builtin_outputs(&step.action).iter().copied());
-        if step.action == "bosun:echo" || known.any(|name| name == output) {
+        if step.action == "bosun:echo" || outputs_of(step).any(|name| name == output) {
             return None;
         }
-        let declared = step.outputs.iter().map(|o| o.name.as_str());
-        let hint = did_you_mean(
-            output,
-            declared.chain(builtin_outputs(&step.action).iter().copied()),
-        );
+        let hint = self.suggest(output, outputs_of(step));
         Some(format!(
             "step \"{step_name}\" has no output \"{output}\"{hint}"
         ))
