@@ -1,1 +1,8 @@
 //! End-to-end tests: real `bosun` processes on a temporary data directory.
+
+mod approval;
+mod doc;
+mod durability;
+mod local;
+mod module_docs;
+mod support;

@@ -30,8 +30,12 @@ pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
         loop {
             match events.recv().await {
                 Ok(event) if event.step.is_none() => match &event.message {
-                    Some(message) => tracing::info!(execution = %event.execution_id, status = %event.status, %message, "execution ended"),
-                    None => tracing::info!(execution = %event.execution_id, status = %event.status, "execution ended"),
+                    Some(message) => {
+                        tracing::info!(execution = %event.execution_id, status = %event.status, %message, "execution ended")
+                    }
+                    None => {
+                        tracing::info!(execution = %event.execution_id, status = %event.status, "execution ended")
+                    }
                 },
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
@@ -45,7 +49,9 @@ pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
     let dir = ctx.data_dir.display();
     println!("Bosun is running on data directory {dir}");
     println!("Start an execution from another terminal:");
-    println!("  bosun automation start --data-dir {dir} --document Bosun-HelloWorld -p Name=operator");
+    println!(
+        "  bosun automation start --data-dir {dir} --document Bosun-HelloWorld -p Name=operator"
+    );
     println!("  bosun automation list --data-dir {dir}");
     println!("Press Ctrl-C to stop.");
     let _ = std::io::stdout().flush();
@@ -71,7 +77,12 @@ pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Drives every unfinished execution; logs the ones seen for the first time.
-async fn pick_up(engine: &std::sync::Arc<bosun_engine::Engine>, store: &dyn ExecutionStore, driving: &mut HashSet<String>, first: bool) -> Result<(), CliError> {
+async fn pick_up(
+    engine: &std::sync::Arc<bosun_engine::Engine>,
+    store: &dyn ExecutionStore,
+    driving: &mut HashSet<String>,
+    first: bool,
+) -> Result<(), CliError> {
     let unfinished = store.unfinished().await?;
     for id in &unfinished {
         if !driving.contains(id) {
