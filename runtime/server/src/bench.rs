@@ -35,10 +35,7 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let args = args.clone();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(measure(&args))
     })
     .join()
@@ -57,14 +54,8 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
     let commit_time = Duration::from_secs_f64(args.commit_seconds.max(0.1));
     for (mode, durability) in [("normal", Durability::Normal), ("full", Durability::Full)] {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let rate =
-            measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
-        rows.push(Row {
-            what: format!("single-row commits, {mode}"),
-            value: rate,
-            unit: "commits/s",
-            note: String::new(),
-        });
+        let rate = measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
+        rows.push(Row { what: format!("single-row commits, {mode}"), value: rate, unit: "commits/s", note: String::new() });
         let single = single_runbook(durability, args.steps).await?;
         rows.push(Row {
             what: format!("one {}-step runbook, {mode}", args.steps),
@@ -73,8 +64,7 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
             note: format!("{:.2} x commit rate (goal >= 0.5)", single / rate),
         });
         if durability == Durability::Full {
-            let aggregate =
-                concurrent_runbooks(durability, args.concurrent, args.concurrent_steps).await?;
+            let aggregate = concurrent_runbooks(durability, args.concurrent, args.concurrent_steps).await?;
             let alone = single_runbook(durability, args.concurrent_steps).await?;
             rows.push(Row {
                 what: format!("one {}-step runbook, {mode}", args.concurrent_steps),
@@ -83,10 +73,7 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
                 note: String::new(),
             });
             rows.push(Row {
-                what: format!(
-                    "{} concurrent {}-step runbooks, {mode}",
-                    args.concurrent, args.concurrent_steps
-                ),
+                what: format!("{} concurrent {}-step runbooks, {mode}", args.concurrent, args.concurrent_steps),
                 value: aggregate,
                 unit: "steps/s",
                 note: format!("{:.1} x one runbook (goal >= 10)", aggregate / alone),
@@ -94,15 +81,7 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
         }
     }
     let ms = validation_ms(args.validate_steps);
-    rows.push(Row {
-        what: format!(
-            "validate a {}-step document (median of 30)",
-            args.validate_steps
-        ),
-        value: ms,
-        unit: "ms",
-        note: "goal < 5 ms".into(),
-    });
+    rows.push(Row { what: format!("validate a {}-step document (median of 30)", args.validate_steps), value: ms, unit: "ms", note: "goal < 5 ms".into() });
     print_table(&rows);
     Ok(())
 }
@@ -110,48 +89,29 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
 fn print_table(rows: &[Row]) {
     println!("{:<48} {:>14} {:<10} note", "measurement", "value", "unit");
     for row in rows {
-        println!(
-            "{:<48} {:>14.2} {:<10} {}",
-            row.what, row.value, row.unit, row.note
-        );
+        println!("{:<48} {:>14.2} {:<10} {}", row.what, row.value, row.unit, row.note);
     }
 }
 
 /// A runbook of `steps` bosun:echo steps, each passing on the previous step's output.
 pub fn echo_runbook(steps: usize) -> String {
-    let mut text =
-        String::from("schemaVersion: '0.3'\ndescription: benchmark runbook\nmainSteps:\n");
+    let mut text = String::from("schemaVersion: '0.3'\ndescription: benchmark runbook\nmainSteps:\n");
     for i in 0..steps {
-        text.push_str(&format!(
-            "  - name: step{i}\n    action: bosun:echo\n    inputs:\n      Index: {i}\n"
-        ));
+        text.push_str(&format!("  - name: step{i}\n    action: bosun:echo\n    inputs:\n      Index: {i}\n"));
         if i > 0 {
-            text.push_str(&format!(
-                "      Previous: '{{{{ step{}.Index }}}}'\n",
-                i - 1
-            ));
+            text.push_str(&format!("      Previous: '{{{{ step{}.Index }}}}'\n", i - 1));
         }
     }
     text
 }
 
 fn engine_on(store: Arc<Store>) -> Arc<Engine> {
-    Engine::new(
-        store.clone(),
-        Arc::new(Echo),
-        store,
-        EngineConfig::default(),
-    )
+    Engine::new(store.clone(), Arc::new(Echo), store, EngineConfig::default())
 }
 
 fn request(steps: usize) -> StartRequest {
     StartRequest {
-        document: DocumentSnapshot {
-            name: "bench".into(),
-            version: None,
-            file_name: "bench.yaml".into(),
-            text: echo_runbook(steps),
-        },
+        document: DocumentSnapshot { name: "bench".into(), version: None, file_name: "bench.yaml".into(), text: echo_runbook(steps) },
         parameters: vec![],
         mocks: Default::default(),
     }
@@ -162,53 +122,30 @@ async fn single_runbook(durability: Durability, steps: usize) -> Result<f64, Str
     let store = Arc::new(Store::open(dir.path(), durability).map_err(|e| e.to_string())?);
     let engine = engine_on(store);
     let started = Instant::now();
-    let id = engine
-        .start(request(steps))
-        .await
-        .map_err(|e| e.to_string())?;
+    let id = engine.start(request(steps)).await.map_err(|e| e.to_string())?;
     let done = engine.wait(&id).await.map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
     expect_success(done.record.status)?;
     Ok(steps as f64 / elapsed.as_secs_f64())
 }
 
-async fn concurrent_runbooks(
-    durability: Durability,
-    runbooks: usize,
-    steps: usize,
-) -> Result<f64, String> {
+async fn concurrent_runbooks(durability: Durability, runbooks: usize, steps: usize) -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Arc::new(Store::open(dir.path(), durability).map_err(|e| e.to_string())?);
     let engine = engine_on(store);
     let started = Instant::now();
     let mut ids = Vec::with_capacity(runbooks);
     for _ in 0..runbooks {
-        ids.push(
-            engine
-                .start(request(steps))
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+        ids.push(engine.start(request(steps)).await.map_err(|e| e.to_string())?);
     }
     for id in &ids {
-        expect_success(
-            engine
-                .wait(id)
-                .await
-                .map_err(|e| e.to_string())?
-                .record
-                .status,
-        )?;
+        expect_success(engine.wait(id).await.map_err(|e| e.to_string())?.record.status)?;
     }
     Ok((runbooks * steps) as f64 / started.elapsed().as_secs_f64())
 }
 
 fn expect_success(status: ExecutionStatus) -> Result<(), String> {
-    if status == ExecutionStatus::Success {
-        Ok(())
-    } else {
-        Err(format!("a benchmark runbook ended with status {status}"))
-    }
+    if status == ExecutionStatus::Success { Ok(()) } else { Err(format!("a benchmark runbook ended with status {status}")) }
 }
 
 fn validation_ms(steps: usize) -> f64 {
