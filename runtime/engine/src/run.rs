@@ -14,19 +14,35 @@ use crate::status::{ExecutionStatus, StepStatus};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The action's response; `goto` is an aws:branch decision.
-    Success { response: Map<String, Value>, goto: Option<String> },
-    /// `status` is Failed or TimedOut.
-    Failed { status: StepStatus, message: String },
+    Success {
+        response: Map<String, Value>,
+        goto: Option<String>,
+    },
+    /// `status` is Failed or TimedOut; retried while attempts remain.
+    Failed {
+        status: StepStatus,
+        message: String,
+    },
+    /// The step was in flight when the engine stopped and may not run again: Failed, no retry.
+    Interrupted {
+        message: String,
+    },
     Cancelled,
 }
 
 impl Outcome {
     pub fn success(response: Map<String, Value>) -> Self {
-        Outcome::Success { response, goto: None }
+        Outcome::Success {
+            response,
+            goto: None,
+        }
     }
 
     pub fn failed(message: impl Into<String>) -> Self {
-        Outcome::Failed { status: StepStatus::Failed, message: message.into() }
+        Outcome::Failed {
+            status: StepStatus::Failed,
+            message: message.into(),
+        }
     }
 }
 
@@ -46,7 +62,15 @@ pub struct Run {
 
 impl Run {
     pub fn new(record: ExecutionRecord, doc: Arc<Document>, steps: Vec<StepRecord>) -> Self {
-        Self { record, doc, steps, consumed: vec![], children: vec![], dirty: false, signals_checked: None }
+        Self {
+            record,
+            doc,
+            steps,
+            consumed: vec![],
+            children: vec![],
+            dirty: false,
+            signals_checked: None,
+        }
     }
 
     pub fn set_status(&mut self, status: ExecutionStatus) {
@@ -74,7 +98,8 @@ impl Run {
     }
 
     pub fn was_cancelled(&self) -> bool {
-        self.steps.iter().any(|s| s.status == StepStatus::Cancelled) || self.record.status == ExecutionStatus::Cancelling
+        self.steps.iter().any(|s| s.status == StepStatus::Cancelled)
+            || self.record.status == ExecutionStatus::Cancelling
     }
 
     /// The status of the last critical step that failed, if any.
@@ -83,23 +108,44 @@ impl Run {
             .iter()
             .rev()
             .filter(|s| s.status.is_failure())
-            .find(|s| self.doc.main_steps.iter().any(|d| d.name == s.name && d.is_critical))
+            .find(|s| {
+                self.doc
+                    .main_steps
+                    .iter()
+                    .any(|d| d.name == s.name && d.is_critical)
+            })
             .map(|s| s.status)
     }
 
     /// The first failure message of a step that made the execution fail.
     pub fn failure_message(&self) -> Option<String> {
-        self.steps.iter().rev().find(|s| s.status.is_failure()).map(|s| {
-            format!("step \"{}\" {}: {}", s.name, s.status, s.failure_message.as_deref().unwrap_or("no message"))
-        })
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| s.status.is_failure())
+            .map(|s| {
+                format!(
+                    "step \"{}\" {}: {}",
+                    s.name,
+                    s.status,
+                    s.failure_message.as_deref().unwrap_or("no message")
+                )
+            })
     }
 
     /// Document-level outputs: `Step.Output` -> value, for those that have one.
     pub fn document_outputs(&self) -> Map<String, Value> {
         let mut outputs = Map::new();
         for name in &self.doc.outputs {
-            let Some((step, output)) = name.split_once('.') else { continue };
-            let value = self.steps.iter().rev().find(|s| s.name == step && s.status == StepStatus::Success).and_then(|s| s.outputs.get(output));
+            let Some((step, output)) = name.split_once('.') else {
+                continue;
+            };
+            let value = self
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.name == step && s.status == StepStatus::Success)
+                .and_then(|s| s.outputs.get(output));
             if let Some(value) = value {
                 outputs.insert(name.clone(), value.clone());
             }

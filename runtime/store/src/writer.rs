@@ -52,14 +52,16 @@ impl Writer {
     pub(crate) async fn run_async(&self, job: Job) -> Result<(), StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(job, Box::new(move |r| drop(tx.send(r))));
-        rx.await.map_err(|_| StoreError("the store's writer has stopped".into()))?
+        rx.await
+            .map_err(|_| StoreError("the store's writer has stopped".into()))?
     }
 
     /// Runs a job and waits for it, from blocking code.
     pub(crate) fn run_blocking(&self, job: Job) -> Result<(), StoreError> {
         let (tx, rx) = mpsc::channel();
         self.submit(job, Box::new(move |r| drop(tx.send(r))));
-        rx.recv().map_err(|_| StoreError("the store's writer has stopped".into()))?
+        rx.recv()
+            .map_err(|_| StoreError("the store's writer has stopped".into()))?
     }
 }
 
