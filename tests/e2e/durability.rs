@@ -148,7 +148,7 @@ mainSteps:
   - name: Nap
     action: aws:sleep
     inputs:
-      Duration: PT3S
+      Duration: PT5S
   - name: After
     action: bosun:echo
     inputs:
