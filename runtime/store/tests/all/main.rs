@@ -2,5 +2,6 @@
 //! child executions, and resuming after the engine stops.
 
 mod control_flow;
+mod fixtures;
 mod resume;
 mod support;
