@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", error.message);
+            crate::errln!("error: {}", error.message);
             ExitCode::from(error.code)
         }
     }

@@ -130,7 +130,7 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
             let id = create_execution(&engine, &store, request)?;
             match args.output.output {
                 OutputFormat::Json => print_json(&json!({"executionId": id})),
-                OutputFormat::Text => println!("{id}"),
+                OutputFormat::Text => crate::outln!("{id}"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -151,7 +151,7 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
                 OutputFormat::Json => {
                     print_json(&serde_json::to_value(&list).unwrap_or(Value::Null))
                 }
-                OutputFormat::Text => print!("{}", executions_text(&list)),
+                OutputFormat::Text => crate::out!("{}", executions_text(&list)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -187,7 +187,7 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
 fn show(execution: &StoredExecution, output: OutputFormat) {
     match output {
         OutputFormat::Json => print_json(&execution_json(execution)),
-        OutputFormat::Text => print!("{}", execution_text(execution)),
+        OutputFormat::Text => crate::out!("{}", execution_text(execution)),
     }
 }
 
@@ -216,7 +216,7 @@ async fn signal(
         SignalKind::Resume => "resume request",
         SignalKind::Cancel => "cancel request",
     };
-    println!("{id}: {what} recorded (by {actor})");
+    crate::outln!("{id}: {what} recorded (by {actor})");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -441,13 +441,13 @@ async fn run_to_end(
             tokio::select! {
                 biased;
                 event = rx.recv() => match event {
-                    Ok(event) => eprintln!("{}", trace_line(&event)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => eprintln!("({n} trace events were dropped)"),
+                    Ok(event) => crate::errln!("{}", trace_line(&event)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => crate::errln!("({n} trace events were dropped)"),
                     Err(broadcast::error::RecvError::Closed) => events = None,
                 },
                 result = &mut wait => {
                     while let Ok(event) = rx.try_recv() {
-                        eprintln!("{}", trace_line(&event));
+                        crate::errln!("{}", trace_line(&event));
                     }
                     break result?;
                 }

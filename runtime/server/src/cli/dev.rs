@@ -47,13 +47,13 @@ pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
     pick_up(&engine, store.as_ref(), &mut driving, true).await?;
 
     let dir = ctx.data_dir.display();
-    println!("Bosun is running on data directory {dir}");
-    println!("Start an execution from another terminal:");
-    println!(
+    crate::outln!("Bosun is running on data directory {dir}");
+    crate::outln!("Start an execution from another terminal:");
+    crate::outln!(
         "  bosun automation start --data-dir {dir} --document Bosun-HelloWorld -p Name=operator"
     );
-    println!("  bosun automation list --data-dir {dir}");
-    println!("Press Ctrl-C to stop.");
+    crate::outln!("  bosun automation list --data-dir {dir}");
+    crate::outln!("Press Ctrl-C to stop.");
     let _ = std::io::stdout().flush();
 
     let shutdown = shutdown_signal();

@@ -106,12 +106,12 @@ pub fn run(ctx: &Context, command: DocCommand) -> Result<ExitCode, CliError> {
         }
         DocCommand::SetDefault { name, version } => {
             open_store(&ctx.data_dir, ctx.durability)?.set_default_version(&name, version)?;
-            println!("{name}: default version is now {version}");
+            crate::outln!("{name}: default version is now {version}");
             Ok(ExitCode::SUCCESS)
         }
         DocCommand::Delete { name } => {
             open_store(&ctx.data_dir, ctx.durability)?.delete_document(&name)?;
-            println!("{name}: deleted");
+            crate::outln!("{name}: deleted");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -141,7 +141,7 @@ fn validate(
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("error: cannot read {shown}: {e}");
+                crate::errln!("error: cannot read {shown}: {e}");
                 all_valid = false;
                 reports.push(json!({"file": shown, "valid": false, "diagnostics": [], "error": format!("cannot read: {e}")}));
                 continue;
@@ -151,10 +151,10 @@ fn validate(
         let valid = !loaded.diagnostics.has_errors() && loaded.document.is_some();
         all_valid &= valid;
         for d in &loaded.diagnostics.0 {
-            eprintln!("{}", d.render(&shown));
+            crate::errln!("{}", d.render(&shown));
         }
         if output == OutputFormat::Text && valid {
-            println!("{shown}: valid");
+            crate::outln!("{shown}: valid");
         }
         let diagnostics: Vec<Value> = loaded
             .diagnostics
@@ -218,9 +218,12 @@ fn store_version(
     };
     match output {
         OutputFormat::Json => print_json(&document_info_json(&info)),
-        OutputFormat::Text => println!(
+        OutputFormat::Text => crate::outln!(
             "{}: version {} stored ({} document, schema {})",
-            info.name, info.version, info.document_type, info.schema_version
+            info.name,
+            info.version,
+            info.document_type,
+            info.schema_version
         ),
     }
     Ok(ExitCode::SUCCESS)
@@ -248,8 +251,8 @@ fn get(
             }
             print_json(&value);
         }
-        OutputFormat::Text if content => print!("{}", snapshot.text),
-        OutputFormat::Text => print!("{}", documents_text(std::slice::from_ref(&info))),
+        OutputFormat::Text if content => crate::out!("{}", snapshot.text),
+        OutputFormat::Text => crate::out!("{}", documents_text(std::slice::from_ref(&info))),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -259,6 +262,6 @@ fn show_infos(infos: &[bosun_store::DocumentInfo], output: OutputFormat) {
         OutputFormat::Json => print_json(&Value::Array(
             infos.iter().map(document_info_json).collect(),
         )),
-        OutputFormat::Text => print!("{}", documents_text(infos)),
+        OutputFormat::Text => crate::out!("{}", documents_text(infos)),
     }
 }
