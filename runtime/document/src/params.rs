@@ -323,12 +323,39 @@ fn length_problem(item: &Value, spec: &ParameterSpec) -> Option<String> {
 
 /// The compiled `allowedPattern`, if any; a pattern that does not compile is an error.
 fn pattern(spec: &ParameterSpec) -> Result<Option<Regex>, String> {
-    let Some(p) = &spec.allowed_pattern else {
-        return Ok(None);
-    };
-    Regex::new(p)
-        .map(Some)
-        .map_err(|e| format!("the document's allowedPattern \"{p}\" is invalid: {e}"))
+    spec.allowed_pattern
+        .as_deref()
+        .map(compile_pattern)
+        .transpose()
+}
+
+/// `pattern` compiled as an `allowedPattern`, or a one-line error:
+/// `invalid regular expression "<pattern>": <reason>`.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|e| {
+        format!(
+            "invalid regular expression \"{pattern}\": {}",
+            regex_error_reason(&e)
+        )
+    })
+}
+
+/// The gist of a regex error on one line. A parse error's text spans several
+/// lines (the pattern, a caret under the problem, then `error: <reason>`);
+/// its last non-empty line, without the `error: ` prefix, is the reason.
+fn regex_error_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or_default();
+    let reason = last.strip_prefix("error: ").unwrap_or(last).trim();
+    if reason.is_empty() {
+        "not a valid pattern".into()
+    } else {
+        reason.into()
+    }
 }
 
 /// `allowedPattern` applies to text values (strings, numbers, booleans) and
@@ -571,15 +598,35 @@ mod tests {
             Err("\"bad\" does not match the allowed pattern ^i-[0-9a-f]+$".into())
         );
         s.allowed_pattern = Some("(".into());
-        let err = coerce(&s, &text("i-1")).unwrap_err();
-        assert!(
-            err.starts_with("the document's allowedPattern \"(\" is invalid: "),
-            "{err}"
+        assert_eq!(
+            coerce(&s, &text("i-1")),
+            Err("invalid regular expression \"(\": unclosed group".into())
         );
         let mut unanchored = spec(ParamType::String);
         unanchored.allowed_pattern = Some("[0-9]".into());
         assert_eq!(coerce(&unanchored, &text("ab1")), Ok(json!("ab1")));
         assert!(coerce(&unanchored, &text("ab")).is_err());
+    }
+
+    #[test]
+    fn invalid_patterns_are_reported_on_one_line() {
+        assert!(compile_pattern("^[a-z]+$").is_ok());
+        assert_eq!(
+            compile_pattern("^[a-z0-9.-{3,63}$").unwrap_err(),
+            "invalid regular expression \"^[a-z0-9.-{3,63}$\": unclosed character class"
+        );
+        assert_eq!(
+            compile_pattern("a{2,1}").unwrap_err(),
+            "invalid regular expression \"a{2,1}\": invalid repetition count range, the start must be <= the end"
+        );
+        let mut s = spec(ParamType::StringList);
+        s.allowed_pattern = Some("[".into());
+        let err = coerce(&s, &text("a,b")).unwrap_err();
+        assert!(!err.contains('\n'), "{err}");
+        assert_eq!(
+            err,
+            "invalid regular expression \"[\": unclosed character class"
+        );
     }
 
     #[test]

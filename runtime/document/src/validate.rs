@@ -11,7 +11,7 @@ use crate::duration::{parse_duration, parse_timestamp};
 use crate::interpolate::{Reference, references};
 use crate::model::{Document, DocumentKind, OnFailure, Step};
 use crate::node::{Node, NodeValue, Pos};
-use crate::params::{ParamInput, coerce};
+use crate::params::{ParamInput, coerce, compile_pattern};
 use crate::selector::check_selector;
 
 /// Names SSM fills in without a declaration (maintenance windows, Run Command targets).
@@ -38,7 +38,7 @@ fn builtin_outputs(action: &str) -> &'static [&'static str] {
     match action {
         "aws:executeAutomation" => &["ExecutionId", "Status", "Output"],
         "aws:runCommand" => &["CommandId", "Status", "ResponseCode", "Output"],
-        "aws:approve" => &["ApprovalStatus", "ApproverDecisions"],
+        "aws:approve" => &["ApprovalStatus", "ApproverDecisions", "Comment"],
         "aws:createImage" | "aws:copyImage" => &["ImageId", "ImageState"],
         "aws:runInstances" => &["InstanceIds"],
         "aws:createStack" => &["StackId", "StackStatus", "StackStatusReason"],
@@ -95,7 +95,7 @@ pub fn validate(doc: &Document, catalog: &dyn ActionCatalog, diags: &mut Diagnos
         v.graph();
     }
     v.all_references();
-    v.parameter_defaults();
+    v.parameter_specs();
     v.document_outputs();
 }
 
@@ -516,8 +516,11 @@ impl<'a> Validator<'a, '_> {
         ))
     }
 
-    /// A default without references must fit its parameter's type and constraints.
-    fn parameter_defaults(&mut self) {
+    /// An `allowedPattern` must be a valid regular expression, and a default without
+    /// references must fit its parameter's type and constraints. A default is not
+    /// checked against a pattern that is itself invalid: that is reported once, at
+    /// the pattern.
+    fn parameter_specs(&mut self) {
         let specs = self
             .doc
             .node
@@ -525,16 +528,27 @@ impl<'a> Validator<'a, '_> {
             .and_then(Node::as_map)
             .unwrap_or_default();
         for (key, spec_node) in specs {
-            let (Some(node), Some(spec)) =
-                (spec_node.get("default"), self.doc.parameter(&key.name))
-            else {
+            let Some(spec) = self.doc.parameter(&key.name) else {
+                continue;
+            };
+            let mut spec = spec.clone();
+            if let Some(Err(message)) = spec.allowed_pattern.as_deref().map(compile_pattern) {
+                let node = spec_node.get("allowedPattern").unwrap_or(spec_node);
+                self.error(
+                    node.pos,
+                    format!("parameters.{}.allowedPattern", key.name),
+                    message,
+                );
+                spec.allowed_pattern = None;
+            }
+            let Some(node) = spec_node.get("default") else {
                 continue;
             };
             let value = node.to_json();
             if crate::interpolate::has_references(&value) {
                 continue;
             }
-            if let Err(message) = coerce(spec, &ParamInput::Json(value)) {
+            if let Err(message) = coerce(&spec, &ParamInput::Json(value)) {
                 self.error(
                     node.pos,
                     format!("parameters.{}.default", key.name),
@@ -993,6 +1007,38 @@ mod tests {
                 "d.yaml:5:72: mainSteps[0].outputs[0].Selector: {message}"
             )]
         );
+    }
+
+    #[test]
+    fn an_invalid_allowed_pattern_is_reported_once_at_the_pattern() {
+        let text = concat!(
+            "schemaVersion: '0.3'\n",
+            "parameters:\n",
+            "  A: {type: String, allowedPattern: '^[a-z'}\n",
+            "  B: {type: String, allowedPattern: '(', default: x}\n",
+            "  C: {type: Integer, allowedPattern: '(', default: abc}\n",
+            "  D: {type: String, allowedPattern: '^[a-z]+$', default: x}\n",
+            "mainSteps:\n",
+            "- {name: a, action: aws:pause}\n",
+        );
+        assert_eq!(
+            check(text),
+            [
+                "d.yaml:3:37: parameters.A.allowedPattern: invalid regular expression \"^[a-z\": unclosed character class",
+                "d.yaml:4:37: parameters.B.allowedPattern: invalid regular expression \"(\": unclosed group",
+                "d.yaml:5:38: parameters.C.allowedPattern: invalid regular expression \"(\": unclosed group",
+                "d.yaml:5:52: parameters.C.default: invalid default: expected an integer, got a string: \"abc\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn approve_provides_a_comment_output() {
+        let text = auto(concat!(
+            "- {name: ap, action: aws:approve, inputs: {Approvers: [me]}}\n",
+            "- {name: b, action: aws:executeAwsApi, inputs: {Note: '{{ ap.Comment }} {{ ap.ApprovalStatus }} {{ ap.ApproverDecisions }}'}}\n",
+        ));
+        assert_eq!(check(&text), NONE);
     }
 
     #[test]
