@@ -12,12 +12,7 @@ fn main() {
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yaml" | "yml" | "json")
-                    )
-                })
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
                 .collect()
         })
         .unwrap_or_default();
@@ -26,19 +21,9 @@ fn main() {
     for path in files {
         let path = path.canonicalize().unwrap_or(path);
         println!("cargo:rerun-if-changed={}", path.display());
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let file_name = path
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "    ({name:?}, {file_name:?}, include_str!({:?})),",
-            path.display().to_string()
-        );
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let file_name = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+        let _ = writeln!(out, "    ({name:?}, {file_name:?}, include_str!({:?})),", path.display().to_string());
     }
     out.push_str("]\n");
     let out_dir = std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into());

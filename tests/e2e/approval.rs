@@ -53,66 +53,20 @@ fn approve_reject_and_cancel_through_the_cli() {
     let cancelled = start(&data, &sleeper, &[]);
 
     wait_status(&data, &approved, &["Waiting"], LIMIT);
-    let stranger = bosun(&[
-        "automation",
-        "approve",
-        "--data-dir",
-        &d,
-        &approved,
-        "--approver",
-        "mallory",
-    ]);
-    assert!(
-        stranger.expect_code(1).stderr.contains("not an approver"),
-        "{}",
-        stranger.stderr
-    );
-    bosun(&[
-        "automation",
-        "approve",
-        "--data-dir",
-        &d,
-        &approved,
-        "--approver",
-        "alice",
-        "--comment",
-        "ship it",
-    ])
-    .expect_code(0);
+    let stranger = bosun(&["automation", "approve", "--data-dir", &d, &approved, "--approver", "mallory"]);
+    assert!(stranger.expect_code(1).stderr.contains("not an approver"), "{}", stranger.stderr);
+    bosun(&["automation", "approve", "--data-dir", &d, &approved, "--approver", "alice", "--comment", "ship it"]).expect_code(0);
     let execution = wait_status(&data, &approved, &["Success", "Failed"], LIMIT);
     assert_eq!(execution["status"], "Success", "{execution}");
     assert_eq!(execution["outputs"]["Apply.Applied"], "deploy");
     let decision = &execution["steps"][0]["decisions"][0];
-    assert_eq!(
-        (
-            &decision["approver"],
-            &decision["approved"],
-            &decision["comment"]
-        ),
-        (&"alice".into(), &true.into(), &"ship it".into())
-    );
+    assert_eq!((&decision["approver"], &decision["approved"], &decision["comment"]), (&"alice".into(), &true.into(), &"ship it".into()));
 
     wait_status(&data, &rejected, &["Waiting"], LIMIT);
-    bosun(&[
-        "automation",
-        "reject",
-        "--data-dir",
-        &d,
-        &rejected,
-        "--approver",
-        "alice",
-        "--comment",
-        "no",
-    ])
-    .expect_code(0);
+    bosun(&["automation", "reject", "--data-dir", &d, &rejected, "--approver", "alice", "--comment", "no"]).expect_code(0);
     let execution = wait_status(&data, &rejected, &["Success", "Failed"], LIMIT);
     assert_eq!(execution["status"], "Failed");
-    assert!(
-        execution["failureMessage"]
-            .as_str()
-            .is_some_and(|m| m.contains("rejected by alice")),
-        "{execution}"
-    );
+    assert!(execution["failureMessage"].as_str().is_some_and(|m| m.contains("rejected by alice")), "{execution}");
     assert_eq!(execution["steps"].as_array().map(Vec::len), Some(1));
 
     crate::support::poll("the sleep to start", LIMIT, || {
@@ -120,40 +74,14 @@ fn approve_reject_and_cancel_through_the_cli() {
         (e["steps"][0]["status"] == "InProgress").then_some(())
     });
     bosun(&["automation", "cancel", "--data-dir", &d, &cancelled]).expect_code(0);
-    let execution = wait_status(
-        &data,
-        &cancelled,
-        &["Cancelled", "Failed", "Success"],
-        LIMIT,
-    );
+    let execution = wait_status(&data, &cancelled, &["Cancelled", "Failed", "Success"], LIMIT);
     assert_eq!(execution["status"], "Cancelled", "{execution}");
 
-    let late = bosun(&[
-        "automation",
-        "approve",
-        "--data-dir",
-        &d,
-        &approved,
-        "--approver",
-        "alice",
-    ]);
-    assert!(
-        late.expect_code(1).stderr.contains("already ended"),
-        "{}",
-        late.stderr
-    );
+    let late = bosun(&["automation", "approve", "--data-dir", &d, &approved, "--approver", "alice"]);
+    assert!(late.expect_code(1).stderr.contains("already ended"), "{}", late.stderr);
     let unknown = bosun(&["automation", "get", "--data-dir", &d, "no-such-id"]);
-    assert!(
-        unknown
-            .expect_code(1)
-            .stderr
-            .contains("no execution with id no-such-id"),
-        "{}",
-        unknown.stderr
-    );
-    let list = bosun(&["automation", "list", "--data-dir", &d, "--output", "json"])
-        .expect_code(0)
-        .json();
+    assert!(unknown.expect_code(1).stderr.contains("no execution with id no-such-id"), "{}", unknown.stderr);
+    let list = bosun(&["automation", "list", "--data-dir", &d, "--output", "json"]).expect_code(0).json();
     assert_eq!(list.as_array().map(Vec::len), Some(3));
 }
 
@@ -162,18 +90,7 @@ fn run_against_a_data_directory_waits_for_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--data-dir",
-        d,
-        "--document",
-        "Bosun-HelloWorld",
-        "-p",
-        "Name=Grace",
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--data-dir", d, "--document", "Bosun-HelloWorld", "-p", "Name=Grace", "--output", "json"]);
     let result = run.expect_code(0).json();
     assert_eq!(result["outputs"]["Greet.Greeting"], "Hello, Grace!");
     assert_eq!(result["documentVersion"], "1");

@@ -10,30 +10,14 @@ fn path(name: &str) -> String {
 }
 
 fn hello() -> String {
-    repo_root()
-        .join("runbooks/Bosun-HelloWorld.yaml")
-        .display()
-        .to_string()
+    repo_root().join("runbooks/Bosun-HelloWorld.yaml").display().to_string()
 }
 
 #[test]
 fn a_successful_run_prints_one_json_object_and_exits_0() {
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &hello(),
-        "-p",
-        "Name=Ada",
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &hello(), "-p", "Name=Ada", "--output", "json"]);
     let result = run.expect_code(0).json();
-    assert!(
-        result["executionId"]
-            .as_str()
-            .is_some_and(|id| !id.is_empty())
-    );
+    assert!(result["executionId"].as_str().is_some_and(|id| !id.is_empty()));
     assert_eq!(result["status"], "Success");
     assert_eq!(result["failureMessage"], json!(null));
     assert_eq!(result["outputs"], json!({"Greet.Greeting": "Hello, Ada!"}));
@@ -49,22 +33,10 @@ fn a_successful_run_prints_one_json_object_and_exits_0() {
 
 #[test]
 fn a_failing_run_exits_1() {
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &path("fails.yaml"),
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &path("fails.yaml"), "--output", "json"]);
     let result = run.expect_code(1).json();
     assert_eq!(result["status"], "Failed");
-    assert!(
-        result["failureMessage"]
-            .as_str()
-            .is_some_and(|m| m.contains("disk full")),
-        "{result}"
-    );
+    assert!(result["failureMessage"].as_str().is_some_and(|m| m.contains("disk full")), "{result}");
     let steps = result["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[1]["status"], "Failed");
@@ -73,16 +45,7 @@ fn a_failing_run_exits_1() {
 
 #[test]
 fn text_output_is_a_summary() {
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &hello(),
-        "-p",
-        "Name=Ada",
-        "-p",
-        "Times=2",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &hello(), "-p", "Name=Ada", "-p", "Times=2"]);
     let out = &run.expect_code(0).stdout;
     assert!(out.contains("Status    Success"), "{out}");
     assert!(out.contains("SummariseMany"), "{out}");
@@ -110,169 +73,62 @@ fn parameter_errors_are_clear_and_exit_2() {
 #[test]
 fn a_mock_replaces_an_action_that_is_not_available() {
     let mock = format!("Describe={}", path("describe-response.json"));
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &path("mocked-api.yaml"),
-        "--mock",
-        &mock,
-        "-p",
-        "Count=3",
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &path("mocked-api.yaml"), "--mock", &mock, "-p", "Count=3", "--output", "json"]);
     let result = run.expect_code(0).json();
-    assert_eq!(
-        result["outputs"],
-        json!({"Describe.InstanceIds": ["i-0123", "i-0456"], "Report.Count": 3})
-    );
+    assert_eq!(result["outputs"], json!({"Describe.InstanceIds": ["i-0123", "i-0456"], "Report.Count": 3}));
     let unmocked = bosun(&["automation", "run", "--local", &path("mocked-api.yaml")]);
-    assert!(
-        unmocked.expect_code(2).stderr.contains("aws:executeAwsApi"),
-        "{}",
-        unmocked.stderr
-    );
+    assert!(unmocked.expect_code(2).stderr.contains("aws:executeAwsApi"), "{}", unmocked.stderr);
 }
 
 #[test]
 fn bad_mocks_are_clear_errors() {
     let cases = [
-        (
-            format!("Describe={}", path("not-an-object.json")),
-            "must hold a JSON object",
-        ),
-        (
-            format!("Describe={}", path("broken.json")),
-            "is not valid JSON",
-        ),
+        (format!("Describe={}", path("not-an-object.json")), "must hold a JSON object"),
+        (format!("Describe={}", path("broken.json")), "is not valid JSON"),
         (format!("Describe={}", path("absent.json")), "cannot read"),
         ("Describe".to_string(), "--mock expects STEP=FILE.json"),
     ];
     for (mock, expected) in cases {
-        let run = bosun(&[
-            "automation",
-            "run",
-            "--local",
-            &path("mocked-api.yaml"),
-            "--mock",
-            &mock,
-        ]);
+        let run = bosun(&["automation", "run", "--local", &path("mocked-api.yaml"), "--mock", &mock]);
         run.expect_code(2);
         assert!(run.stderr.contains(expected), "{mock}: {}", run.stderr);
     }
     let mock = format!("Nope={}", path("describe-response.json"));
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &path("fails.yaml"),
-        "--mock",
-        &mock,
-    ]);
-    assert!(
-        run.expect_code(2)
-            .stderr
-            .contains("--mock names step \"Nope\""),
-        "{}",
-        run.stderr
-    );
+    let run = bosun(&["automation", "run", "--local", &path("fails.yaml"), "--mock", &mock]);
+    assert!(run.expect_code(2).stderr.contains("--mock names step \"Nope\""), "{}", run.stderr);
 }
 
 #[test]
 fn missing_files_and_unknown_documents_are_clear_errors() {
     let run = bosun(&["automation", "run", "--local", "no-such-file.yaml"]);
-    assert!(
-        run.expect_code(2)
-            .stderr
-            .contains("cannot read no-such-file.yaml"),
-        "{}",
-        run.stderr
-    );
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        "--document",
-        "No-Such-Document",
-    ]);
-    assert!(
-        run.expect_code(2)
-            .stderr
-            .contains("no document named \"No-Such-Document\""),
-        "{}",
-        run.stderr
-    );
+    assert!(run.expect_code(2).stderr.contains("cannot read no-such-file.yaml"), "{}", run.stderr);
+    let run = bosun(&["automation", "run", "--local", "--document", "No-Such-Document"]);
+    assert!(run.expect_code(2).stderr.contains("no document named \"No-Such-Document\""), "{}", run.stderr);
     let run = bosun(&["automation", "run", "--local", "--output", "yaml", &hello()]);
     run.expect_code(2);
 }
 
 #[test]
 fn trace_prints_each_transition_on_stderr() {
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &hello(),
-        "-p",
-        "Name=Ada",
-        "--trace",
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &hello(), "-p", "Name=Ada", "--trace", "--output", "json"]);
     let result = run.expect_code(0).json();
     let id = result["executionId"].as_str().unwrap();
     let lines = run.stderr_lines();
     assert!(
-        lines.iter().any(|l| l.contains(
-            "step #0 Greet (bosun:echo) InProgress inputs {\"Greeting\":\"Hello, Ada!\""
-        )),
+        lines.iter().any(|l| l.contains("step #0 Greet (bosun:echo) InProgress inputs {\"Greeting\":\"Hello, Ada!\"")),
         "{}",
         run.stderr
     );
-    assert!(
-        lines.iter().any(|l| l.ends_with("step #0 Greet Success")),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.ends_with(&format!("execution {id} Success"))),
-        "{}",
-        run.stderr
-    );
+    assert!(lines.iter().any(|l| l.ends_with("step #0 Greet Success")), "{}", run.stderr);
+    assert!(lines.last().is_some_and(|l| l.ends_with(&format!("execution {id} Success"))), "{}", run.stderr);
 }
 
 #[test]
 fn child_documents_come_from_builtins_and_document_dirs() {
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        &path("parent.yaml"),
-        "--document-dir",
-        &path("children"),
-        "--output",
-        "json",
-    ]);
+    let run = bosun(&["automation", "run", "--local", &path("parent.yaml"), "--document-dir", &path("children"), "--output", "json"]);
     let result = run.expect_code(0).json();
     assert_eq!(result["outputs"], json!({"Report.ChildStatus": "Success"}));
-    assert_eq!(
-        result["steps"][0]["outputs"]["Output"],
-        json!({"Shout.Loud": "hey!"})
-    );
-    let run = bosun(&[
-        "automation",
-        "run",
-        "--local",
-        "--document",
-        "Bosun-HelloWorld",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(
-        run.expect_code(0).json()["outputs"],
-        json!({"Greet.Greeting": "Hello, World!"})
-    );
+    assert_eq!(result["steps"][0]["outputs"]["Output"], json!({"Shout.Loud": "hey!"}));
+    let run = bosun(&["automation", "run", "--local", "--document", "Bosun-HelloWorld", "--output", "json"]);
+    assert_eq!(run.expect_code(0).json()["outputs"], json!({"Greet.Greeting": "Hello, World!"}));
 }

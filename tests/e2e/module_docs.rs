@@ -28,20 +28,11 @@ fn every_rust_file_starts_with_a_module_doc_comment() {
     for dir in ["runtime", "agent", "sdk", "plugins", "tests"] {
         rust_files(&root.join(dir), &mut files);
     }
-    assert!(
-        files.len() > 10,
-        "found only {} files under {}",
-        files.len(),
-        root.display()
-    );
+    assert!(files.len() > 10, "found only {} files under {}", files.len(), root.display());
     let missing: Vec<String> = files
         .iter()
         .filter(|f| !std::fs::read_to_string(f).is_ok_and(|text| text.starts_with("//!")))
         .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "these files do not start with a `//!` line:\n{}",
-        missing.join("\n")
-    );
+    assert!(missing.is_empty(), "these files do not start with a `//!` line:\n{}", missing.join("\n"));
 }

@@ -30,12 +30,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     pub fn stderr_lines(&self) -> Vec<&str> {
@@ -44,20 +40,14 @@ impl Run {
 
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 }
 
 fn command(args: &[&str], dir: Option<&Path>) -> Command {
     let mut cmd = Command::new(bosun_path());
-    cmd.args(args)
-        .env_remove("BOSUN_DATA_DIR")
-        .env_remove("RUST_LOG");
+    cmd.args(args).env_remove("BOSUN_DATA_DIR").env_remove("RUST_LOG");
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
@@ -74,20 +64,12 @@ fn finish(output: Output) -> Run {
 
 /// Runs `bosun ARGS...` to completion.
 pub fn bosun(args: &[&str]) -> Run {
-    finish(
-        command(args, None)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run bosun: {e}")),
-    )
+    finish(command(args, None).output().unwrap_or_else(|e| panic!("cannot run bosun: {e}")))
 }
 
 /// Runs `bosun ARGS...` in a directory (so relative paths in messages are short).
 pub fn bosun_in(dir: &Path, args: &[&str]) -> Run {
-    finish(
-        command(args, Some(dir))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run bosun: {e}")),
-    )
+    finish(command(args, Some(dir)).output().unwrap_or_else(|e| panic!("cannot run bosun: {e}")))
 }
 
 /// Polls `check` until it gives a value, failing after `limit`.
@@ -98,10 +80,7 @@ pub fn poll<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
         if let Some(value) = check() {
             return value;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -116,10 +95,7 @@ impl Dev {
     pub fn start(data_dir: &Path) -> Self {
         let log = unique(data_dir.with_extension("dev"));
         let out = log.with_extension("out");
-        let create = |p: &Path| {
-            std::fs::File::create(p)
-                .unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()))
-        };
+        let create = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
         let data = data_dir.to_str().unwrap_or_default();
         let child = command(&["dev", "--data-dir", data], None)
             .stdin(Stdio::null())
@@ -133,10 +109,7 @@ impl Dev {
             if let Ok(Some(status)) = dev.child.try_wait() {
                 panic!("bosun dev exited with {status}:\n{}", dev.log_text());
             }
-            std::fs::read_to_string(&out)
-                .ok()
-                .filter(|t| t.contains("Press Ctrl-C"))
-                .map(|_| ())
+            std::fs::read_to_string(&out).ok().filter(|t| t.contains("Press Ctrl-C")).map(|_| ())
         });
         dev
     }
@@ -172,28 +145,12 @@ impl Drop for Dev {
 
 /// `bosun automation get ID --output json` on a data directory.
 pub fn get(data_dir: &Path, id: &str) -> Value {
-    bosun(&[
-        "automation",
-        "get",
-        "--data-dir",
-        data_dir.to_str().unwrap_or_default(),
-        id,
-        "--output",
-        "json",
-    ])
-    .expect_code(0)
-    .json()
+    bosun(&["automation", "get", "--data-dir", data_dir.to_str().unwrap_or_default(), id, "--output", "json"]).expect_code(0).json()
 }
 
 /// `bosun automation start` of a file; returns the execution id.
 pub fn start(data_dir: &Path, file: &Path, params: &[&str]) -> String {
-    let mut args = vec![
-        "automation",
-        "start",
-        "--data-dir",
-        data_dir.to_str().unwrap_or_default(),
-        file.to_str().unwrap_or_default(),
-    ];
+    let mut args = vec!["automation", "start", "--data-dir", data_dir.to_str().unwrap_or_default(), file.to_str().unwrap_or_default()];
     for p in params {
         args.push("-p");
         args.push(p);
@@ -206,16 +163,10 @@ pub fn start(data_dir: &Path, file: &Path, params: &[&str]) -> String {
 /// Waits until the execution's status is one of `statuses`; returns the execution.
 #[track_caller]
 pub fn wait_status(data_dir: &Path, id: &str, statuses: &[&str], limit: Duration) -> Value {
-    poll(
-        &format!("execution {id} to reach {statuses:?}"),
-        limit,
-        || {
-            let execution = get(data_dir, id);
-            statuses
-                .contains(&execution["status"].as_str().unwrap_or_default())
-                .then_some(execution)
-        },
-    )
+    poll(&format!("execution {id} to reach {statuses:?}"), limit, || {
+        let execution = get(data_dir, id);
+        statuses.contains(&execution["status"].as_str().unwrap_or_default()).then_some(execution)
+    })
 }
 
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -9,15 +9,7 @@ use crate::node::{Key, Node, NodeValue};
 use crate::params::closest_name;
 
 const COMMAND_FIELDS: &[&str] = &["schemaVersion", "description", "parameters", "mainSteps"];
-const AUTOMATION_FIELDS: &[&str] = &[
-    "schemaVersion",
-    "description",
-    "assumeRole",
-    "parameters",
-    "outputs",
-    "mainSteps",
-    "files",
-];
+const AUTOMATION_FIELDS: &[&str] = &["schemaVersion", "description", "assumeRole", "parameters", "outputs", "mainSteps", "files"];
 const COMMAND_STEP_FIELDS: &[&str] = &["name", "action", "description", "inputs", "precondition"];
 const AUTOMATION_STEP_FIELDS: &[&str] = &[
     "name",
@@ -33,28 +25,11 @@ const AUTOMATION_STEP_FIELDS: &[&str] = &[
     "maxAttempts",
     "timeoutSeconds",
 ];
-const PARAMETER_FIELDS: &[&str] = &[
-    "type",
-    "description",
-    "default",
-    "allowedValues",
-    "allowedPattern",
-    "minItems",
-    "maxItems",
-    "minChars",
-    "maxChars",
-    "displayType",
-];
+const PARAMETER_FIELDS: &[&str] =
+    &["type", "description", "default", "allowedValues", "allowedPattern", "minItems", "maxItems", "minChars", "maxChars", "displayType"];
 const STEP_OUTPUT_FIELDS: &[&str] = &["Name", "Selector", "Type"];
 /// The parameter and output type names other than AWS resource types.
-pub const TYPE_NAMES: &[&str] = &[
-    "String",
-    "StringList",
-    "Integer",
-    "Boolean",
-    "MapList",
-    "StringMap",
-];
+pub const TYPE_NAMES: &[&str] = &["String", "StringList", "Integer", "Boolean", "MapList", "StringMap"];
 /// The values of a Command step's `inputs.onFailure`.
 const COMMAND_ON_FAILURE: &[&str] = &["exit", "successAndExit"];
 
@@ -67,14 +42,7 @@ pub fn build(root: Node, diags: &mut Diagnostics) -> Option<Document> {
         return None;
     }
     if root.as_map().is_none() {
-        cx.error(
-            &root,
-            "",
-            format!(
-                "a document must be a map of fields, found {}",
-                root.kind_name()
-            ),
-        );
+        cx.error(&root, "", format!("a document must be a map of fields, found {}", root.kind_name()));
         return None;
     }
     cx.duplicate_keys(&root, "");
@@ -101,17 +69,9 @@ pub fn build(root: Node, diags: &mut Diagnostics) -> Option<Document> {
 const MAX_SUGGESTION_CANDIDATES: usize = 1000;
 
 /// The diagnostic `" (did you mean X?)"` suffix, or nothing when no candidate is close.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let candidates = candidates
-        .into_iter()
-        .filter(|c| *c != word)
-        .take(MAX_SUGGESTION_CANDIDATES);
-    closest_name(word, candidates)
-        .map(|near| format!(" (did you mean {near}?)"))
-        .unwrap_or_default()
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let candidates = candidates.into_iter().filter(|c| *c != word).take(MAX_SUGGESTION_CANDIDATES);
+    closest_name(word, candidates).map(|near| format!(" (did you mean {near}?)")).unwrap_or_default()
 }
 
 /// `parent.key`, or `key` at the top, or `parent` for an empty key.
@@ -134,14 +94,9 @@ pub fn param_type(text: &str) -> Result<ParamType, String> {
         "StringMap" => ParamType::StringMap,
         _ if is_aws_resource_type(text) => ParamType::AwsResource(text.to_owned()),
         _ => match text.strip_prefix("List<").and_then(|t| t.strip_suffix('>')) {
-            Some(inner) if is_aws_resource_type(inner) => {
-                ParamType::AwsResourceList(inner.to_owned())
-            }
+            Some(inner) if is_aws_resource_type(inner) => ParamType::AwsResourceList(inner.to_owned()),
             _ => {
-                return Err(format!(
-                    "unknown type \"{text}\"{}",
-                    did_you_mean(text, TYPE_NAMES.iter().copied())
-                ));
+                return Err(format!("unknown type \"{text}\"{}", did_you_mean(text, TYPE_NAMES.iter().copied())));
             }
         },
     };
@@ -152,10 +107,7 @@ pub fn param_type(text: &str) -> Result<ParamType, String> {
 fn is_aws_resource_type(text: &str) -> bool {
     text.strip_prefix("AWS::").is_some_and(|rest| {
         let parts: Vec<&str> = rest.split("::").collect();
-        parts.len() >= 2
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        parts.len() >= 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
     })
 }
 
@@ -195,11 +147,7 @@ impl Cx<'_> {
     }
 
     fn expected(&mut self, node: &Node, path: &str, what: &str) {
-        self.error(
-            node,
-            path,
-            format!("expected {what}, found {}", describe(node)),
-        );
+        self.error(node, path, format!("expected {what}, found {}", describe(node)));
     }
 
     /// Every map in the tree: a key written twice is an error at its second place.
@@ -210,12 +158,8 @@ impl Cx<'_> {
                 for (key, value) in entries {
                     let here = join(path, &key.name);
                     if let Some(first) = seen.get(key.name.as_str()) {
-                        let message = format!(
-                            "duplicate key \"{}\" (first at line {})",
-                            key.name, first.pos.line
-                        );
-                        self.diags
-                            .push(Diagnostic::error(key.pos, here.clone(), message));
+                        let message = format!("duplicate key \"{}\" (first at line {})", key.name, first.pos.line);
+                        self.diags.push(Diagnostic::error(key.pos, here.clone(), message));
                     } else {
                         seen.insert(&key.name, key);
                     }
@@ -237,8 +181,7 @@ impl Cx<'_> {
             if !known.contains(&key.name.as_str()) {
                 let hint = did_you_mean(&key.name, known.iter().copied());
                 let message = format!("unknown {what} field \"{}\"{hint}; it is ignored", key.name);
-                self.diags
-                    .push(Diagnostic::warning(key.pos, join(path, &key.name), message));
+                self.diags.push(Diagnostic::warning(key.pos, join(path, &key.name), message));
             }
         }
     }
@@ -262,9 +205,7 @@ impl Cx<'_> {
             "2.2" => Some((DocumentKind::Command, text)),
             "0.3" => Some((DocumentKind::Automation, text)),
             _ => {
-                let message = format!(
-                    "unsupported schemaVersion \"{text}\"; supported: \"2.2\" (Command) and \"0.3\" (Automation)"
-                );
+                let message = format!("unsupported schemaVersion \"{text}\"; supported: \"2.2\" (Command) and \"0.3\" (Automation)");
                 self.error(node, "schemaVersion", message);
                 None
             }
@@ -280,8 +221,7 @@ impl Cx<'_> {
     }
 
     fn optional_string(&mut self, map: &Node, path: &str, key: &str) -> Option<String> {
-        map.get(key)
-            .and_then(|node| self.string(node, &join(path, key)))
+        map.get(key).and_then(|node| self.string(node, &join(path, key)))
     }
 
     /// A required string field; missing is an error at the map.
@@ -303,15 +243,9 @@ impl Cx<'_> {
     fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         match &node.value {
             NodeValue::Bool(b) => Some(*b),
-            NodeValue::String(s)
-                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
-            {
-                let message = format!(
-                    "expected a boolean, found the string \"{s}\"; write {} without quotes",
-                    s.to_lowercase()
-                );
-                self.diags
-                    .push(Diagnostic::warning(node.pos, path, message));
+            NodeValue::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                let message = format!("expected a boolean, found the string \"{s}\"; write {} without quotes", s.to_lowercase());
+                self.diags.push(Diagnostic::warning(node.pos, path, message));
                 Some(s.eq_ignore_ascii_case("true"))
             }
             _ => {
@@ -326,11 +260,7 @@ impl Cx<'_> {
         match node.value {
             NodeValue::Int(i) if i >= min => Some(i),
             NodeValue::Int(i) => {
-                self.error(
-                    node,
-                    path,
-                    format!("expected an integer of at least {min}, found {i}"),
-                );
+                self.error(node, path, format!("expected an integer of at least {min}, found {i}"));
                 None
             }
             _ => {
@@ -342,8 +272,7 @@ impl Cx<'_> {
 
     fn count(&mut self, map: &Node, path: &str, key: &str) -> Option<u64> {
         let node = map.get(key)?;
-        self.integer(node, &join(path, key), 0)
-            .and_then(|i| u64::try_from(i).ok())
+        self.integer(node, &join(path, key), 0).and_then(|i| u64::try_from(i).ok())
     }
 
     /// A list's items; anything else is an error (and no items).
@@ -357,25 +286,16 @@ impl Cx<'_> {
 
     fn type_name(&mut self, node: &Node, path: &str) -> Option<ParamType> {
         let text = self.string(node, path)?;
-        param_type(&text)
-            .map_err(|message| self.error(node, path, message))
-            .ok()
+        param_type(&text).map_err(|message| self.error(node, path, message)).ok()
     }
 
     fn parameters(&mut self, node: Option<&Node>) -> Vec<ParameterSpec> {
         let Some(node) = node else { return Vec::new() };
         let Some(entries) = node.as_map() else {
-            self.expected(
-                node,
-                "parameters",
-                "a map of parameter names to their specs",
-            );
+            self.expected(node, "parameters", "a map of parameter names to their specs");
             return Vec::new();
         };
-        entries
-            .iter()
-            .map(|(key, spec)| self.parameter(key, spec))
-            .collect()
+        entries.iter().map(|(key, spec)| self.parameter(key, spec)).collect()
     }
 
     /// One parameter. A broken spec still declares the name (as a String), so references
@@ -390,21 +310,14 @@ impl Cx<'_> {
         }
         self.unknown_fields(node, &path, PARAMETER_FIELDS, "parameter");
         match node.get("type") {
-            Some(ty) => {
-                spec.ty = self
-                    .type_name(ty, &join(&path, "type"))
-                    .unwrap_or(ParamType::String)
-            }
+            Some(ty) => spec.ty = self.type_name(ty, &join(&path, "type")).unwrap_or(ParamType::String),
             None => self.missing(node, &path, "type"),
         }
         spec.description = self.optional_string(node, &path, "description");
         spec.default = node.get("default").map(Node::to_json);
-        spec.allowed_values = node.get("allowedValues").map(|values| {
-            self.list(values, &join(&path, "allowedValues"), "a list of values")
-                .iter()
-                .map(Node::to_json)
-                .collect()
-        });
+        spec.allowed_values = node
+            .get("allowedValues")
+            .map(|values| self.list(values, &join(&path, "allowedValues"), "a list of values").iter().map(Node::to_json).collect());
         spec.allowed_pattern = self.optional_string(node, &path, "allowedPattern");
         spec.min_items = self.count(node, &path, "minItems");
         spec.max_items = self.count(node, &path, "maxItems");
@@ -422,11 +335,7 @@ impl Cx<'_> {
         if items.is_empty() && node.as_seq().is_some() {
             self.error(node, "mainSteps", "a document needs at least one step");
         }
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| self.step(kind, &format!("mainSteps[{i}]"), item))
-            .collect()
+        items.iter().enumerate().map(|(i, item)| self.step(kind, &format!("mainSteps[{i}]"), item)).collect()
     }
 
     /// One step. A step that is not a map still takes its place (with an empty name and
@@ -441,14 +350,8 @@ impl Cx<'_> {
             DocumentKind::Automation => AUTOMATION_STEP_FIELDS,
         };
         self.unknown_fields(node, path, fields, "step");
-        let (name, action) = if is_map {
-            (
-                self.required_string(node, path, "name"),
-                self.required_string(node, path, "action"),
-            )
-        } else {
-            (None, None)
-        };
+        let (name, action) =
+            if is_map { (self.required_string(node, path, "name"), self.required_string(node, path, "action")) } else { (None, None) };
         let inputs = self.inputs(node, path);
         let flow = match kind {
             DocumentKind::Command => self.command_flow(node, path, &inputs),
@@ -466,11 +369,7 @@ impl Cx<'_> {
             max_attempts: flow.max_attempts,
             timeout_seconds: flow.timeout_seconds,
             outputs: self.step_outputs(kind, node, path),
-            precondition: if kind == DocumentKind::Command {
-                self.precondition(node, path)
-            } else {
-                None
-            },
+            precondition: if kind == DocumentKind::Command { self.precondition(node, path) } else { None },
             inputs,
             node: node.clone(),
         }
@@ -491,27 +390,16 @@ impl Cx<'_> {
     /// Command steps: every plugin runs unless `inputs.onFailure` is `exit` or
     /// `successAndExit`, which stop the document when the step fails.
     fn command_flow(&mut self, step: &Node, path: &str, inputs: &Value) -> Flow {
-        let mut flow = Flow {
-            on_failure: OnFailure::Continue,
-            ..Flow::default()
-        };
+        let mut flow = Flow { on_failure: OnFailure::Continue, ..Flow::default() };
         let Some(node) = step.get("inputs").and_then(|i| i.get("onFailure")) else {
             return flow;
         };
         let path = format!("{path}.inputs.onFailure");
         match inputs.get("onFailure").and_then(Value::as_str) {
-            Some(value) if COMMAND_ON_FAILURE.contains(&value) => {
-                flow.on_failure = OnFailure::Abort
-            }
+            Some(value) if COMMAND_ON_FAILURE.contains(&value) => flow.on_failure = OnFailure::Abort,
             Some(value) => {
                 let hint = did_you_mean(value, COMMAND_ON_FAILURE.iter().copied());
-                self.error(
-                    node,
-                    &path,
-                    format!(
-                        "unknown onFailure value \"{value}\"{hint}; use exit or successAndExit"
-                    ),
-                );
+                self.error(node, &path, format!("unknown onFailure value \"{value}\"{hint}; use exit or successAndExit"));
             }
             None => self.expected(node, &path, "exit or successAndExit"),
         }
@@ -538,31 +426,19 @@ impl Cx<'_> {
             flow.is_critical = self.boolean(node, &path).unwrap_or(flow.is_critical);
         }
         if let Some((node, path)) = field("maxAttempts") {
-            let attempts = self
-                .integer(node, &path, 1)
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+            let attempts = self.integer(node, &path, 1).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
             flow.max_attempts = attempts.unwrap_or(1);
         }
         if let Some((node, path)) = field("timeoutSeconds") {
-            flow.timeout_seconds = self
-                .integer(node, &path, 1)
-                .and_then(|n| u64::try_from(n).ok());
+            flow.timeout_seconds = self.integer(node, &path, 1).and_then(|n| u64::try_from(n).ok());
         }
         flow
     }
 
     /// `onFailure` (`Abort`, `Continue`, `step:NAME`) or `onCancel` (no `Continue`).
     fn on_failure(&mut self, node: &Node, path: &str, allow_continue: bool) -> OnFailure {
-        let field = if allow_continue {
-            "onFailure"
-        } else {
-            "onCancel"
-        };
-        let choices: &[&str] = if allow_continue {
-            &["Abort", "Continue", "step:"]
-        } else {
-            &["Abort", "step:"]
-        };
+        let field = if allow_continue { "onFailure" } else { "onCancel" };
+        let choices: &[&str] = if allow_continue { &["Abort", "Continue", "step:"] } else { &["Abort", "step:"] };
         let Some(text) = self.string(node, path) else {
             return OnFailure::Abort;
         };
@@ -571,46 +447,23 @@ impl Cx<'_> {
             "Continue" if allow_continue => return OnFailure::Continue,
             _ => {}
         }
-        if let Some(target) = text
-            .strip_prefix("step:")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(target) = text.strip_prefix("step:").map(str::trim).filter(|t| !t.is_empty()) {
             return OnFailure::Step(target.to_owned());
         }
         let hint = did_you_mean(&text, choices.iter().copied());
-        let expected = if allow_continue {
-            "Abort, Continue or step:<step name>"
-        } else {
-            "Abort or step:<step name>"
-        };
-        self.error(
-            node,
-            path,
-            format!("unknown {field} value \"{text}\"{hint}; use {expected}"),
-        );
+        let expected = if allow_continue { "Abort, Continue or step:<step name>" } else { "Abort or step:<step name>" };
+        self.error(node, path, format!("unknown {field} value \"{text}\"{hint}; use {expected}"));
         OnFailure::Abort
     }
 
     /// Step `outputs` (Automation only; Command steps report the field as unknown).
     fn step_outputs(&mut self, kind: DocumentKind, step: &Node, path: &str) -> Vec<StepOutput> {
-        let Some(node) = step
-            .get("outputs")
-            .filter(|_| kind == DocumentKind::Automation)
-        else {
+        let Some(node) = step.get("outputs").filter(|_| kind == DocumentKind::Automation) else {
             return Vec::new();
         };
         let path = join(path, "outputs");
-        let items = self.list(
-            node,
-            &path,
-            "a list of outputs with Name, Selector and Type",
-        );
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.step_output(item, &format!("{path}[{i}]")))
-            .collect()
+        let items = self.list(node, &path, "a list of outputs with Name, Selector and Type");
+        items.iter().enumerate().filter_map(|(i, item)| self.step_output(item, &format!("{path}[{i}]"))).collect()
     }
 
     fn step_output(&mut self, node: &Node, path: &str) -> Option<StepOutput> {
@@ -628,11 +481,7 @@ impl Cx<'_> {
                 None
             }
         };
-        Some(StepOutput {
-            name: name?,
-            selector: selector?,
-            ty: ty?,
-        })
+        Some(StepOutput { name: name?, selector: selector?, ty: ty? })
     }
 
     /// Command steps' `precondition`: a map of `StringEquals: [left, right]`.
@@ -640,25 +489,15 @@ impl Cx<'_> {
         let node = step.get("precondition")?;
         let path = join(path, "precondition");
         let Some(entries) = node.as_map() else {
-            self.expected(
-                node,
-                &path,
-                "a map such as {StringEquals: [platformType, Linux]}",
-            );
+            self.expected(node, &path, "a map such as {StringEquals: [platformType, Linux]}");
             return None;
         };
         for (key, value) in entries {
             let here = join(&path, &key.name);
             if key.name != "StringEquals" {
-                let message = format!(
-                    "unknown precondition operator \"{}\"; only StringEquals is supported",
-                    key.name
-                );
+                let message = format!("unknown precondition operator \"{}\"; only StringEquals is supported", key.name);
                 self.diags.push(Diagnostic::error(key.pos, here, message));
-            } else if !value
-                .as_seq()
-                .is_some_and(|items| items.len() == 2 && items.iter().all(|i| i.as_str().is_some()))
-            {
+            } else if !value.as_seq().is_some_and(|items| items.len() == 2 && items.iter().all(|i| i.as_str().is_some())) {
                 self.expected(value, &here, "a list of two strings");
             }
         }
@@ -676,14 +515,8 @@ impl Cx<'_> {
                 continue;
             };
             match text.split_once('.') {
-                Some((step, output)) if !step.is_empty() && !output.is_empty() => {
-                    outputs.push(text)
-                }
-                _ => self.error(
-                    item,
-                    &path,
-                    format!("expected \"Step.Output\", found \"{text}\""),
-                ),
+                Some((step, output)) if !step.is_empty() && !output.is_empty() => outputs.push(text),
+                _ => self.error(item, &path, format!("expected \"Step.Output\", found \"{text}\"")),
             }
         }
         outputs
@@ -741,17 +574,8 @@ mod tests {
 
     #[test]
     fn a_document_must_be_a_map() {
-        assert_eq!(
-            built("- a\n"),
-            (
-                None,
-                vec!["d.yaml:1:1: a document must be a map of fields, found a list".into()]
-            )
-        );
-        assert_eq!(
-            built("# empty\n"),
-            (None, vec!["d.yaml:1:1: the document is empty".into()])
-        );
+        assert_eq!(built("- a\n"), (None, vec!["d.yaml:1:1: a document must be a map of fields, found a list".into()]));
+        assert_eq!(built("# empty\n"), (None, vec!["d.yaml:1:1: the document is empty".into()]));
     }
 
     #[test]
@@ -767,75 +591,40 @@ mod tests {
             );
             assert_eq!(diags, [want]);
         }
-        assert_eq!(
-            diags("schemaVersion: [1]\n"),
-            ["d.yaml:1:16: schemaVersion: expected a version such as \"0.3\", found a list"]
-        );
+        assert_eq!(diags("schemaVersion: [1]\n"), ["d.yaml:1:16: schemaVersion: expected a version such as \"0.3\", found a list"]);
     }
 
     #[test]
     fn numeric_schema_versions_are_accepted() {
         let steps = "mainSteps:\n- name: a\n  action: aws:sleep\n";
-        assert_eq!(
-            doc(&format!("schemaVersion: 2.2\n{steps}")).kind,
-            DocumentKind::Command
-        );
+        assert_eq!(doc(&format!("schemaVersion: 2.2\n{steps}")).kind, DocumentKind::Command);
         let automation = doc(&format!("schemaVersion: 0.3\n{steps}"));
-        assert_eq!(
-            (automation.kind, automation.schema_version.as_str()),
-            (DocumentKind::Automation, "0.3")
-        );
+        assert_eq!((automation.kind, automation.schema_version.as_str()), (DocumentKind::Automation, "0.3"));
     }
 
     #[test]
     fn a_minimal_automation_document_with_defaults() {
-        let d = doc(&auto(
-            "description: hi\nassumeRole: r\nmainSteps:\n- name: a\n  action: aws:pause\n",
-        ));
-        assert_eq!(
-            (d.description.as_deref(), d.assume_role.as_deref()),
-            (Some("hi"), Some("r"))
-        );
+        let d = doc(&auto("description: hi\nassumeRole: r\nmainSteps:\n- name: a\n  action: aws:pause\n"));
+        assert_eq!((d.description.as_deref(), d.assume_role.as_deref()), (Some("hi"), Some("r")));
         let step = &d.main_steps[0];
-        assert_eq!(
-            (step.name.as_str(), step.action.as_str()),
-            ("a", "aws:pause")
-        );
+        assert_eq!((step.name.as_str(), step.action.as_str()), ("a", "aws:pause"));
         assert_eq!(step.inputs, serde_json::json!({}));
-        assert_eq!(
-            (step.on_failure.clone(), step.on_cancel.clone()),
-            (OnFailure::Abort, OnFailure::Abort)
-        );
+        assert_eq!((step.on_failure.clone(), step.on_cancel.clone()), (OnFailure::Abort, OnFailure::Abort));
         assert!(step.is_critical && !step.is_end);
-        assert_eq!(
-            (
-                step.max_attempts,
-                step.timeout_seconds,
-                step.next_step.clone()
-            ),
-            (1, None, None)
-        );
+        assert_eq!((step.max_attempts, step.timeout_seconds, step.next_step.clone()), (1, None, None));
         assert_eq!(step.node.pos, crate::node::Pos::new(5, 3));
     }
 
     #[test]
     fn main_steps_must_be_a_non_empty_list() {
         assert_eq!(diags(AUTO), ["d.yaml:1:1: missing field \"mainSteps\""]);
-        assert_eq!(
-            diags(&auto("mainSteps: []\n")),
-            ["d.yaml:2:12: mainSteps: a document needs at least one step"]
-        );
-        assert_eq!(
-            diags(&auto("mainSteps: {a: 1}\n")),
-            ["d.yaml:2:12: mainSteps: expected a list of steps, found a map"]
-        );
+        assert_eq!(diags(&auto("mainSteps: []\n")), ["d.yaml:2:12: mainSteps: a document needs at least one step"]);
+        assert_eq!(diags(&auto("mainSteps: {a: 1}\n")), ["d.yaml:2:12: mainSteps: expected a list of steps, found a map"]);
     }
 
     #[test]
     fn every_step_problem_is_reported() {
-        let (doc, diags) = built(&auto(
-            "mainSteps:\n- name: a\n- action: aws:sleep\n- 5\n- name: [x]\n  action: aws:pause\n",
-        ));
+        let (doc, diags) = built(&auto("mainSteps:\n- name: a\n- action: aws:sleep\n- 5\n- name: [x]\n  action: aws:pause\n"));
         assert_eq!(
             diags,
             [
@@ -853,9 +642,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_warnings_with_a_suggestion() {
         assert_eq!(
-            diags(&auto(
-                "mainStep: []\nmainSteps:\n- name: a\n  action: aws:pause\n  nextstep: b\n"
-            )),
+            diags(&auto("mainStep: []\nmainSteps:\n- name: a\n  action: aws:pause\n  nextstep: b\n")),
             [
                 "d.yaml:2:1: mainStep: warning: unknown document field \"mainStep\" (did you mean mainSteps?); it is ignored",
                 "d.yaml:6:3: mainSteps[0].nextstep: warning: unknown step field \"nextstep\" (did you mean nextStep?); it is ignored",
@@ -885,23 +672,11 @@ mod tests {
         );
         let a = &d.parameters[0];
         assert_eq!(a.default, Some(serde_json::json!("x")));
-        assert_eq!(
-            a.allowed_values,
-            Some(vec![serde_json::json!("x"), serde_json::json!("y")])
-        );
-        assert_eq!(
-            (a.allowed_pattern.as_deref(), a.description.as_deref()),
-            (Some("^x$"), Some("d"))
-        );
+        assert_eq!(a.allowed_values, Some(vec![serde_json::json!("x"), serde_json::json!("y")]));
+        assert_eq!((a.allowed_pattern.as_deref(), a.description.as_deref()), (Some("^x$"), Some("d")));
         assert_eq!(a.pos, crate::node::Pos::new(3, 3));
-        assert_eq!(
-            (d.parameters[2].min_items, d.parameters[2].max_items),
-            (Some(1), Some(3))
-        );
-        assert_eq!(
-            (d.parameters[3].min_chars, d.parameters[3].max_chars),
-            (Some(0), Some(2))
-        );
+        assert_eq!((d.parameters[2].min_items, d.parameters[2].max_items), (Some(1), Some(3)));
+        assert_eq!((d.parameters[3].min_chars, d.parameters[3].max_chars), (Some(0), Some(2)));
     }
 
     #[test]
@@ -927,23 +702,12 @@ mod tests {
                 "d.yaml:7:53: parameters.E.typo: warning: unknown parameter field \"typo\" (did you mean type?); it is ignored",
             ]
         );
-        let names: Vec<String> = doc
-            .expect("modelled")
-            .parameters
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        assert_eq!(
-            names,
-            ["A", "B", "C", "D", "E"],
-            "broken parameters are still declared"
-        );
+        let names: Vec<String> = doc.expect("modelled").parameters.into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["A", "B", "C", "D", "E"], "broken parameters are still declared");
     }
 
     fn one_step(fields: &str) -> (Option<Step>, Vec<String>) {
-        let (doc, diags) = built(&auto(&format!(
-            "mainSteps:\n- name: a\n  action: aws:pause\n{fields}"
-        )));
+        let (doc, diags) = built(&auto(&format!("mainSteps:\n- name: a\n  action: aws:pause\n{fields}")));
         (doc.map(|d| d.main_steps[0].clone()), diags)
     }
 
@@ -960,14 +724,7 @@ mod tests {
         let s = step("  onFailure: Continue\n  isCritical: true\n");
         assert_eq!((s.on_failure, s.is_critical), (OnFailure::Continue, true));
         let s = step("  onFailure: step:b\n  onCancel: 'step: c'\n");
-        assert_eq!(
-            (s.on_failure, s.on_cancel, s.is_critical),
-            (
-                OnFailure::Step("b".into()),
-                OnFailure::Step("c".into()),
-                true
-            )
-        );
+        assert_eq!((s.on_failure, s.on_cancel, s.is_critical), (OnFailure::Step("b".into()), OnFailure::Step("c".into()), true));
         let s = step("  onFailure: Abort\n  isCritical: false\n");
         assert_eq!((s.on_failure, s.is_critical), (OnFailure::Abort, false));
     }
@@ -985,39 +742,25 @@ mod tests {
         let (_, diags) = one_step("  onFailure: 'step:'\n");
         assert_eq!(
             diags,
-            [
-                "d.yaml:5:14: mainSteps[0].onFailure: unknown onFailure value \"step:\"; use Abort, Continue or step:<step name>"
-            ]
+            ["d.yaml:5:14: mainSteps[0].onFailure: unknown onFailure value \"step:\"; use Abort, Continue or step:<step name>"]
         );
     }
 
     #[test]
     fn flow_fields() {
         let s = step("  nextStep: b\n  isEnd: true\n  maxAttempts: 3\n  timeoutSeconds: 60\n");
-        assert_eq!(
-            (
-                s.next_step.as_deref(),
-                s.is_end,
-                s.max_attempts,
-                s.timeout_seconds
-            ),
-            (Some("b"), true, 3, Some(60))
-        );
+        assert_eq!((s.next_step.as_deref(), s.is_end, s.max_attempts, s.timeout_seconds), (Some("b"), true, 3, Some(60)));
         let (s, diags) = one_step("  isEnd: 'true'\n");
         assert!(s.expect("a step").is_end);
         assert_eq!(
             diags,
-            [
-                "d.yaml:5:10: mainSteps[0].isEnd: warning: expected a boolean, found the string \"true\"; write true without quotes"
-            ]
+            ["d.yaml:5:10: mainSteps[0].isEnd: warning: expected a boolean, found the string \"true\"; write true without quotes"]
         );
     }
 
     #[test]
     fn bad_flow_fields() {
-        let (s, diags) = one_step(
-            "  maxAttempts: 0\n  timeoutSeconds: -5\n  isCritical: 1\n  nextStep: {a: 1}\n  isEnd: yes\n",
-        );
+        let (s, diags) = one_step("  maxAttempts: 0\n  timeoutSeconds: -5\n  isCritical: 1\n  nextStep: {a: 1}\n  isEnd: yes\n");
         assert_eq!(
             diags,
             [
@@ -1029,10 +772,7 @@ mod tests {
             ]
         );
         let s = s.expect("a step");
-        assert_eq!(
-            (s.max_attempts, s.timeout_seconds, s.is_critical),
-            (1, None, true)
-        );
+        assert_eq!((s.max_attempts, s.timeout_seconds, s.is_critical), (1, None, true));
         let (_, diags) = one_step("  maxAttempts: '3'\n  timeoutSeconds: 1.5\n");
         assert_eq!(
             diags,
@@ -1048,33 +788,18 @@ mod tests {
         let s = step("  inputs: {Message: hi}\n");
         assert_eq!(s.inputs, serde_json::json!({"Message": "hi"}));
         let (_, diags) = one_step("  inputs: [1]\n");
-        assert_eq!(
-            diags,
-            ["d.yaml:5:11: mainSteps[0].inputs: expected a map of inputs, found a list"]
-        );
+        assert_eq!(diags, ["d.yaml:5:11: mainSteps[0].inputs: expected a map of inputs, found a list"]);
     }
 
     #[test]
     fn step_outputs() {
-        let s = step(
-            "  outputs:\n  - {Name: Id, Selector: $.Id, Type: String}\n  - {Name: Ids, Selector: $.Ids, Type: StringList}\n",
-        );
+        let s = step("  outputs:\n  - {Name: Id, Selector: $.Id, Type: String}\n  - {Name: Ids, Selector: $.Ids, Type: StringList}\n");
         let want = vec![
-            StepOutput {
-                name: "Id".into(),
-                selector: "$.Id".into(),
-                ty: ParamType::String,
-            },
-            StepOutput {
-                name: "Ids".into(),
-                selector: "$.Ids".into(),
-                ty: ParamType::StringList,
-            },
+            StepOutput { name: "Id".into(), selector: "$.Id".into(), ty: ParamType::String },
+            StepOutput { name: "Ids".into(), selector: "$.Ids".into(), ty: ParamType::StringList },
         ];
         assert_eq!(s.outputs, want);
-        let (s, diags) = one_step(
-            "  outputs:\n  - {Name: Id, Type: Strin}\n  - Id\n  - {Name: X, Selector: $.x, Type: Integer, Typ: 1}\n",
-        );
+        let (s, diags) = one_step("  outputs:\n  - {Name: Id, Type: Strin}\n  - Id\n  - {Name: X, Selector: $.x, Type: Integer, Typ: 1}\n");
         assert_eq!(
             diags,
             [
@@ -1089,9 +814,7 @@ mod tests {
 
     #[test]
     fn document_outputs() {
-        let (doc, diags) = built(&auto(
-            "mainSteps:\n- name: a\n  action: aws:pause\noutputs: [a.b, ab, 3, .x]\n",
-        ));
+        let (doc, diags) = built(&auto("mainSteps:\n- name: a\n  action: aws:pause\noutputs: [a.b, ab, 3, .x]\n"));
         assert_eq!(
             diags,
             [
@@ -1110,14 +833,8 @@ mod tests {
         );
         let d = doc(&text);
         let a = &d.main_steps[0];
-        assert_eq!(
-            (a.on_failure.clone(), a.is_critical),
-            (OnFailure::Abort, true)
-        );
-        assert_eq!(
-            a.precondition,
-            Some(serde_json::json!({"StringEquals": ["platformType", "Linux"]}))
-        );
+        assert_eq!((a.on_failure.clone(), a.is_critical), (OnFailure::Abort, true));
+        assert_eq!(a.precondition, Some(serde_json::json!({"StringEquals": ["platformType", "Linux"]})));
         assert_eq!(d.main_steps[1].on_failure, OnFailure::Continue);
     }
 
@@ -1141,10 +858,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let text = auto("mainSteps:\n- name: a\n  action: aws:pause\n  name: b\n");
-        assert_eq!(
-            diags(&text),
-            ["d.yaml:5:3: mainSteps[0].name: duplicate key \"name\" (first at line 3)"]
-        );
+        assert_eq!(diags(&text), ["d.yaml:5:3: mainSteps[0].name: duplicate key \"name\" (first at line 3)"]);
     }
 
     #[test]

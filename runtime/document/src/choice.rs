@@ -62,11 +62,7 @@ impl Operator {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
-    Compare {
-        variable: Value,
-        op: Operator,
-        operand: Value,
-    },
+    Compare { variable: Value, op: Operator, operand: Value },
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
@@ -103,10 +99,7 @@ struct Errors(Vec<ChoiceError>);
 
 impl Errors {
     fn push(&mut self, path: &str, message: impl Into<String>) {
-        self.0.push(ChoiceError {
-            path: path.to_string(),
-            message: message.into(),
-        });
+        self.0.push(ChoiceError { path: path.to_string(), message: message.into() });
     }
 }
 
@@ -126,11 +119,7 @@ pub fn parse_branch(inputs: &Value) -> Result<Branch, Vec<ChoiceError>> {
             None
         }
     };
-    if errors.0.is_empty() {
-        Ok(Branch { choices, default })
-    } else {
-        Err(errors.0)
-    }
+    if errors.0.is_empty() { Ok(Branch { choices, default }) } else { Err(errors.0) }
 }
 
 fn parse_choices(choices: Option<&Value>, errors: &mut Errors) -> Vec<ChoiceRule> {
@@ -145,10 +134,7 @@ fn parse_choices(choices: Option<&Value>, errors: &mut Errors) -> Vec<ChoiceRule
             return Vec::new();
         }
     };
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, choice)| parse_choice(choice, &format!("Choices[{i}]"), errors))
-        .collect()
+    list.iter().enumerate().filter_map(|(i, choice)| parse_choice(choice, &format!("Choices[{i}]"), errors)).collect()
 }
 
 fn parse_choice(choice: &Value, path: &str, errors: &mut Errors) -> Option<ChoiceRule> {
@@ -159,10 +145,7 @@ fn parse_choice(choice: &Value, path: &str, errors: &mut Errors) -> Option<Choic
     let next_step = match map.get(NEXT_STEP) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            errors.push(
-                &format!("{path}.{NEXT_STEP}"),
-                "NextStep must be a step name",
-            );
+            errors.push(&format!("{path}.{NEXT_STEP}"), "NextStep must be a step name");
             None
         }
         None => {
@@ -171,10 +154,7 @@ fn parse_choice(choice: &Value, path: &str, errors: &mut Errors) -> Option<Choic
         }
     };
     let condition = parse_condition_map(map, path, true, errors);
-    Some(ChoiceRule {
-        condition: condition?,
-        next_step: next_step?,
-    })
+    Some(ChoiceRule { condition: condition?, next_step: next_step? })
 }
 
 fn parse_condition(value: &Value, path: &str, errors: &mut Errors) -> Option<Condition> {
@@ -188,22 +168,14 @@ fn parse_condition(value: &Value, path: &str, errors: &mut Errors) -> Option<Con
 }
 
 /// Parses one condition; `top` is true for a choice itself, where `NextStep` belongs.
-fn parse_condition_map(
-    map: &Map<String, Value>,
-    path: &str,
-    top: bool,
-    errors: &mut Errors,
-) -> Option<Condition> {
+fn parse_condition_map(map: &Map<String, Value>, path: &str, top: bool, errors: &mut Errors) -> Option<Condition> {
     let mut operators: Vec<&str> = Vec::new();
     let mut unknown = false;
     for key in map.keys().map(String::as_str) {
         if Operator::from_name(key).is_some() || COMBINATORS.contains(&key) {
             operators.push(key);
         } else if key == NEXT_STEP && !top {
-            errors.push(
-                path,
-                "NextStep is only allowed at the top of a choice, not in a nested condition",
-            );
+            errors.push(path, "NextStep is only allowed at the top of a choice, not in a nested condition");
         } else if key != VARIABLE && key != NEXT_STEP {
             errors.push(path, unknown_operator(key, top));
             unknown = true;
@@ -212,32 +184,18 @@ fn parse_condition_map(
     match operators.as_slice() {
         [] if unknown => None,
         [] => {
-            errors.push(
-                path,
-                format!(
-                    "missing operator; expected one of {}",
-                    known_keys(false).join(", ")
-                ),
-            );
+            errors.push(path, format!("missing operator; expected one of {}", known_keys(false).join(", ")));
             None
         }
         [key] => parse_operator(map, key, path, errors),
         _ => {
-            errors.push(
-                path,
-                format!("more than one operator: {}", operators.join(", ")),
-            );
+            errors.push(path, format!("more than one operator: {}", operators.join(", ")));
             None
         }
     }
 }
 
-fn parse_operator(
-    map: &Map<String, Value>,
-    key: &str,
-    path: &str,
-    errors: &mut Errors,
-) -> Option<Condition> {
+fn parse_operator(map: &Map<String, Value>, key: &str, path: &str, errors: &mut Errors) -> Option<Condition> {
     let value = map.get(key)?;
     let inner = format!("{path}.{key}");
     if let Some(op) = Operator::from_name(key) {
@@ -245,11 +203,7 @@ fn parse_operator(
             errors.push(path, "missing Variable");
             return None;
         };
-        return Some(Condition::Compare {
-            variable: variable.clone(),
-            op,
-            operand: value.clone(),
-        });
+        return Some(Condition::Compare { variable: variable.clone(), op, operand: value.clone() });
     }
     if map.contains_key(VARIABLE) {
         errors.push(path, format!("Variable is not allowed with {key}"));
@@ -260,24 +214,14 @@ fn parse_operator(
     let list = match value {
         Value::Array(list) if !list.is_empty() => list,
         _ => {
-            errors.push(
-                &inner,
-                format!("{key} must be a non-empty list of conditions"),
-            );
+            errors.push(&inner, format!("{key} must be a non-empty list of conditions"));
             return None;
         }
     };
-    let parsed: Vec<Option<Condition>> = list
-        .iter()
-        .enumerate()
-        .map(|(i, c)| parse_condition(c, &format!("{inner}[{i}]"), errors))
-        .collect();
+    let parsed: Vec<Option<Condition>> =
+        list.iter().enumerate().map(|(i, c)| parse_condition(c, &format!("{inner}[{i}]"), errors)).collect();
     let conditions: Vec<Condition> = parsed.into_iter().collect::<Option<_>>()?;
-    Some(if key == "And" {
-        Condition::And(conditions)
-    } else {
-        Condition::Or(conditions)
-    })
+    Some(if key == "And" { Condition::And(conditions) } else { Condition::Or(conditions) })
 }
 
 /// Every key a condition may hold: operators, combinators, `Variable` (and `NextStep` on top).
@@ -295,10 +239,7 @@ fn unknown_operator(key: &str, top: bool) -> String {
     let keys = known_keys(top);
     match closest_name(key, keys.iter().copied()) {
         Some(near) => format!("unknown operator \"{key}\" (did you mean {near}?)"),
-        None => format!(
-            "unknown operator \"{key}\"; expected one of {}",
-            known_keys(false).join(", ")
-        ),
+        None => format!("unknown operator \"{key}\"; expected one of {}", known_keys(false).join(", ")),
     }
 }
 
@@ -306,11 +247,7 @@ impl Condition {
     /// Evaluates with `variable` already interpolated. An operand of the wrong type is an error.
     pub fn evaluate(&self) -> Result<bool, String> {
         match self {
-            Condition::Compare {
-                variable,
-                op,
-                operand,
-            } => compare(*op, variable, operand),
+            Condition::Compare { variable, op, operand } => compare(*op, variable, operand),
             Condition::And(all) => {
                 for c in all {
                     if !c.evaluate()? {
@@ -336,11 +273,7 @@ impl Branch {
     /// The step to go to: the first choice that holds, else `Default`, else `None`.
     pub fn decide(&self) -> Result<Option<&str>, String> {
         for (i, choice) in self.choices.iter().enumerate() {
-            if choice
-                .condition
-                .evaluate()
-                .map_err(|e| format!("Choices[{i}]: {e}"))?
-            {
+            if choice.condition.evaluate().map_err(|e| format!("Choices[{i}]: {e}"))? {
                 return Ok(Some(&choice.next_step));
             }
         }
@@ -380,13 +313,8 @@ fn compare(op: Operator, variable: &Value, operand: &Value) -> Result<bool, Stri
                 _ => v.contains(&o),
             })
         }
-        NumericEquals
-        | NumericGreater
-        | NumericGreaterOrEquals
-        | NumericLesser
-        | NumericLesserOrEquals => {
-            let ordering =
-                number(op, Side::Variable, variable)?.compare(&number(op, Side::Operand, operand)?);
+        NumericEquals | NumericGreater | NumericGreaterOrEquals | NumericLesser | NumericLesserOrEquals => {
+            let ordering = number(op, Side::Variable, variable)?.compare(&number(op, Side::Operand, operand)?);
             Ok(match op {
                 NumericEquals => ordering.is_eq(),
                 NumericGreater => ordering.is_gt(),
@@ -395,20 +323,14 @@ fn compare(op: Operator, variable: &Value, operand: &Value) -> Result<bool, Stri
                 _ => ordering.is_le(),
             })
         }
-        BooleanEquals => {
-            Ok(boolean(op, Side::Variable, variable)? == boolean(op, Side::Operand, operand)?)
-        }
+        BooleanEquals => Ok(boolean(op, Side::Variable, variable)? == boolean(op, Side::Operand, operand)?),
     }
 }
 
 /// `Contains` on a list: whether an item's text equals the operand's text.
 fn contains_item(list: &Value, operand: &Value) -> Result<bool, String> {
     let wanted = text(Operator::Contains, Side::Operand, operand)?;
-    Ok(list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|item| scalar_text(item).as_deref() == Some(wanted.as_str())))
+    Ok(list.as_array().into_iter().flatten().any(|item| scalar_text(item).as_deref() == Some(wanted.as_str())))
 }
 
 fn text(op: Operator, side: Side, v: &Value) -> Result<String, String> {
@@ -441,10 +363,7 @@ impl Num {
         if let Ok(i) = text.parse::<i128>() {
             return Some(Num::Int(i));
         }
-        text.parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite())
-            .map(Num::Float)
+        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
     }
 }
 
@@ -468,11 +387,7 @@ mod tests {
     use super::*;
 
     fn errors(inputs: Value) -> Vec<(String, String)> {
-        parse_branch(&inputs)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| (e.path, e.message))
-            .collect()
+        parse_branch(&inputs).unwrap_err().into_iter().map(|e| (e.path, e.message)).collect()
     }
 
     fn err(path: &str, message: &str) -> (String, String) {
@@ -481,12 +396,7 @@ mod tests {
 
     fn holds(op: &str, variable: Value, operand: Value) -> Result<bool, String> {
         let op = Operator::from_name(op).unwrap();
-        Condition::Compare {
-            variable,
-            op,
-            operand,
-        }
-        .evaluate()
+        Condition::Compare { variable, op, operand }.evaluate()
     }
 
     #[test]
@@ -508,20 +418,12 @@ mod tests {
         assert_eq!(
             branch.choices[0],
             ChoiceRule {
-                condition: Condition::Compare {
-                    variable: json!("{{ platform }}"),
-                    op: Operator::StringEquals,
-                    operand: json!("Linux")
-                },
+                condition: Condition::Compare { variable: json!("{{ platform }}"), op: Operator::StringEquals, operand: json!("Linux") },
                 next_step: "linux".into()
             }
         );
-        let Condition::And(parts) = &branch.choices[1].condition else {
-            panic!("expected And")
-        };
-        assert!(
-            matches!(&parts[1], Condition::Not(inner) if matches!(**inner, Condition::Compare { op: Operator::BooleanEquals, .. }))
-        );
+        let Condition::And(parts) = &branch.choices[1].condition else { panic!("expected And") };
+        assert!(matches!(&parts[1], Condition::Not(inner) if matches!(**inner, Condition::Compare { op: Operator::BooleanEquals, .. })));
         assert!(matches!(&branch.choices[2].condition, Condition::Or(parts) if parts.len() == 1));
     }
 
@@ -536,10 +438,7 @@ mod tests {
     fn unknown_operator_with_and_without_suggestion() {
         assert_eq!(
             errors(json!({"Choices": [{"NextStep": "a", "Variable": "x", "NumericGreatr": 1}]})),
-            vec![err(
-                "Choices[0]",
-                "unknown operator \"NumericGreatr\" (did you mean NumericGreater?)"
-            )]
+            vec![err("Choices[0]", "unknown operator \"NumericGreatr\" (did you mean NumericGreater?)")]
         );
         assert_eq!(
             errors(json!({"Choices": [{"NextStep": "a", "Variable": "x", "Foo": 1}]})),
@@ -552,33 +451,17 @@ mod tests {
         );
         assert_eq!(
             errors(json!({"Choices": [{"NextStep": "a", "variable": "x", "StringEquals": "y"}]})),
-            vec![
-                err(
-                    "Choices[0]",
-                    "unknown operator \"variable\" (did you mean Variable?)"
-                ),
-                err("Choices[0]", "missing Variable")
-            ]
+            vec![err("Choices[0]", "unknown operator \"variable\" (did you mean Variable?)"), err("Choices[0]", "missing Variable")]
         );
     }
 
     #[test]
     fn missing_next_step_variable_and_operator() {
-        assert_eq!(
-            errors(json!({"Choices": [{"Variable": "x", "StringEquals": "y"}]})),
-            vec![err("Choices[0]", "missing NextStep")]
-        );
-        assert_eq!(
-            errors(json!({"Choices": [{"NextStep": "a", "StringEquals": "y"}]})),
-            vec![err("Choices[0]", "missing Variable")]
-        );
+        assert_eq!(errors(json!({"Choices": [{"Variable": "x", "StringEquals": "y"}]})), vec![err("Choices[0]", "missing NextStep")]);
+        assert_eq!(errors(json!({"Choices": [{"NextStep": "a", "StringEquals": "y"}]})), vec![err("Choices[0]", "missing Variable")]);
         let e = errors(json!({"Choices": [{"NextStep": "a", "Variable": "x"}]}));
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].1
-                .starts_with("missing operator; expected one of StringEquals,"),
-            "{e:?}"
-        );
+        assert!(e[0].1.starts_with("missing operator; expected one of StringEquals,"), "{e:?}");
         assert_eq!(
             errors(json!({"Choices": [{"NextStep": 3, "Variable": "x", "StringEquals": "y"}]})),
             vec![err("Choices[0].NextStep", "NextStep must be a step name")]
@@ -588,18 +471,11 @@ mod tests {
     #[test]
     fn more_than_one_operator() {
         assert_eq!(
-            errors(
-                json!({"Choices": [{"NextStep": "a", "Variable": "x", "StringEquals": "y", "Contains": "z"}]})
-            ),
-            vec![err(
-                "Choices[0]",
-                "more than one operator: StringEquals, Contains"
-            )]
+            errors(json!({"Choices": [{"NextStep": "a", "Variable": "x", "StringEquals": "y", "Contains": "z"}]})),
+            vec![err("Choices[0]", "more than one operator: StringEquals, Contains")]
         );
         assert_eq!(
-            errors(
-                json!({"Choices": [{"NextStep": "a", "Not": {"Variable": "x", "StringEquals": "y"}, "Or": []}]})
-            ),
+            errors(json!({"Choices": [{"NextStep": "a", "Not": {"Variable": "x", "StringEquals": "y"}, "Or": []}]})),
             vec![err("Choices[0]", "more than one operator: Not, Or")]
         );
     }
@@ -624,10 +500,7 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                err(
-                    "Choices[1].And[0]",
-                    "unknown operator \"NumericGreatr\" (did you mean NumericGreater?)"
-                ),
+                err("Choices[1].And[0]", "unknown operator \"NumericGreatr\" (did you mean NumericGreater?)"),
                 err("Choices[1].And[1]", "missing Variable"),
                 err(
                     "Choices[1].And[2].Not",
@@ -635,10 +508,7 @@ mod tests {
                      Contains, NumericEquals, NumericGreater, NumericGreaterOrEquals, NumericLesser, \
                      NumericLesserOrEquals, BooleanEquals, And, Or, Not, Variable"
                 ),
-                err(
-                    "Choices[1].And[3]",
-                    "NextStep is only allowed at the top of a choice, not in a nested condition"
-                ),
+                err("Choices[1].And[3]", "NextStep is only allowed at the top of a choice, not in a nested condition"),
                 err("Choices[1].And[4]", "a condition must be a map"),
                 err("Choices[2]", "missing NextStep"),
                 err("Choices[2]", "Variable is not allowed with Or"),
@@ -652,65 +522,26 @@ mod tests {
     #[test]
     fn choices_shape() {
         assert_eq!(errors(json!({})), vec![err("", "missing Choices")]);
-        assert_eq!(
-            errors(json!({"Choices": []})),
-            vec![err("Choices", "Choices must be a non-empty list")]
-        );
-        assert_eq!(
-            errors(json!({"Choices": {}})),
-            vec![err("Choices", "Choices must be a non-empty list")]
-        );
-        assert_eq!(
-            errors(json!({"Choices": ["x"]})),
-            vec![err(
-                "Choices[0]",
-                "a choice must be a map with NextStep and a condition"
-            )]
-        );
-        assert_eq!(
-            errors(json!("x")),
-            vec![err("", "aws:branch inputs must be a map with Choices")]
-        );
+        assert_eq!(errors(json!({"Choices": []})), vec![err("Choices", "Choices must be a non-empty list")]);
+        assert_eq!(errors(json!({"Choices": {}})), vec![err("Choices", "Choices must be a non-empty list")]);
+        assert_eq!(errors(json!({"Choices": ["x"]})), vec![err("Choices[0]", "a choice must be a map with NextStep and a condition")]);
+        assert_eq!(errors(json!("x")), vec![err("", "aws:branch inputs must be a map with Choices")]);
     }
 
     #[test]
     fn string_operators() {
-        assert_eq!(
-            holds("StringEquals", json!("Linux"), json!("Linux")),
-            Ok(true)
-        );
-        assert_eq!(
-            holds("StringEquals", json!("Linux"), json!("linux")),
-            Ok(false)
-        );
+        assert_eq!(holds("StringEquals", json!("Linux"), json!("Linux")), Ok(true));
+        assert_eq!(holds("StringEquals", json!("Linux"), json!("linux")), Ok(false));
         assert_eq!(holds("StringEquals", json!(""), json!("")), Ok(true));
         assert_eq!(holds("StringEquals", json!(5), json!("5")), Ok(true));
-        assert_eq!(
-            holds("EqualsIgnoreCase", json!("Linux"), json!("LINUX")),
-            Ok(true)
-        );
-        assert_eq!(
-            holds("EqualsIgnoreCase", json!("Linux"), json!("Windows")),
-            Ok(false)
-        );
+        assert_eq!(holds("EqualsIgnoreCase", json!("Linux"), json!("LINUX")), Ok(true));
+        assert_eq!(holds("EqualsIgnoreCase", json!("Linux"), json!("Windows")), Ok(false));
         assert_eq!(holds("StartsWith", json!("i-123"), json!("i-")), Ok(true));
         assert_eq!(holds("StartsWith", json!("i-123"), json!("123")), Ok(false));
-        assert_eq!(
-            holds("EndsWith", json!("file.log"), json!(".log")),
-            Ok(true)
-        );
-        assert_eq!(
-            holds("EndsWith", json!("file.log"), json!(".txt")),
-            Ok(false)
-        );
-        assert_eq!(
-            holds("Contains", json!("running fine"), json!("fine")),
-            Ok(true)
-        );
-        assert_eq!(
-            holds("Contains", json!("running fine"), json!("bad")),
-            Ok(false)
-        );
+        assert_eq!(holds("EndsWith", json!("file.log"), json!(".log")), Ok(true));
+        assert_eq!(holds("EndsWith", json!("file.log"), json!(".txt")), Ok(false));
+        assert_eq!(holds("Contains", json!("running fine"), json!("fine")), Ok(true));
+        assert_eq!(holds("Contains", json!("running fine"), json!("bad")), Ok(false));
     }
 
     #[test]
@@ -723,18 +554,9 @@ mod tests {
 
     #[test]
     fn string_operator_type_errors() {
-        assert_eq!(
-            holds("StringEquals", json!({"a": 1}), json!("x")),
-            Err("StringEquals: Variable {\"a\":1} is not a string".into())
-        );
-        assert_eq!(
-            holds("StartsWith", json!("x"), json!(["x"])),
-            Err("StartsWith: operand [\"x\"] is not a string".into())
-        );
-        assert_eq!(
-            holds("Contains", json!(["x"]), json!(null)),
-            Err("Contains: operand null is not a string".into())
-        );
+        assert_eq!(holds("StringEquals", json!({"a": 1}), json!("x")), Err("StringEquals: Variable {\"a\":1} is not a string".into()));
+        assert_eq!(holds("StartsWith", json!("x"), json!(["x"])), Err("StartsWith: operand [\"x\"] is not a string".into()));
+        assert_eq!(holds("Contains", json!(["x"]), json!(null)), Err("Contains: operand null is not a string".into()));
     }
 
     #[test]
@@ -744,72 +566,34 @@ mod tests {
         assert_eq!(holds("NumericEquals", json!(3), json!(4)), Ok(false));
         assert_eq!(holds("NumericGreater", json!(5), json!("4")), Ok(true));
         assert_eq!(holds("NumericGreater", json!(4), json!(4)), Ok(false));
-        assert_eq!(
-            holds("NumericGreaterOrEquals", json!(4), json!(4)),
-            Ok(true)
-        );
-        assert_eq!(
-            holds("NumericGreaterOrEquals", json!(3.5), json!(4)),
-            Ok(false)
-        );
+        assert_eq!(holds("NumericGreaterOrEquals", json!(4), json!(4)), Ok(true));
+        assert_eq!(holds("NumericGreaterOrEquals", json!(3.5), json!(4)), Ok(false));
         assert_eq!(holds("NumericLesser", json!(" 2 "), json!(2.5)), Ok(true));
         assert_eq!(holds("NumericLesser", json!(3), json!(2)), Ok(false));
         assert_eq!(holds("NumericLesserOrEquals", json!(2), json!(2)), Ok(true));
-        assert_eq!(
-            holds("NumericLesserOrEquals", json!(3), json!(2)),
-            Ok(false)
-        );
+        assert_eq!(holds("NumericLesserOrEquals", json!(3), json!(2)), Ok(false));
         // Exact for large integers.
-        assert_eq!(
-            holds(
-                "NumericGreater",
-                json!(9007199254740993u64),
-                json!(9007199254740992u64)
-            ),
-            Ok(true)
-        );
+        assert_eq!(holds("NumericGreater", json!(9007199254740993u64), json!(9007199254740992u64)), Ok(true));
     }
 
     #[test]
     fn numeric_type_errors() {
-        assert_eq!(
-            holds("NumericEquals", json!("abc"), json!(1)),
-            Err("NumericEquals: Variable \"abc\" is not a number".into())
-        );
-        assert_eq!(
-            holds("NumericGreater", json!(1), json!(true)),
-            Err("NumericGreater: operand true is not a number".into())
-        );
-        assert_eq!(
-            holds("NumericLesser", json!(1), json!("NaN")),
-            Err("NumericLesser: operand \"NaN\" is not a number".into())
-        );
+        assert_eq!(holds("NumericEquals", json!("abc"), json!(1)), Err("NumericEquals: Variable \"abc\" is not a number".into()));
+        assert_eq!(holds("NumericGreater", json!(1), json!(true)), Err("NumericGreater: operand true is not a number".into()));
+        assert_eq!(holds("NumericLesser", json!(1), json!("NaN")), Err("NumericLesser: operand \"NaN\" is not a number".into()));
     }
 
     #[test]
     fn boolean_equals() {
         assert_eq!(holds("BooleanEquals", json!(true), json!(true)), Ok(true));
         assert_eq!(holds("BooleanEquals", json!("TRUE"), json!(true)), Ok(true));
-        assert_eq!(
-            holds("BooleanEquals", json!(false), json!("true")),
-            Ok(false)
-        );
-        assert_eq!(
-            holds("BooleanEquals", json!("yes"), json!(true)),
-            Err("BooleanEquals: Variable \"yes\" is not a boolean".into())
-        );
-        assert_eq!(
-            holds("BooleanEquals", json!(true), json!(1)),
-            Err("BooleanEquals: operand 1 is not a boolean".into())
-        );
+        assert_eq!(holds("BooleanEquals", json!(false), json!("true")), Ok(false));
+        assert_eq!(holds("BooleanEquals", json!("yes"), json!(true)), Err("BooleanEquals: Variable \"yes\" is not a boolean".into()));
+        assert_eq!(holds("BooleanEquals", json!(true), json!(1)), Err("BooleanEquals: operand 1 is not a boolean".into()));
     }
 
     fn cmp(v: &str, s: &str) -> Condition {
-        Condition::Compare {
-            variable: json!(v),
-            op: Operator::StringEquals,
-            operand: json!(s),
-        }
+        Condition::Compare { variable: json!(v), op: Operator::StringEquals, operand: json!(s) }
     }
 
     #[test]
@@ -822,27 +606,16 @@ mod tests {
         assert_eq!(Condition::Or(vec![f(), f()]).evaluate(), Ok(false));
         assert_eq!(Condition::Not(Box::new(f())).evaluate(), Ok(true));
         assert_eq!(Condition::Not(Box::new(t())).evaluate(), Ok(false));
-        let bad = Condition::Compare {
-            variable: json!("x"),
-            op: Operator::NumericEquals,
-            operand: json!(1),
-        };
+        let bad = Condition::Compare { variable: json!("x"), op: Operator::NumericEquals, operand: json!(1) };
         assert!(Condition::And(vec![t(), bad.clone()]).evaluate().is_err());
         assert!(Condition::Not(Box::new(bad)).evaluate().is_err());
     }
 
     #[test]
     fn decide_picks_first_match_then_default() {
-        let rule = |c: Condition, n: &str| ChoiceRule {
-            condition: c,
-            next_step: n.into(),
-        };
+        let rule = |c: Condition, n: &str| ChoiceRule { condition: c, next_step: n.into() };
         let mut branch = Branch {
-            choices: vec![
-                rule(cmp("a", "b"), "one"),
-                rule(cmp("a", "a"), "two"),
-                rule(cmp("b", "b"), "three"),
-            ],
+            choices: vec![rule(cmp("a", "b"), "one"), rule(cmp("a", "a"), "two"), rule(cmp("b", "b"), "three")],
             default: Some("fallback".into()),
         };
         assert_eq!(branch.decide(), Ok(Some("two")));
@@ -851,17 +624,7 @@ mod tests {
         assert_eq!(branch.decide(), Ok(Some("fallback")));
         branch.default = None;
         assert_eq!(branch.decide(), Ok(None));
-        branch.choices.push(rule(
-            Condition::Compare {
-                variable: json!("x"),
-                op: Operator::NumericEquals,
-                operand: json!(1),
-            },
-            "bad",
-        ));
-        assert_eq!(
-            branch.decide(),
-            Err("Choices[1]: NumericEquals: Variable \"x\" is not a number".into())
-        );
+        branch.choices.push(rule(Condition::Compare { variable: json!("x"), op: Operator::NumericEquals, operand: json!(1) }, "bad"));
+        assert_eq!(branch.decide(), Err("Choices[1]: NumericEquals: Variable \"x\" is not a number".into()));
     }
 }

@@ -37,14 +37,7 @@ pub trait Resolver {
 }
 
 /// The variables `{{ global:NAME }}` may name.
-pub const GLOBALS: [&str; 6] = [
-    "ACCOUNT_ID",
-    "REGION",
-    "DATE",
-    "DATE_TIME",
-    "AWS_PARTITION",
-    "URL_SUFFIX",
-];
+pub const GLOBALS: [&str; 6] = ["ACCOUNT_ID", "REGION", "DATE", "DATE_TIME", "AWS_PARTITION", "URL_SUFFIX"];
 /// The variables `{{ automation:NAME }}` may name.
 pub const AUTOMATION_VARIABLES: [&str; 1] = ["EXECUTION_ID"];
 
@@ -58,10 +51,7 @@ pub struct Found {
 
 /// Every reference in a string, with the byte offset of its `{{`.
 pub fn references(text: &str) -> Vec<(usize, Result<Reference, String>)> {
-    scan(text)
-        .into_iter()
-        .map(|f| (f.start, f.reference))
-        .collect()
+    scan(text).into_iter().map(|f| (f.start, f.reference)).collect()
 }
 
 /// Every reference in a string with its byte range. An unterminated `{{` is
@@ -74,19 +64,11 @@ pub fn scan(text: &str) -> Vec<Found> {
         let inner = start + 2;
         let Some(len) = text[inner..].find("}}") else {
             let snippet = &text[start..];
-            found.push(Found {
-                start,
-                end: text.len(),
-                reference: Err(format!("unterminated reference \"{snippet}\"")),
-            });
+            found.push(Found { start, end: text.len(), reference: Err(format!("unterminated reference \"{snippet}\"")) });
             break;
         };
         let end = inner + len + 2;
-        found.push(Found {
-            start,
-            end,
-            reference: parse_reference(&text[inner..inner + len]),
-        });
+        found.push(Found { start, end, reference: parse_reference(&text[inner..inner + len]) });
         from = end;
     }
     found
@@ -97,24 +79,18 @@ pub fn has_references(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains("{{"),
         Value::Array(items) => items.iter().any(has_references),
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| k.contains("{{") || has_references(v)),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains("{{") || has_references(v)),
         _ => false,
     }
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Parameter Store names: letters, digits and `_ . - /`, plus `:` before a version or label.
 fn is_ssm_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c))
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c))
 }
 
 /// Parses what is between `{{` and `}}`.
@@ -130,14 +106,9 @@ fn parse_reference(inner: &str) -> Result<Reference, String> {
     if let Some((step, output)) = content.split_once('.') {
         let output_ok = output.split('.').all(is_name);
         if is_name(step) && output_ok {
-            return Ok(Reference::StepOutput {
-                step: step.into(),
-                output: output.into(),
-            });
+            return Ok(Reference::StepOutput { step: step.into(), output: output.into() });
         }
-        return Err(invalid(
-            "expected Step.Output, with letters, digits, _ and - in each name",
-        ));
+        return Err(invalid("expected Step.Output, with letters, digits, _ and - in each name"));
     }
     if is_name(content) {
         return Ok(Reference::Param(content.into()));
@@ -150,25 +121,15 @@ fn parse_prefixed(prefix: &str, rest: &str) -> Result<Reference, String> {
         if known.contains(&rest) {
             Ok(rest.to_string())
         } else {
-            Err(format!(
-                "unknown {what} variable \"{rest}\"; expected one of {}",
-                known.join(", ")
-            ))
+            Err(format!("unknown {what} variable \"{rest}\"; expected one of {}", known.join(", ")))
         }
     };
     match prefix {
-        "ssm" | "ssm-secure" if is_ssm_name(rest) => Ok(Reference::Ssm {
-            name: rest.into(),
-            secure: prefix == "ssm-secure",
-        }),
-        "ssm" | "ssm-secure" => {
-            Err("a Parameter Store name may contain only letters, digits and _ . - / :".into())
-        }
+        "ssm" | "ssm-secure" if is_ssm_name(rest) => Ok(Reference::Ssm { name: rest.into(), secure: prefix == "ssm-secure" }),
+        "ssm" | "ssm-secure" => Err("a Parameter Store name may contain only letters, digits and _ . - / :".into()),
         "global" => one_of("global", &GLOBALS).map(Reference::Global),
         "automation" => one_of("automation", &AUTOMATION_VARIABLES).map(Reference::Automation),
-        _ => Err(format!(
-            "unknown prefix \"{prefix}:\"; expected ssm:, ssm-secure:, global: or automation:"
-        )),
+        _ => Err(format!("unknown prefix \"{prefix}:\"; expected ssm:, ssm-secure:, global: or automation:")),
     }
 }
 
@@ -248,10 +209,7 @@ fn interpolate_list(items: &[Value], resolver: &dyn Resolver) -> Result<Value, I
     Ok(Value::Array(out))
 }
 
-fn interpolate_map(
-    map: &Map<String, Value>,
-    resolver: &dyn Resolver,
-) -> Result<Value, InterpolateError> {
+fn interpolate_map(map: &Map<String, Value>, resolver: &dyn Resolver) -> Result<Value, InterpolateError> {
     let mut out = Map::with_capacity(map.len());
     for (key, v) in map {
         out.insert(interpolate_text(key, resolver)?, interpolate(v, resolver)?);
@@ -264,11 +222,9 @@ fn whole_reference(s: &str) -> Option<Found> {
     let trimmed = s.trim();
     let offset = s.len() - s.trim_start().len();
     match scan(trimmed).as_slice() {
-        [f] if f.start == 0 && f.end == trimmed.len() => Some(Found {
-            start: f.start + offset,
-            end: f.end + offset,
-            reference: f.reference.clone(),
-        }),
+        [f] if f.start == 0 && f.end == trimmed.len() => {
+            Some(Found { start: f.start + offset, end: f.end + offset, reference: f.reference.clone() })
+        }
         _ => None,
     }
 }
@@ -295,14 +251,9 @@ pub fn interpolate_text(s: &str, resolver: &dyn Resolver) -> Result<String, Inte
 
 fn resolve(s: &str, found: &Found, resolver: &dyn Resolver) -> Result<Value, InterpolateError> {
     let written = &s[found.start..found.end];
-    let with_text = |message: String| InterpolateError {
-        reference: written.to_string(),
-        message,
-    };
+    let with_text = |message: String| InterpolateError { reference: written.to_string(), message };
     let reference = found.reference.as_ref().map_err(|m| with_text(m.clone()))?;
-    resolver
-        .resolve(reference)
-        .map_err(|e| with_text(e.message))
+    resolver.resolve(reference).map_err(|e| with_text(e.message))
 }
 
 #[cfg(test)]
@@ -322,10 +273,7 @@ mod tests {
     #[test]
     fn finds_params_with_offsets_and_spaces() {
         assert_eq!(refs("{{Name}}"), vec![(0, param("Name"))]);
-        assert_eq!(
-            refs("a {{ Name }} b {{  Other_1-x\t}}"),
-            vec![(2, param("Name")), (15, param("Other_1-x"))]
-        );
+        assert_eq!(refs("a {{ Name }} b {{  Other_1-x\t}}"), vec![(2, param("Name")), (15, param("Other_1-x"))]);
         assert_eq!(refs("é{{ X }}"), vec![(2, param("X"))]);
         assert_eq!(refs("no refs { here } {x}"), vec![]);
         assert_eq!(refs("closing }} alone"), vec![]);
@@ -335,40 +283,25 @@ mod tests {
     fn step_outputs() {
         assert_eq!(
             refs("{{ describe.InstanceId }}"),
-            vec![(
-                0,
-                Ok(Reference::StepOutput {
-                    step: "describe".into(),
-                    output: "InstanceId".into()
-                })
-            )]
+            vec![(0, Ok(Reference::StepOutput { step: "describe".into(), output: "InstanceId".into() }))]
         );
         assert_eq!(
             refs("{{ s.Payload.Nested }}"),
-            vec![(
-                0,
-                Ok(Reference::StepOutput {
-                    step: "s".into(),
-                    output: "Payload.Nested".into()
-                })
-            )]
+            vec![(0, Ok(Reference::StepOutput { step: "s".into(), output: "Payload.Nested".into() }))]
         );
-        assert_eq!(refs("{{ s. }}")[0].1, Err("invalid reference \"{{ s. }}\": expected Step.Output, with letters, digits, _ and - in each name".into()));
+        assert_eq!(
+            refs("{{ s. }}")[0].1,
+            Err("invalid reference \"{{ s. }}\": expected Step.Output, with letters, digits, _ and - in each name".into())
+        );
         assert!(refs("{{ .x }}")[0].1.is_err());
         assert!(refs("{{ a..b }}")[0].1.is_err());
     }
 
     #[test]
     fn automation_and_global() {
-        assert_eq!(
-            refs("{{ automation:EXECUTION_ID }}")[0].1,
-            Ok(Reference::Automation("EXECUTION_ID".into()))
-        );
+        assert_eq!(refs("{{ automation:EXECUTION_ID }}")[0].1, Ok(Reference::Automation("EXECUTION_ID".into())));
         for g in GLOBALS {
-            assert_eq!(
-                refs(&format!("{{{{global:{g}}}}}"))[0].1,
-                Ok(Reference::Global(g.into()))
-            );
+            assert_eq!(refs(&format!("{{{{global:{g}}}}}"))[0].1, Ok(Reference::Global(g.into())));
         }
         assert_eq!(
             refs("{{ global:TIME }}")[0].1,
@@ -382,20 +315,12 @@ mod tests {
 
     #[test]
     fn parameter_store() {
-        let ssm = |name: &str, secure| {
-            Ok(Reference::Ssm {
-                name: name.into(),
-                secure,
-            })
-        };
+        let ssm = |name: &str, secure| Ok(Reference::Ssm { name: name.into(), secure });
         assert_eq!(refs("{{ ssm:/a/b }}")[0].1, ssm("/a/b", false));
         assert_eq!(refs("{{ ssm:/a/b:3 }}")[0].1, ssm("/a/b:3", false));
         assert_eq!(refs("{{ssm:/a/b:label}}")[0].1, ssm("/a/b:label", false));
         assert_eq!(refs("{{ ssm:name.x_y-z }}")[0].1, ssm("name.x_y-z", false));
-        assert_eq!(
-            refs("{{ ssm-secure:/db/password }}")[0].1,
-            ssm("/db/password", true)
-        );
+        assert_eq!(refs("{{ ssm-secure:/db/password }}")[0].1, ssm("/db/password", true));
         assert_eq!(
             refs("{{ ssm: }}")[0].1,
             Err("invalid reference \"{{ ssm: }}\": a Parameter Store name may contain only letters, digits and _ . - / :".into())
@@ -405,28 +330,13 @@ mod tests {
 
     #[test]
     fn malformed_references() {
-        assert_eq!(
-            refs("{{ }}"),
-            vec![(0, Err("invalid reference \"{{ }}\": empty".into()))]
-        );
-        assert_eq!(
-            refs("{{ a b }}")[0].1,
-            Err(
-                "invalid reference \"{{ a b }}\": a name may contain only letters, digits, _ and -"
-                    .into()
-            )
-        );
+        assert_eq!(refs("{{ }}"), vec![(0, Err("invalid reference \"{{ }}\": empty".into()))]);
+        assert_eq!(refs("{{ a b }}")[0].1, Err("invalid reference \"{{ a b }}\": a name may contain only letters, digits, _ and -".into()));
         assert_eq!(
             refs("{{ env:HOME }}")[0].1,
             Err("invalid reference \"{{ env:HOME }}\": unknown prefix \"env:\"; expected ssm:, ssm-secure:, global: or automation:".into())
         );
-        assert_eq!(
-            refs("x {{ a }} {{ b"),
-            vec![
-                (2, param("a")),
-                (10, Err("unterminated reference \"{{ b\"".into()))
-            ]
-        );
+        assert_eq!(refs("x {{ a }} {{ b"), vec![(2, param("a")), (10, Err("unterminated reference \"{{ b\"".into()))]);
         assert!(refs("{{ a {{ b }}")[0].1.is_err());
     }
 
@@ -445,10 +355,7 @@ mod tests {
                 Reference::Automation(_) => json!("exec-1"),
                 Reference::Ssm { name, secure } => json!(format!("{name}:{secure}")),
                 Reference::Param(n) => {
-                    return Err(InterpolateError {
-                        reference: String::new(),
-                        message: format!("unknown parameter {n}"),
-                    });
+                    return Err(InterpolateError { reference: String::new(), message: format!("unknown parameter {n}") });
                 }
             };
             Ok(v)
@@ -467,26 +374,16 @@ mod tests {
         assert_eq!(interp(json!("{{ Map }}")), Ok(json!({"k": "v"})));
         assert_eq!(interp(json!("{{ Name }}")), Ok(json!("web")));
         assert_eq!(interp(json!("{{ step.Out }}")), Ok(json!("step/Out")));
-        assert_eq!(
-            interp(json!("{{ global:REGION }}")),
-            Ok(json!("global REGION"))
-        );
-        assert_eq!(
-            interp(json!("{{ automation:EXECUTION_ID }}")),
-            Ok(json!("exec-1"))
-        );
+        assert_eq!(interp(json!("{{ global:REGION }}")), Ok(json!("global REGION")));
+        assert_eq!(interp(json!("{{ automation:EXECUTION_ID }}")), Ok(json!("exec-1")));
         assert_eq!(interp(json!("{{ ssm-secure:/p }}")), Ok(json!("/p:true")));
     }
 
     #[test]
     fn references_in_text_are_rendered() {
         assert_eq!(
-            interp(json!(
-                "n={{ Count }} f={{Flag}} ids={{ Ids }} m={{ Map }} name={{ Name }}"
-            )),
-            Ok(json!(
-                "n=3 f=true ids=[\"i-1\",\"i-2\"] m={\"k\":\"v\"} name=web"
-            ))
+            interp(json!("n={{ Count }} f={{Flag}} ids={{ Ids }} m={{ Map }} name={{ Name }}")),
+            Ok(json!("n=3 f=true ids=[\"i-1\",\"i-2\"] m={\"k\":\"v\"} name=web"))
         );
         assert_eq!(interp(json!("{{ Count }}{{ Count }}")), Ok(json!("33")));
         assert_eq!(interp(json!("plain { text }")), Ok(json!("plain { text }")));
@@ -497,14 +394,8 @@ mod tests {
     #[test]
     fn lists_are_flattened() {
         assert_eq!(interp(json!(["{{ Ids }}"])), Ok(json!(["i-1", "i-2"])));
-        assert_eq!(
-            interp(json!(["i-0", " {{ Ids }}", "{{ Count }}"])),
-            Ok(json!(["i-0", "i-1", "i-2", 3]))
-        );
-        assert_eq!(
-            interp(json!(["x {{ Ids }}"])),
-            Ok(json!(["x [\"i-1\",\"i-2\"]"]))
-        );
+        assert_eq!(interp(json!(["i-0", " {{ Ids }}", "{{ Count }}"])), Ok(json!(["i-0", "i-1", "i-2", 3])));
+        assert_eq!(interp(json!(["x {{ Ids }}"])), Ok(json!(["x [\"i-1\",\"i-2\"]"])));
         assert_eq!(interp(json!([["{{ Ids }}"]])), Ok(json!([["i-1", "i-2"]])));
         assert_eq!(interp(json!(["{{ Map }}"])), Ok(json!([{"k": "v"}])));
     }
@@ -512,25 +403,17 @@ mod tests {
     #[test]
     fn maps_keys_and_values() {
         assert_eq!(
-            interp(
-                json!({"tag:{{ Name }}": "{{ Count }}", "Ids": ["{{ Ids }}"], "n": {"deep": "{{ Flag }}"}})
-            ),
+            interp(json!({"tag:{{ Name }}": "{{ Count }}", "Ids": ["{{ Ids }}"], "n": {"deep": "{{ Flag }}"}})),
             Ok(json!({"tag:web": 3, "Ids": ["i-1", "i-2"], "n": {"deep": true}}))
         );
-        assert_eq!(
-            interp(json!({"{{ Ids }}": 1})),
-            Ok(json!({"[\"i-1\",\"i-2\"]": 1}))
-        );
+        assert_eq!(interp(json!({"{{ Ids }}": 1})), Ok(json!({"[\"i-1\",\"i-2\"]": 1})));
     }
 
     #[test]
     fn errors_carry_the_reference_text() {
         assert_eq!(
             interp(json!({"a": ["x", "pre {{ Missing }} post"]})),
-            Err(InterpolateError {
-                reference: "{{ Missing }}".into(),
-                message: "unknown parameter Missing".into()
-            })
+            Err(InterpolateError { reference: "{{ Missing }}".into(), message: "unknown parameter Missing".into() })
         );
         assert_eq!(
             interp(json!("{{ a b }}")),
@@ -541,10 +424,7 @@ mod tests {
         );
         assert_eq!(
             interp(json!({"k {{ x": 1})),
-            Err(InterpolateError {
-                reference: "{{ x".into(),
-                message: "unterminated reference \"{{ x\"".into()
-            })
+            Err(InterpolateError { reference: "{{ x".into(), message: "unterminated reference \"{{ x\"".into() })
         );
     }
 

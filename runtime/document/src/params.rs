@@ -28,10 +28,7 @@ pub struct ParamError {
 
 impl ParamError {
     fn new(parameter: &str, message: impl Into<String>) -> Self {
-        Self {
-            parameter: parameter.to_string(),
-            message: message.into(),
-        }
+        Self { parameter: parameter.to_string(), message: message.into() }
     }
 }
 
@@ -41,10 +38,7 @@ impl ParamError {
 /// interpolates it); any other default is coerced as JSON. Every problem is
 /// reported: unknown and repeated names first, then each parameter in
 /// declaration order.
-pub fn resolve_parameters(
-    specs: &[ParameterSpec],
-    given: &[(String, ParamInput)],
-) -> Result<Map<String, Value>, Vec<ParamError>> {
+pub fn resolve_parameters(specs: &[ParameterSpec], given: &[(String, ParamInput)]) -> Result<Map<String, Value>, Vec<ParamError>> {
     let mut errors = check_given_names(specs, given);
     let mut values = Map::new();
     for spec in specs {
@@ -55,11 +49,7 @@ pub fn resolve_parameters(
             Err(message) => errors.push(ParamError::new(&spec.name, message)),
         }
     }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
 }
 
 /// Errors for given names that are not declared or given more than once.
@@ -84,10 +74,7 @@ fn unknown_parameter(name: &str, specs: &[ParameterSpec]) -> String {
     }
     match closest_name(name, names.iter().copied()) {
         Some(near) => format!("unknown parameter (did you mean {near}?)"),
-        None => format!(
-            "unknown parameter; the document declares {}",
-            names.join(", ")
-        ),
+        None => format!("unknown parameter; the document declares {}", names.join(", ")),
     }
 }
 
@@ -98,19 +85,14 @@ fn value_of(spec: &ParameterSpec, given: &[(String, ParamInput)]) -> Result<Valu
     }
     match &spec.default {
         Some(d) if has_references(d) => Ok(d.clone()),
-        Some(d) => {
-            coerce(spec, &ParamInput::Json(d.clone())).map_err(|e| format!("default value: {e}"))
-        }
+        Some(d) => coerce(spec, &ParamInput::Json(d.clone())).map_err(|e| format!("default value: {e}")),
         None => Err("is required".into()),
     }
 }
 
 /// The candidate closest to `word` (ignoring case), when one is close enough
 /// to be a likely typo. Used for did-you-mean hints across the crate.
-pub fn closest_name<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn closest_name<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
     candidates
         .into_iter()
@@ -124,11 +106,7 @@ pub fn closest_name<'a>(
 pub fn coerce(spec: &ParameterSpec, input: &ParamInput) -> Result<Value, String> {
     let value = convert(&spec.ty, input)?;
     let problems = constraint_problems(spec, &value);
-    if problems.is_empty() {
-        Ok(value)
-    } else {
-        Err(problems.join("; "))
-    }
+    if problems.is_empty() { Ok(value) } else { Err(problems.join("; ")) }
 }
 
 fn got(v: &Value) -> String {
@@ -175,9 +153,7 @@ fn comma_list(text: &str) -> Result<Value, String> {
     if items.iter().any(|i| i.is_empty()) {
         return Err(format!("empty item in list \"{text}\""));
     }
-    Ok(Value::Array(
-        items.into_iter().map(|i| Value::String(i.into())).collect(),
-    ))
+    Ok(Value::Array(items.into_iter().map(|i| Value::String(i.into())).collect()))
 }
 
 fn json_string_list(v: &Value) -> Result<Value, String> {
@@ -185,12 +161,7 @@ fn json_string_list(v: &Value) -> Result<Value, String> {
 }
 
 /// `v` as a list whose every item passes `ok` (described as `item_kind`).
-fn list_of(
-    v: &Value,
-    items: &str,
-    ok: fn(&Value) -> bool,
-    item_kind: &str,
-) -> Result<Value, String> {
+fn list_of(v: &Value, items: &str, ok: fn(&Value) -> bool, item_kind: &str) -> Result<Value, String> {
     let Value::Array(list) = v else {
         return Err(format!("expected a list of {items}, {}", got(v)));
     };
@@ -207,11 +178,7 @@ fn json_text(text: &str, what: &str) -> Result<Value, String> {
 
 fn to_integer(input: &ParamInput) -> Result<Value, String> {
     match input {
-        ParamInput::Text(t) => t
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| format!("\"{t}\" is not an integer")),
+        ParamInput::Text(t) => t.trim().parse::<i64>().map(Value::from).map_err(|_| format!("\"{t}\" is not an integer")),
         ParamInput::Json(v @ Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
         ParamInput::Json(v) => Err(format!("expected an integer, {}", got(v))),
     }
@@ -219,9 +186,7 @@ fn to_integer(input: &ParamInput) -> Result<Value, String> {
 
 fn to_boolean(input: &ParamInput) -> Result<Value, String> {
     match input {
-        ParamInput::Text(t) => parse_bool(t.trim())
-            .map(Value::Bool)
-            .ok_or_else(|| format!("\"{t}\" is not a boolean (true or false)")),
+        ParamInput::Text(t) => parse_bool(t.trim()).map(Value::Bool).ok_or_else(|| format!("\"{t}\" is not a boolean (true or false)")),
         ParamInput::Json(Value::Bool(b)) => Ok(Value::Bool(*b)),
         ParamInput::Json(v) => Err(format!("expected a boolean, {}", got(v))),
     }
@@ -248,10 +213,7 @@ fn json_input(input: &ParamInput, what: &str) -> Result<Value, String> {
 }
 
 fn is_list(ty: &ParamType) -> bool {
-    matches!(
-        ty,
-        ParamType::StringList | ParamType::AwsResourceList(_) | ParamType::MapList
-    )
+    matches!(ty, ParamType::StringList | ParamType::AwsResourceList(_) | ParamType::MapList)
 }
 
 /// Every constraint the value breaks: allowedValues, allowedPattern,
@@ -282,14 +244,8 @@ fn count_problem(count: usize, spec: &ParameterSpec) -> Option<String> {
     let count = count as u64;
     let plural = |n: u64| if n == 1 { "item" } else { "items" };
     match (spec.min_items, spec.max_items) {
-        (Some(min), _) if count < min => Some(format!(
-            "{count} {}, fewer than the minimum of {min}",
-            plural(count)
-        )),
-        (_, Some(max)) if count > max => Some(format!(
-            "{count} {}, more than the maximum of {max}",
-            plural(count)
-        )),
+        (Some(min), _) if count < min => Some(format!("{count} {}, fewer than the minimum of {min}", plural(count))),
+        (_, Some(max)) if count > max => Some(format!("{count} {}, more than the maximum of {max}", plural(count))),
         _ => None,
     }
 }
@@ -301,43 +257,28 @@ fn allowed_value_problem(item: &Value, spec: &ParameterSpec) -> Option<String> {
         return None;
     }
     let list: Vec<String> = allowed.iter().map(render_text).collect();
-    Some(format!(
-        "{item} is not one of the allowed values: {}",
-        list.join(", ")
-    ))
+    Some(format!("{item} is not one of the allowed values: {}", list.join(", ")))
 }
 
 fn length_problem(item: &Value, spec: &ParameterSpec) -> Option<String> {
     let Value::String(s) = item else { return None };
     let chars = s.chars().count() as u64;
     match (spec.min_chars, spec.max_chars) {
-        (Some(min), _) if chars < min => Some(format!(
-            "{item} is shorter than the minimum of {min} characters"
-        )),
-        (_, Some(max)) if chars > max => Some(format!(
-            "{item} is longer than the maximum of {max} characters"
-        )),
+        (Some(min), _) if chars < min => Some(format!("{item} is shorter than the minimum of {min} characters")),
+        (_, Some(max)) if chars > max => Some(format!("{item} is longer than the maximum of {max} characters")),
         _ => None,
     }
 }
 
 /// The compiled `allowedPattern`, if any; a pattern that does not compile is an error.
 fn pattern(spec: &ParameterSpec) -> Result<Option<Regex>, String> {
-    spec.allowed_pattern
-        .as_deref()
-        .map(compile_pattern)
-        .transpose()
+    spec.allowed_pattern.as_deref().map(compile_pattern).transpose()
 }
 
 /// `pattern` compiled as an `allowedPattern`, or a one-line error:
 /// `invalid regular expression "<pattern>": <reason>`.
 pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| {
-        format!(
-            "invalid regular expression \"{pattern}\": {}",
-            regex_error_reason(&e)
-        )
-    })
+    Regex::new(pattern).map_err(|e| format!("invalid regular expression \"{pattern}\": {}", regex_error_reason(&e)))
 }
 
 /// The gist of a regex error on one line. A parse error's text spans several
@@ -345,17 +286,9 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
 /// its last non-empty line, without the `error: ` prefix, is the reason.
 fn regex_error_reason(e: &regex::Error) -> String {
     let text = e.to_string();
-    let last = text
-        .lines()
-        .map(str::trim)
-        .rfind(|line| !line.is_empty())
-        .unwrap_or_default();
+    let last = text.lines().map(str::trim).rfind(|line| !line.is_empty()).unwrap_or_default();
     let reason = last.strip_prefix("error: ").unwrap_or(last).trim();
-    if reason.is_empty() {
-        "not a valid pattern".into()
-    } else {
-        reason.into()
-    }
+    if reason.is_empty() { "not a valid pattern".into() } else { reason.into() }
 }
 
 /// `allowedPattern` applies to text values (strings, numbers, booleans) and
@@ -365,10 +298,7 @@ fn pattern_problem(item: &Value, re: &Regex) -> Option<String> {
     if re.is_match(&text) {
         return None;
     }
-    Some(format!(
-        "{item} does not match the allowed pattern {}",
-        re.as_str()
-    ))
+    Some(format!("{item} does not match the allowed pattern {}", re.as_str()))
 }
 
 #[cfg(test)]
@@ -402,75 +332,33 @@ mod tests {
         assert_eq!(c(ParamType::String, text(" a b ")), Ok(json!(" a b ")));
         assert_eq!(c(ParamType::String, text("42")), Ok(json!("42")));
         assert_eq!(c(ParamType::String, js(json!("x"))), Ok(json!("x")));
-        assert_eq!(
-            c(ParamType::String, js(json!(42))),
-            Err("expected a string, got a number: 42".into())
-        );
-        assert_eq!(
-            c(ParamType::String, js(json!(true))),
-            Err("expected a string, got a boolean: true".into())
-        );
+        assert_eq!(c(ParamType::String, js(json!(42))), Err("expected a string, got a number: 42".into()));
+        assert_eq!(c(ParamType::String, js(json!(true))), Err("expected a string, got a boolean: true".into()));
         let id = ParamType::AwsResource("AWS::EC2::Instance::Id".into());
         assert_eq!(c(id.clone(), text("i-1")), Ok(json!("i-1")));
-        assert_eq!(
-            c(id, js(json!(["i-1"]))),
-            Err("expected a string, got a list: [\"i-1\"]".into())
-        );
+        assert_eq!(c(id, js(json!(["i-1"]))), Err("expected a string, got a list: [\"i-1\"]".into()));
     }
 
     #[test]
     fn string_list_from_text() {
-        assert_eq!(
-            c(ParamType::StringList, text("a, b ,c")),
-            Ok(json!(["a", "b", "c"]))
-        );
-        assert_eq!(
-            c(ParamType::StringList, text("single")),
-            Ok(json!(["single"]))
-        );
-        assert_eq!(
-            c(ParamType::StringList, text(r#" ["a","b, c"]"#)),
-            Ok(json!(["a", "b, c"]))
-        );
+        assert_eq!(c(ParamType::StringList, text("a, b ,c")), Ok(json!(["a", "b", "c"])));
+        assert_eq!(c(ParamType::StringList, text("single")), Ok(json!(["single"])));
+        assert_eq!(c(ParamType::StringList, text(r#" ["a","b, c"]"#)), Ok(json!(["a", "b, c"])));
         assert_eq!(c(ParamType::StringList, text("")), Ok(json!([])));
-        assert_eq!(
-            c(instance_list(), text("i-1,i-2")),
-            Ok(json!(["i-1", "i-2"]))
-        );
-        assert_eq!(
-            c(ParamType::StringList, text("a,,b")),
-            Err("empty item in list \"a,,b\"".into())
-        );
+        assert_eq!(c(instance_list(), text("i-1,i-2")), Ok(json!(["i-1", "i-2"])));
+        assert_eq!(c(ParamType::StringList, text("a,,b")), Err("empty item in list \"a,,b\"".into()));
         let err = c(ParamType::StringList, text("[a")).unwrap_err();
-        assert!(
-            err.starts_with("\"[a\" is not a valid JSON list: "),
-            "{err}"
-        );
-        assert_eq!(
-            c(ParamType::StringList, text("[1]")),
-            Err("item 0: expected a string, got a number: 1".into())
-        );
+        assert!(err.starts_with("\"[a\" is not a valid JSON list: "), "{err}");
+        assert_eq!(c(ParamType::StringList, text("[1]")), Err("item 0: expected a string, got a number: 1".into()));
     }
 
     #[test]
     fn string_list_from_json() {
-        assert_eq!(
-            c(ParamType::StringList, js(json!(["a", "b"]))),
-            Ok(json!(["a", "b"]))
-        );
-        assert_eq!(
-            c(ParamType::StringList, js(json!("a,b"))),
-            Ok(json!(["a,b"]))
-        );
+        assert_eq!(c(ParamType::StringList, js(json!(["a", "b"]))), Ok(json!(["a", "b"])));
+        assert_eq!(c(ParamType::StringList, js(json!("a,b"))), Ok(json!(["a,b"])));
         assert_eq!(c(instance_list(), js(json!("i-1"))), Ok(json!(["i-1"])));
-        assert_eq!(
-            c(ParamType::StringList, js(json!(["a", 3]))),
-            Err("item 1: expected a string, got a number: 3".into())
-        );
-        assert_eq!(
-            c(ParamType::StringList, js(json!({"a": 1}))),
-            Err("expected a list of strings, got a map: {\"a\":1}".into())
-        );
+        assert_eq!(c(ParamType::StringList, js(json!(["a", 3]))), Err("item 1: expected a string, got a number: 3".into()));
+        assert_eq!(c(ParamType::StringList, js(json!({"a": 1}))), Err("expected a list of strings, got a map: {\"a\":1}".into()));
     }
 
     #[test]
@@ -478,22 +366,10 @@ mod tests {
         assert_eq!(c(ParamType::Integer, text("42")), Ok(json!(42)));
         assert_eq!(c(ParamType::Integer, text(" -7 ")), Ok(json!(-7)));
         assert_eq!(c(ParamType::Integer, js(json!(42))), Ok(json!(42)));
-        assert_eq!(
-            c(ParamType::Integer, text("4.5")),
-            Err("\"4.5\" is not an integer".into())
-        );
-        assert_eq!(
-            c(ParamType::Integer, text("abc")),
-            Err("\"abc\" is not an integer".into())
-        );
-        assert_eq!(
-            c(ParamType::Integer, js(json!(4.5))),
-            Err("expected an integer, got a number: 4.5".into())
-        );
-        assert_eq!(
-            c(ParamType::Integer, js(json!("42"))),
-            Err("expected an integer, got a string: \"42\"".into())
-        );
+        assert_eq!(c(ParamType::Integer, text("4.5")), Err("\"4.5\" is not an integer".into()));
+        assert_eq!(c(ParamType::Integer, text("abc")), Err("\"abc\" is not an integer".into()));
+        assert_eq!(c(ParamType::Integer, js(json!(4.5))), Err("expected an integer, got a number: 4.5".into()));
+        assert_eq!(c(ParamType::Integer, js(json!("42"))), Err("expected an integer, got a string: \"42\"".into()));
     }
 
     #[test]
@@ -502,60 +378,27 @@ mod tests {
         assert_eq!(c(ParamType::Boolean, text("FALSE")), Ok(json!(false)));
         assert_eq!(c(ParamType::Boolean, text("True ")), Ok(json!(true)));
         assert_eq!(c(ParamType::Boolean, js(json!(false))), Ok(json!(false)));
-        assert_eq!(
-            c(ParamType::Boolean, text("yes")),
-            Err("\"yes\" is not a boolean (true or false)".into())
-        );
-        assert_eq!(
-            c(ParamType::Boolean, js(json!("true"))),
-            Err("expected a boolean, got a string: \"true\"".into())
-        );
+        assert_eq!(c(ParamType::Boolean, text("yes")), Err("\"yes\" is not a boolean (true or false)".into()));
+        assert_eq!(c(ParamType::Boolean, js(json!("true"))), Err("expected a boolean, got a string: \"true\"".into()));
     }
 
     #[test]
     fn map_list() {
-        assert_eq!(
-            c(ParamType::MapList, text(r#"[{"a":"1"},{"b":2}]"#)),
-            Ok(json!([{"a": "1"}, {"b": 2}]))
-        );
-        assert_eq!(
-            c(ParamType::MapList, js(json!([{"a": 1}]))),
-            Ok(json!([{"a": 1}]))
-        );
-        assert_eq!(
-            c(ParamType::MapList, js(json!([{"a": 1}, "x"]))),
-            Err("item 1: expected a map, got a string: \"x\"".into())
-        );
-        assert_eq!(
-            c(ParamType::MapList, text(r#"{"a":1}"#)),
-            Err("expected a list of maps, got a map: {\"a\":1}".into())
-        );
+        assert_eq!(c(ParamType::MapList, text(r#"[{"a":"1"},{"b":2}]"#)), Ok(json!([{"a": "1"}, {"b": 2}])));
+        assert_eq!(c(ParamType::MapList, js(json!([{"a": 1}]))), Ok(json!([{"a": 1}])));
+        assert_eq!(c(ParamType::MapList, js(json!([{"a": 1}, "x"]))), Err("item 1: expected a map, got a string: \"x\"".into()));
+        assert_eq!(c(ParamType::MapList, text(r#"{"a":1}"#)), Err("expected a list of maps, got a map: {\"a\":1}".into()));
         let err = c(ParamType::MapList, text("a=1")).unwrap_err();
-        assert!(
-            err.starts_with("\"a=1\" is not a valid JSON list: "),
-            "{err}"
-        );
+        assert!(err.starts_with("\"a=1\" is not a valid JSON list: "), "{err}");
     }
 
     #[test]
     fn string_map() {
-        assert_eq!(
-            c(ParamType::StringMap, text(r#"{"k":"v","l":["x"]}"#)),
-            Ok(json!({"k": "v", "l": ["x"]}))
-        );
-        assert_eq!(
-            c(ParamType::StringMap, js(json!({"k": "v"}))),
-            Ok(json!({"k": "v"}))
-        );
-        assert_eq!(
-            c(ParamType::StringMap, js(json!(["k"]))),
-            Err("expected a map, got a list: [\"k\"]".into())
-        );
+        assert_eq!(c(ParamType::StringMap, text(r#"{"k":"v","l":["x"]}"#)), Ok(json!({"k": "v", "l": ["x"]})));
+        assert_eq!(c(ParamType::StringMap, js(json!({"k": "v"}))), Ok(json!({"k": "v"})));
+        assert_eq!(c(ParamType::StringMap, js(json!(["k"]))), Err("expected a map, got a list: [\"k\"]".into()));
         let err = c(ParamType::StringMap, text("k=v")).unwrap_err();
-        assert!(
-            err.starts_with("\"k=v\" is not a valid JSON map: "),
-            "{err}"
-        );
+        assert!(err.starts_with("\"k=v\" is not a valid JSON map: "), "{err}");
     }
 
     #[test]
@@ -563,10 +406,7 @@ mod tests {
         let mut s = spec(ParamType::String);
         s.allowed_values = Some(vec![json!("a"), json!("b")]);
         assert_eq!(coerce(&s, &text("a")), Ok(json!("a")));
-        assert_eq!(
-            coerce(&s, &text("c")),
-            Err("\"c\" is not one of the allowed values: a, b".into())
-        );
+        assert_eq!(coerce(&s, &text("c")), Err("\"c\" is not one of the allowed values: a, b".into()));
         s.ty = ParamType::StringList;
         assert_eq!(coerce(&s, &text("b,a")), Ok(json!(["b", "a"])));
         assert_eq!(
@@ -576,10 +416,7 @@ mod tests {
         let mut n = spec(ParamType::Integer);
         n.allowed_values = Some(vec![json!(1), json!("2")]);
         assert_eq!(coerce(&n, &text("2")), Ok(json!(2)));
-        assert_eq!(
-            coerce(&n, &text("3")),
-            Err("3 is not one of the allowed values: 1, 2".into())
-        );
+        assert_eq!(coerce(&n, &text("3")), Err("3 is not one of the allowed values: 1, 2".into()));
     }
 
     #[test]
@@ -587,21 +424,12 @@ mod tests {
         let mut s = spec(ParamType::String);
         s.allowed_pattern = Some("^i-[0-9a-f]+$".into());
         assert_eq!(coerce(&s, &text("i-0abc")), Ok(json!("i-0abc")));
-        assert_eq!(
-            coerce(&s, &text("x")),
-            Err("\"x\" does not match the allowed pattern ^i-[0-9a-f]+$".into())
-        );
+        assert_eq!(coerce(&s, &text("x")), Err("\"x\" does not match the allowed pattern ^i-[0-9a-f]+$".into()));
         s.ty = instance_list();
         assert_eq!(coerce(&s, &text("i-1,i-2")), Ok(json!(["i-1", "i-2"])));
-        assert_eq!(
-            coerce(&s, &text("i-1,bad")),
-            Err("\"bad\" does not match the allowed pattern ^i-[0-9a-f]+$".into())
-        );
+        assert_eq!(coerce(&s, &text("i-1,bad")), Err("\"bad\" does not match the allowed pattern ^i-[0-9a-f]+$".into()));
         s.allowed_pattern = Some("(".into());
-        assert_eq!(
-            coerce(&s, &text("i-1")),
-            Err("invalid regular expression \"(\": unclosed group".into())
-        );
+        assert_eq!(coerce(&s, &text("i-1")), Err("invalid regular expression \"(\": unclosed group".into()));
         let mut unanchored = spec(ParamType::String);
         unanchored.allowed_pattern = Some("[0-9]".into());
         assert_eq!(coerce(&unanchored, &text("ab1")), Ok(json!("ab1")));
@@ -623,10 +451,7 @@ mod tests {
         s.allowed_pattern = Some("[".into());
         let err = coerce(&s, &text("a,b")).unwrap_err();
         assert!(!err.contains('\n'), "{err}");
-        assert_eq!(
-            err,
-            "invalid regular expression \"[\": unclosed character class"
-        );
+        assert_eq!(err, "invalid regular expression \"[\": unclosed character class");
     }
 
     #[test]
@@ -636,19 +461,10 @@ mod tests {
         s.max_items = Some(3);
         assert_eq!(coerce(&s, &text("a,b")), Ok(json!(["a", "b"])));
         assert_eq!(coerce(&s, &text("a,b,c")), Ok(json!(["a", "b", "c"])));
-        assert_eq!(
-            coerce(&s, &text("a")),
-            Err("1 item, fewer than the minimum of 2".into())
-        );
-        assert_eq!(
-            coerce(&s, &text("a,b,c,d")),
-            Err("4 items, more than the maximum of 3".into())
-        );
+        assert_eq!(coerce(&s, &text("a")), Err("1 item, fewer than the minimum of 2".into()));
+        assert_eq!(coerce(&s, &text("a,b,c,d")), Err("4 items, more than the maximum of 3".into()));
         s.ty = ParamType::MapList;
-        assert_eq!(
-            coerce(&s, &js(json!([]))),
-            Err("0 items, fewer than the minimum of 2".into())
-        );
+        assert_eq!(coerce(&s, &js(json!([]))), Err("0 items, fewer than the minimum of 2".into()));
     }
 
     #[test]
@@ -658,19 +474,10 @@ mod tests {
         s.max_chars = Some(3);
         assert_eq!(coerce(&s, &text("ab")), Ok(json!("ab")));
         assert_eq!(coerce(&s, &text("ééé")), Ok(json!("ééé")));
-        assert_eq!(
-            coerce(&s, &text("a")),
-            Err("\"a\" is shorter than the minimum of 2 characters".into())
-        );
-        assert_eq!(
-            coerce(&s, &text("abcd")),
-            Err("\"abcd\" is longer than the maximum of 3 characters".into())
-        );
+        assert_eq!(coerce(&s, &text("a")), Err("\"a\" is shorter than the minimum of 2 characters".into()));
+        assert_eq!(coerce(&s, &text("abcd")), Err("\"abcd\" is longer than the maximum of 3 characters".into()));
         s.ty = ParamType::StringList;
-        assert_eq!(
-            coerce(&s, &text("ab,a")),
-            Err("\"a\" is shorter than the minimum of 2 characters".into())
-        );
+        assert_eq!(coerce(&s, &text("ab,a")), Err("\"a\" is shorter than the minimum of 2 characters".into()));
     }
 
     #[test]
@@ -699,10 +506,7 @@ mod tests {
     }
 
     fn given(pairs: &[(&str, &str)]) -> Vec<(String, ParamInput)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), text(v)))
-            .collect()
+        pairs.iter().map(|(n, v)| (n.to_string(), text(v))).collect()
     }
 
     fn resolve_errors(specs: &[ParameterSpec], pairs: &[(&str, &str)]) -> Vec<String> {
@@ -712,43 +516,24 @@ mod tests {
 
     #[test]
     fn resolves_given_and_defaults_in_declaration_order() {
-        let values =
-            resolve_parameters(&specs(), &given(&[("Name", "web"), ("Count", "5")])).unwrap();
-        assert_eq!(
-            Value::Object(values.clone()),
-            json!({"InstanceIds": [], "Count": 5, "Target": "{{ TARGET_ID }}", "Name": "web"})
-        );
+        let values = resolve_parameters(&specs(), &given(&[("Name", "web"), ("Count", "5")])).unwrap();
+        assert_eq!(Value::Object(values.clone()), json!({"InstanceIds": [], "Count": 5, "Target": "{{ TARGET_ID }}", "Name": "web"}));
         let keys: Vec<&str> = values.keys().map(String::as_str).collect();
         assert_eq!(keys, ["InstanceIds", "Count", "Target", "Name"]);
     }
 
     #[test]
     fn required_unknown_and_repeated() {
+        assert_eq!(resolve_errors(&specs(), &[]), ["parameter Name: is required"]);
         assert_eq!(
-            resolve_errors(&specs(), &[]),
-            ["parameter Name: is required"]
-        );
-        assert_eq!(
-            resolve_errors(
-                &specs(),
-                &[
-                    ("Name", "a"),
-                    ("instanceids", "i-1"),
-                    ("Zzz", "1"),
-                    ("Name", "b"),
-                    ("Name", "c")
-                ]
-            ),
+            resolve_errors(&specs(), &[("Name", "a"), ("instanceids", "i-1"), ("Zzz", "1"), ("Name", "b"), ("Name", "c")]),
             [
                 "parameter instanceids: unknown parameter (did you mean InstanceIds?)",
                 "parameter Zzz: unknown parameter; the document declares InstanceIds, Count, Target, Name",
                 "parameter Name: given more than once",
             ]
         );
-        assert_eq!(
-            resolve_errors(&[], &[("X", "1")]),
-            ["parameter X: unknown parameter; the document declares none"]
-        );
+        assert_eq!(resolve_errors(&[], &[("X", "1")]), ["parameter X: unknown parameter; the document declares none"]);
     }
 
     #[test]
@@ -767,31 +552,19 @@ mod tests {
     fn defaults_are_coerced_as_json() {
         let mut bad = ParameterSpec::new("Count", ParamType::Integer);
         bad.default = Some(json!("5"));
-        assert_eq!(
-            resolve_errors(&[bad], &[]),
-            ["parameter Count: default value: expected an integer, got a string: \"5\""]
-        );
+        assert_eq!(resolve_errors(&[bad], &[]), ["parameter Count: default value: expected an integer, got a string: \"5\""]);
         let mut allowed = ParameterSpec::new("Mode", ParamType::String);
         allowed.default = Some(json!("c"));
         allowed.allowed_values = Some(vec![json!("a")]);
-        assert_eq!(
-            resolve_errors(&[allowed], &[]),
-            ["parameter Mode: default value: \"c\" is not one of the allowed values: a"]
-        );
+        assert_eq!(resolve_errors(&[allowed], &[]), ["parameter Mode: default value: \"c\" is not one of the allowed values: a"]);
         let mut single = ParameterSpec::new("Ids", ParamType::StringList);
         single.default = Some(json!("i-1"));
-        assert_eq!(
-            resolve_parameters(&[single], &[]).unwrap()["Ids"],
-            json!(["i-1"])
-        );
+        assert_eq!(resolve_parameters(&[single], &[]).unwrap()["Ids"], json!(["i-1"]));
     }
 
     #[test]
     fn closest_name_needs_a_near_match() {
-        assert_eq!(
-            closest_name("NumericGreatr", ["NumericGreater", "NumericLesser"]),
-            Some("NumericGreater")
-        );
+        assert_eq!(closest_name("NumericGreatr", ["NumericGreater", "NumericLesser"]), Some("NumericGreater"));
         assert_eq!(closest_name("name", ["Name", "Game"]), Some("Name"));
         assert_eq!(closest_name("Foo", ["Not", "And"]), None);
         assert_eq!(closest_name("x", []), None);

@@ -21,23 +21,14 @@ pub const MAX_NODES: usize = 100_000;
 /// A syntax error becomes one diagnostic of kind `Syntax` at the error's position.
 pub fn parse(file_name: &str, text: &str) -> Result<Node, Diagnostic> {
     if text.len() > MAX_INPUT_BYTES {
-        let message = format!(
-            "the document is {} bytes long, more than the limit of 4 MiB ({MAX_INPUT_BYTES} bytes)",
-            text.len()
-        );
+        let message = format!("the document is {} bytes long, more than the limit of 4 MiB ({MAX_INPUT_BYTES} bytes)", text.len());
         return Err(syntax_error(Pos::new(1, 1), message));
     }
-    if is_json_name(file_name) {
-        json::parse(text)
-    } else {
-        yaml::parse(text)
-    }
+    if is_json_name(file_name) { json::parse(text) } else { yaml::parse(text) }
 }
 
 fn is_json_name(file_name: &str) -> bool {
-    Path::new(file_name)
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+    Path::new(file_name).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
 }
 
 fn syntax_error(pos: Pos, message: impl Into<String>) -> Diagnostic {
@@ -58,9 +49,7 @@ impl Budget {
     fn spend(&mut self, count: usize, pos: Pos) -> Result<(), Diagnostic> {
         self.nodes = self.nodes.saturating_add(count);
         if self.nodes > MAX_NODES {
-            let message = format!(
-                "the document has more than {MAX_NODES} values (counting copies made by aliases); refusing to expand it"
-            );
+            let message = format!("the document has more than {MAX_NODES} values (counting copies made by aliases); refusing to expand it");
             return Err(syntax_error(pos, message));
         }
         Ok(())
@@ -105,14 +94,11 @@ fn resolve_number(text: &str) -> Option<NodeValue> {
 
 fn radix_int(digits: &str, radix: u32) -> Option<NodeValue> {
     let valid = !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
-    valid
-        .then(|| i64::from_str_radix(digits, radix).ok().map(NodeValue::Int))
-        .flatten()
+    valid.then(|| i64::from_str_radix(digits, radix).ok().map(NodeValue::Int)).flatten()
 }
 
 fn float(text: &str) -> NodeValue {
-    text.parse()
-        .map_or_else(|_| NodeValue::String(text.to_owned()), NodeValue::Float)
+    text.parse().map_or_else(|_| NodeValue::String(text.to_owned()), NodeValue::Float)
 }
 
 fn is_digits(text: &str) -> bool {
@@ -161,23 +147,15 @@ mod yaml {
             let (event, span) = event.map_err(|e| scan_error(&e))?;
             builder.on_event(event, span)?;
         }
-        Ok(builder
-            .root
-            .unwrap_or_else(|| Node::new(NodeValue::Null, Pos::new(1, 1))))
+        Ok(builder.root.unwrap_or_else(|| Node::new(NodeValue::Null, Pos::new(1, 1))))
     }
 
     fn pos(marker: &Marker) -> Pos {
-        Pos::new(
-            to_u32(marker.line().max(1)),
-            to_u32(marker.col().saturating_add(1)),
-        )
+        Pos::new(to_u32(marker.line().max(1)), to_u32(marker.col().saturating_add(1)))
     }
 
     fn scan_error(error: &ScanError) -> Diagnostic {
-        syntax_error(
-            pos(error.marker()),
-            format!("invalid YAML: {}", error.info()),
-        )
+        syntax_error(pos(error.marker()), format!("invalid YAML: {}", error.info()))
     }
 
     /// A map or list being read.
@@ -213,32 +191,21 @@ mod yaml {
                 Event::DocumentStart(_) => self.start_document(at),
                 Event::Scalar(text, style, anchor, tag) => {
                     self.budget.spend(1, at)?;
-                    let value = if is_string(style, tag.as_deref()) {
-                        NodeValue::String(text.to_string())
-                    } else {
-                        resolve_plain(&text)
-                    };
+                    let value = if is_string(style, tag.as_deref()) { NodeValue::String(text.to_string()) } else { resolve_plain(&text) };
                     self.complete(Node::new(value, at), 1, anchor, Some(&text))
                 }
                 Event::Alias(id) => self.alias(id, at),
                 Event::SequenceStart(anchor, _) => self.open(at, anchor, Items::Seq(Vec::new())),
-                Event::MappingStart(anchor, _) => {
-                    self.open(at, anchor, Items::Map(Vec::new(), None))
-                }
+                Event::MappingStart(anchor, _) => self.open(at, anchor, Items::Map(Vec::new(), None)),
                 Event::SequenceEnd | Event::MappingEnd => self.close(),
-                Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {
-                    Ok(())
-                }
+                Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
             }
         }
 
         fn start_document(&mut self, at: Pos) -> Result<(), Diagnostic> {
             self.documents += 1;
             if self.documents > 1 {
-                return Err(syntax_error(
-                    at,
-                    "expected one document, found a second one (a line `---` starts another YAML document)",
-                ));
+                return Err(syntax_error(at, "expected one document, found a second one (a line `---` starts another YAML document)"));
             }
             Ok(())
         }
@@ -246,12 +213,7 @@ mod yaml {
         fn open(&mut self, at: Pos, anchor: usize, items: Items) -> Result<(), Diagnostic> {
             Budget::check_depth(self.stack.len(), at)?;
             self.budget.spend(1, at)?;
-            self.stack.push(Frame {
-                pos: at,
-                anchor,
-                size: 1,
-                items,
-            });
+            self.stack.push(Frame { pos: at, anchor, size: 1, items });
             Ok(())
         }
 
@@ -268,10 +230,7 @@ mod yaml {
 
         fn alias(&mut self, id: usize, at: Pos) -> Result<(), Diagnostic> {
             let Some((node, size)) = self.anchors.get(&id) else {
-                return Err(syntax_error(
-                    at,
-                    "alias to an anchor that is not complete (an alias inside its own anchor)",
-                ));
+                return Err(syntax_error(at, "alias to an anchor that is not complete (an alias inside its own anchor)"));
             };
             let size = *size;
             self.budget.spend(size, at)?;
@@ -281,13 +240,7 @@ mod yaml {
         }
 
         /// Records a finished value: under its anchor, then in its parent (or as the root).
-        fn complete(
-            &mut self,
-            node: Node,
-            size: usize,
-            anchor: usize,
-            raw: Option<&str>,
-        ) -> Result<(), Diagnostic> {
+        fn complete(&mut self, node: Node, size: usize, anchor: usize, raw: Option<&str>) -> Result<(), Diagnostic> {
             if anchor != 0 {
                 self.anchors.insert(anchor, (node.clone(), size));
             }
@@ -309,8 +262,7 @@ mod yaml {
 
     /// Quoted and block scalars, and plain ones tagged `!!str`, are strings.
     fn is_string(style: ScalarStyle, tag: Option<&Tag>) -> bool {
-        style != ScalarStyle::Plain
-            || tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str")
+        style != ScalarStyle::Plain || tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str")
     }
 
     fn map_key(node: &Node, raw: Option<&str>) -> Result<Key, Diagnostic> {
@@ -319,14 +271,8 @@ mod yaml {
             None => key_text(node),
         };
         match name {
-            Some(name) => Ok(Key {
-                name,
-                pos: node.pos,
-            }),
-            None => Err(syntax_error(
-                node.pos,
-                format!("a map key must be a scalar, found {}", node.kind_name()),
-            )),
+            Some(name) => Ok(Key { name, pos: node.pos }),
+            None => Err(syntax_error(node.pos, format!("a map key must be a scalar, found {}", node.kind_name()))),
         }
     }
 }
@@ -339,13 +285,7 @@ mod json {
     use crate::node::{Key, Node, NodeValue, Pos};
 
     pub(super) fn parse(text: &str) -> Result<Node, Diagnostic> {
-        let mut reader = Reader {
-            text,
-            at: 0,
-            line: 1,
-            col: 1,
-            budget: Budget::default(),
-        };
+        let mut reader = Reader { text, at: 0, line: 1, col: 1, budget: Budget::default() };
         if text.starts_with('\u{feff}') {
             reader.at = '\u{feff}'.len_utf8();
         }
@@ -354,10 +294,7 @@ mod json {
         reader.skip_space();
         match reader.peek() {
             None => Ok(node),
-            Some(c) => Err(reader.error(format!(
-                "unexpected {} after the end of the JSON value",
-                describe(c)
-            ))),
+            Some(c) => Err(reader.error(format!("unexpected {} after the end of the JSON value", describe(c)))),
         }
     }
 
@@ -411,13 +348,8 @@ mod json {
                     self.bump();
                     Ok(())
                 }
-                Some(c) => Err(self.error(format!(
-                    "expected {wanted:?} {context}, found {}",
-                    describe(c)
-                ))),
-                None => Err(self.error(format!(
-                    "expected {wanted:?} {context}, found the end of the text"
-                ))),
+                Some(c) => Err(self.error(format!("expected {wanted:?} {context}, found {}", describe(c)))),
+                None => Err(self.error(format!("expected {wanted:?} {context}, found the end of the text"))),
             }
         }
 
@@ -464,10 +396,7 @@ mod json {
                 if self.peek() != Some('"') {
                     return Err(self.error("expected a key in double quotes"));
                 }
-                let key = Key {
-                    name: self.string()?,
-                    pos: key_pos,
-                };
+                let key = Key { name: self.string()?, pos: key_pos };
                 self.skip_space();
                 self.expect(':', "after a key")?;
                 self.skip_space();
@@ -508,13 +437,8 @@ mod json {
                     self.bump();
                     Ok(true)
                 }
-                Some(c) => Err(self.error(format!(
-                    "expected ',' or {close:?} {context}, found {}",
-                    describe(c)
-                ))),
-                None => Err(self.error(format!(
-                    "expected ',' or {close:?} {context}, found the end of the text"
-                ))),
+                Some(c) => Err(self.error(format!("expected ',' or {close:?} {context}, found {}", describe(c)))),
+                None => Err(self.error(format!("expected ',' or {close:?} {context}, found the end of the text"))),
             }
         }
 
@@ -530,9 +454,7 @@ mod json {
                     }
                     Some('\\') => out.push(self.escape()?),
                     Some(c) if c < ' ' && c != '\t' => {
-                        return Err(self.error(format!(
-                            "control character {c:?} inside a string (write it as an escape such as \\n)"
-                        )));
+                        return Err(self.error(format!("control character {c:?} inside a string (write it as an escape such as \\n)")));
                     }
                     Some(c) => {
                         self.bump();
@@ -565,8 +487,7 @@ mod json {
         fn unicode_escape(&mut self) -> Result<char, Diagnostic> {
             let first = self.hex4()?;
             if !(0xD800..0xDC00).contains(&first) {
-                return char::from_u32(first)
-                    .ok_or_else(|| self.error("\\u escape of a lone low surrogate"));
+                return char::from_u32(first).ok_or_else(|| self.error("\\u escape of a lone low surrogate"));
             }
             if !self.text[self.at..].starts_with("\\u") {
                 return Err(self.error("\\u escape of a high surrogate without its low surrogate"));
@@ -582,10 +503,7 @@ mod json {
         }
 
         fn hex4(&mut self) -> Result<u32, Diagnostic> {
-            let digits = self
-                .text
-                .get(self.at..self.at + 4)
-                .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+            let digits = self.text.get(self.at..self.at + 4).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
             let Some(code) = digits.and_then(|d| u32::from_str_radix(d, 16).ok()) else {
                 return Err(self.error("expected four hex digits after \\u"));
             };
@@ -621,16 +539,8 @@ mod json {
                 }
             }
             let text = &self.text[start..self.at];
-            let int = if integral {
-                text.parse().ok().map(NodeValue::Int)
-            } else {
-                None
-            };
-            let float = || {
-                text.parse()
-                    .map(NodeValue::Float)
-                    .map_err(|_| self.error("invalid number"))
-            };
+            let int = if integral { text.parse().ok().map(NodeValue::Int) } else { None };
+            let float = || text.parse().map(NodeValue::Float).map_err(|_| self.error("invalid number"));
             int.map_or_else(float, Ok)
         }
 
@@ -675,17 +585,10 @@ mod tests {
     fn at<'a>(node: &'a Node, path: &str) -> &'a Node {
         path.split('.').fold(node, |n, part| {
             let (key, index) = match part.split_once('[') {
-                Some((k, i)) => (
-                    k,
-                    Some(i.trim_end_matches(']').parse::<usize>().expect("index")),
-                ),
+                Some((k, i)) => (k, Some(i.trim_end_matches(']').parse::<usize>().expect("index"))),
                 None => (part, None),
             };
-            let n = if key.is_empty() {
-                n
-            } else {
-                n.get(key).unwrap_or_else(|| panic!("no {key} in {path}"))
-            };
+            let n = if key.is_empty() { n } else { n.get(key).unwrap_or_else(|| panic!("no {key} in {path}")) };
             index.map_or(n, |i| &n.as_seq().expect("a list")[i])
         })
     }
@@ -707,27 +610,18 @@ mod tests {
         assert_eq!(key_pos(step, "name"), Pos::new(3, 5));
         assert_eq!(at(step, "name").pos, Pos::new(3, 11));
         assert_eq!(key_pos(step, "action"), Pos::new(4, 5));
-        assert_eq!(
-            at(step, "action"),
-            &Node::new(NodeValue::String("aws:sleep".into()), Pos::new(4, 13))
-        );
+        assert_eq!(at(step, "action"), &Node::new(NodeValue::String("aws:sleep".into()), Pos::new(4, 13)));
     }
 
     #[test]
     fn yaml_flow_positions() {
         let root = yaml("a: [1, {b: \"x\"}]\n");
         assert_eq!(at(&root, "a").pos, Pos::new(1, 4));
-        assert_eq!(
-            at(&root, "a[0]"),
-            &Node::new(NodeValue::Int(1), Pos::new(1, 5))
-        );
+        assert_eq!(at(&root, "a[0]"), &Node::new(NodeValue::Int(1), Pos::new(1, 5)));
         let inner = at(&root, "a[1]");
         assert_eq!(inner.pos, Pos::new(1, 8));
         assert_eq!(key_pos(inner, "b"), Pos::new(1, 9));
-        assert_eq!(
-            at(inner, "b"),
-            &Node::new(NodeValue::String("x".into()), Pos::new(1, 12))
-        );
+        assert_eq!(at(inner, "b"), &Node::new(NodeValue::String("x".into()), Pos::new(1, 12)));
     }
 
     #[test]
@@ -736,14 +630,8 @@ mod tests {
         assert_eq!(root.pos, Pos::new(1, 1));
         assert_eq!(key_pos(&root, "a"), Pos::new(2, 2));
         assert_eq!(at(&root, "a").pos, Pos::new(2, 7));
-        assert_eq!(
-            at(&root, "a[0]"),
-            &Node::new(NodeValue::Int(1), Pos::new(2, 8))
-        );
-        assert_eq!(
-            at(&root, "a[1]"),
-            &Node::new(NodeValue::String("x".into()), Pos::new(2, 11))
-        );
+        assert_eq!(at(&root, "a[0]"), &Node::new(NodeValue::Int(1), Pos::new(2, 8)));
+        assert_eq!(at(&root, "a[1]"), &Node::new(NodeValue::String("x".into()), Pos::new(2, 11)));
         assert_eq!(key_pos(&root, "b"), Pos::new(3, 3));
         let b = at(&root, "b");
         assert_eq!(b.pos, Pos::new(3, 8));
@@ -808,20 +696,13 @@ mod tests {
     #[test]
     fn non_string_yaml_keys_keep_their_text() {
         let root = yaml("1.0: a\ntrue: b\n");
-        let names: Vec<&str> = root
-            .as_map()
-            .expect("map")
-            .iter()
-            .map(|(k, _)| k.name.as_str())
-            .collect();
+        let names: Vec<&str> = root.as_map().expect("map").iter().map(|(k, _)| k.name.as_str()).collect();
         assert_eq!(names, ["1.0", "true"]);
     }
 
     #[test]
     fn json_scalars() {
-        let root = json(
-            r#"{"i": 12, "f": 1.5, "e": 1e2, "b": false, "n": null, "s": "12", "big": 99999999999999999999}"#,
-        );
+        let root = json(r#"{"i": 12, "f": 1.5, "e": 1e2, "b": false, "n": null, "s": "12", "big": 99999999999999999999}"#);
         assert_eq!(at(&root, "i").value, NodeValue::Int(12));
         assert_eq!(at(&root, "f").value, NodeValue::Float(1.5));
         assert_eq!(at(&root, "e").value, NodeValue::Float(100.0));
@@ -841,63 +722,19 @@ mod tests {
     #[test]
     fn json_syntax_errors_have_positions() {
         let cases: &[(&str, Pos, &str)] = &[
-            (
-                "{\"a\": 1,}",
-                Pos::new(1, 9),
-                "invalid JSON: expected a key in double quotes",
-            ),
-            (
-                "{\"a\" 1}",
-                Pos::new(1, 6),
-                "invalid JSON: expected ':' after a key, found character '1'",
-            ),
-            (
-                "[1 2]",
-                Pos::new(1, 4),
-                "invalid JSON: expected ',' or ']' after a value in a list, found character '2'",
-            ),
-            (
-                "{\"a\": \"x",
-                Pos::new(1, 9),
-                "invalid JSON: unterminated string",
-            ),
-            (
-                "{}\n x",
-                Pos::new(2, 2),
-                "invalid JSON: unexpected character 'x' after the end of the JSON value",
-            ),
-            (
-                "[01]",
-                Pos::new(1, 4),
-                "invalid JSON: numbers must not have leading zeros",
-            ),
-            (
-                "[\"\\ud83d\"]",
-                Pos::new(1, 9),
-                "invalid JSON: \\u escape of a high surrogate without its low surrogate",
-            ),
-            (
-                "[\"a\nb\"]",
-                Pos::new(1, 4),
-                "invalid JSON: control character '\\n' inside a string (write it as an escape such as \\n)",
-            ),
-            (
-                "",
-                Pos::new(1, 1),
-                "invalid JSON: expected a value, found the end of the text",
-            ),
-            (
-                "[tru]",
-                Pos::new(1, 2),
-                "invalid JSON: expected a value such as \"true\"",
-            ),
+            ("{\"a\": 1,}", Pos::new(1, 9), "invalid JSON: expected a key in double quotes"),
+            ("{\"a\" 1}", Pos::new(1, 6), "invalid JSON: expected ':' after a key, found character '1'"),
+            ("[1 2]", Pos::new(1, 4), "invalid JSON: expected ',' or ']' after a value in a list, found character '2'"),
+            ("{\"a\": \"x", Pos::new(1, 9), "invalid JSON: unterminated string"),
+            ("{}\n x", Pos::new(2, 2), "invalid JSON: unexpected character 'x' after the end of the JSON value"),
+            ("[01]", Pos::new(1, 4), "invalid JSON: numbers must not have leading zeros"),
+            ("[\"\\ud83d\"]", Pos::new(1, 9), "invalid JSON: \\u escape of a high surrogate without its low surrogate"),
+            ("[\"a\nb\"]", Pos::new(1, 4), "invalid JSON: control character '\\n' inside a string (write it as an escape such as \\n)"),
+            ("", Pos::new(1, 1), "invalid JSON: expected a value, found the end of the text"),
+            ("[tru]", Pos::new(1, 2), "invalid JSON: expected a value such as \"true\""),
         ];
         for (text, pos, message) in cases {
-            assert_eq!(
-                err("doc.json", text),
-                (*pos, message.to_string()),
-                "for {text:?}"
-            );
+            assert_eq!(err("doc.json", text), (*pos, message.to_string()), "for {text:?}");
         }
     }
 
@@ -905,49 +742,34 @@ mod tests {
     fn yaml_syntax_error_has_position() {
         let (pos, message) = err("doc.yaml", "a: [1,\n b: 2\n");
         assert_eq!(pos, Pos::new(3, 1));
-        assert_eq!(
-            message,
-            "invalid YAML: while parsing a flow mapping, did not find expected ',' or '}'"
-        );
+        assert_eq!(message, "invalid YAML: while parsing a flow mapping, did not find expected ',' or '}'");
     }
 
     #[test]
     fn multi_document_stream_is_refused() {
         let (pos, message) = err("doc.yaml", "a: 1\n---\nb: 2\n");
         assert_eq!(pos, Pos::new(2, 1));
-        assert!(
-            message.starts_with("expected one document, found a second one"),
-            "{message}"
-        );
+        assert!(message.starts_with("expected one document, found a second one"), "{message}");
         // One document with an explicit start is fine.
         assert_eq!(at(&yaml("---\na: 1\n"), "a").value, NodeValue::Int(1));
     }
 
     #[test]
     fn empty_yaml_is_null() {
-        assert_eq!(
-            yaml("# nothing\n"),
-            Node::new(NodeValue::Null, Pos::new(1, 1))
-        );
+        assert_eq!(yaml("# nothing\n"), Node::new(NodeValue::Null, Pos::new(1, 1)));
     }
 
     #[test]
     fn complex_yaml_keys_are_refused() {
         let (pos, message) = err("doc.yaml", "? [a]\n: b\n");
-        assert_eq!(
-            (pos, message.as_str()),
-            (Pos::new(1, 3), "a map key must be a scalar, found a list")
-        );
+        assert_eq!((pos, message.as_str()), (Pos::new(1, 3), "a map key must be a scalar, found a list"));
     }
 
     #[test]
     fn depth_is_capped() {
         let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         let message = "maps and lists are nested more than 256 levels deep".to_string();
-        assert_eq!(
-            err("doc.json", &deep(300)),
-            (Pos::new(1, 257), message.clone())
-        );
+        assert_eq!(err("doc.json", &deep(300)), (Pos::new(1, 257), message.clone()));
         json(&deep(MAX_DEPTH));
         // Block lists: `- - - x`, one level per `- `.
         let block = |n: usize| format!("{}x\n", "- ".repeat(n));
@@ -955,10 +777,7 @@ mod tests {
         yaml(&block(MAX_DEPTH));
         // saphyr's scanner caps flow nesting at 255 levels by itself.
         let (pos, flow) = err("doc.yaml", &deep(300));
-        assert_eq!(
-            (pos, flow.as_str()),
-            (Pos::new(1, 256), "invalid YAML: recursion limit exceeded")
-        );
+        assert_eq!((pos, flow.as_str()), (Pos::new(1, 256), "invalid YAML: recursion limit exceeded"));
     }
 
     #[test]
@@ -966,13 +785,7 @@ mod tests {
         let text = format!("a: \"{}\"", "x".repeat(MAX_INPUT_BYTES));
         let (pos, message) = err("doc.yaml", &text);
         assert_eq!(pos, Pos::new(1, 1));
-        assert_eq!(
-            message,
-            format!(
-                "the document is {} bytes long, more than the limit of 4 MiB (4194304 bytes)",
-                text.len()
-            )
-        );
+        assert_eq!(message, format!("the document is {} bytes long, more than the limit of 4 MiB (4194304 bytes)", text.len()));
     }
 
     #[test]
@@ -991,10 +804,7 @@ mod tests {
     fn an_alias_inside_its_own_anchor_is_refused() {
         let (pos, message) = err("doc.yaml", "a: &x [1, *x]\n");
         assert_eq!(pos, Pos::new(1, 11));
-        assert_eq!(
-            message,
-            "alias to an anchor that is not complete (an alias inside its own anchor)"
-        );
+        assert_eq!(message, "alias to an anchor that is not complete (an alias inside its own anchor)");
     }
 
     #[test]
@@ -1006,20 +816,14 @@ mod tests {
         }
         let (pos, message) = err("doc.yaml", &text);
         assert_eq!(pos.line, 5);
-        assert_eq!(
-            message,
-            "the document has more than 100000 values (counting copies made by aliases); refusing to expand it"
-        );
+        assert_eq!(message, "the document has more than 100000 values (counting copies made by aliases); refusing to expand it");
     }
 
     #[test]
     fn node_count_is_capped_for_json() {
         let text = format!("[{}]", vec!["1"; MAX_NODES + 1].join(","));
         let (_, message) = err("doc.json", &text);
-        assert!(
-            message.starts_with("the document has more than 100000 values"),
-            "{message}"
-        );
+        assert!(message.starts_with("the document has more than 100000 values"), "{message}");
     }
 
     #[test]
@@ -1145,38 +949,25 @@ mod properties {
         scalar().prop_recursive(5, 64, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..5).prop_map(Tree::Seq),
-                prop::collection::vec(
-                    (prop::sample::select(KEYS).prop_map(str::to_owned), inner),
-                    0..6
-                )
-                .prop_map(Tree::Map),
+                prop::collection::vec((prop::sample::select(KEYS).prop_map(str::to_owned), inner), 0..6).prop_map(Tree::Map),
             ]
         })
     }
 
     /// A document-shaped tree: a schemaVersion and steps, plus random fields.
     fn document() -> impl Strategy<Value = Tree> {
-        let step = prop::collection::vec(
-            (prop::sample::select(KEYS).prop_map(str::to_owned), tree()),
-            0..6,
-        );
+        let step = prop::collection::vec((prop::sample::select(KEYS).prop_map(str::to_owned), tree()), 0..6);
         let version = prop::sample::select(&["0.3", "2.2", "1.2"][..]);
-        (
-            version,
-            prop::collection::vec(step, 0..5),
-            prop::collection::vec((prop::sample::select(KEYS), tree()), 0..3),
-        )
-            .prop_map(|(version, steps, extra)| {
+        (version, prop::collection::vec(step, 0..5), prop::collection::vec((prop::sample::select(KEYS), tree()), 0..3)).prop_map(
+            |(version, steps, extra)| {
                 let mut entries = vec![
                     ("schemaVersion".to_owned(), Tree::Scalar(version.to_owned())),
-                    (
-                        "mainSteps".to_owned(),
-                        Tree::Seq(steps.into_iter().map(Tree::Map).collect()),
-                    ),
+                    ("mainSteps".to_owned(), Tree::Seq(steps.into_iter().map(Tree::Map).collect())),
                 ];
                 entries.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
                 Tree::Map(entries)
-            })
+            },
+        )
     }
 
     fn json(tree: &Tree, out: &mut String) {
@@ -1206,14 +997,8 @@ mod properties {
     }
 
     fn yaml_scalar(s: &str) -> String {
-        let plain = s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":._$-".contains(c));
-        if plain || s.starts_with(['&', '*']) {
-            s.to_owned()
-        } else {
-            format!("{s:?}")
-        }
+        let plain = s.chars().all(|c| c.is_ascii_alphanumeric() || ":._$-".contains(c));
+        if plain || s.starts_with(['&', '*']) { s.to_owned() } else { format!("{s:?}") }
     }
 
     /// Block style, with flow style for every other nesting level.
@@ -1267,11 +1052,7 @@ mod properties {
         for name in ["doc.yaml", "doc.json"] {
             let loaded = crate::load(name, text, &StructureOnly);
             for d in &loaded.diagnostics.0 {
-                assert!(
-                    d.pos.line >= 1 && d.pos.col >= 1,
-                    "{name}: position {:?} of {d:?}",
-                    d.pos
-                );
+                assert!(d.pos.line >= 1 && d.pos.col >= 1, "{name}: position {:?} of {d:?}", d.pos);
             }
         }
     }

@@ -69,20 +69,10 @@ fn required_inputs(action: &str) -> &'static [&'static str] {
 /// Reports every semantic problem of `doc` into `diags`.
 pub fn validate(doc: &Document, catalog: &dyn ActionCatalog, diags: &mut Diagnostics) {
     let mut names = HashMap::new();
-    for (i, step) in doc
-        .main_steps
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.name.is_empty())
-    {
+    for (i, step) in doc.main_steps.iter().enumerate().filter(|(_, s)| !s.name.is_empty()) {
         names.entry(step.name.as_str()).or_insert(i);
     }
-    let mut v = Validator {
-        doc,
-        diags,
-        names,
-        suggestions_left: MAX_SUGGESTIONS,
-    };
+    let mut v = Validator { doc, diags, names, suggestions_left: MAX_SUGGESTIONS };
     for (i, step) in doc.main_steps.iter().enumerate() {
         let path = format!("mainSteps[{i}]");
         v.action(step, &path, catalog);
@@ -116,11 +106,7 @@ fn jumps<'a>(step: &'a Step, path: &str) -> Vec<Jump<'a>> {
     let mut out = Vec::new();
     let mut add = |key: &str, target: Option<&'a str>| {
         if let Some(target) = target {
-            out.push(Jump {
-                node: field(step, key),
-                path: join(path, key),
-                target,
-            });
+            out.push(Jump { node: field(step, key), path: join(path, key), target });
         }
     };
     add("nextStep", step.next_step.as_deref());
@@ -145,28 +131,17 @@ fn branch_targets<'a>(step: &'a Step, path: &str) -> Vec<Jump<'a>> {
     if step.action != "aws:branch" || inputs.is_none() {
         return Vec::new();
     }
-    let choices = inputs
-        .and_then(|i| i.get("Choices"))
-        .and_then(Node::as_seq)
-        .unwrap_or_default();
+    let choices = inputs.and_then(|i| i.get("Choices")).and_then(Node::as_seq).unwrap_or_default();
     let mut out: Vec<Jump<'a>> = choices
         .iter()
         .enumerate()
         .filter_map(|(i, choice)| {
             let node = choice.get("NextStep")?;
-            Some(Jump {
-                node,
-                path: format!("{path}.inputs.Choices[{i}].NextStep"),
-                target: node.as_str()?,
-            })
+            Some(Jump { node, path: format!("{path}.inputs.Choices[{i}].NextStep"), target: node.as_str()? })
         })
         .collect();
     if let Some(node) = inputs.and_then(|i| i.get("Default")) {
-        out.extend(node.as_str().map(|target| Jump {
-            node,
-            path: format!("{path}.inputs.Default"),
-            target,
-        }));
+        out.extend(node.as_str().map(|target| Jump { node, path: format!("{path}.inputs.Default"), target }));
     }
     out
 }
@@ -184,11 +159,7 @@ fn segments(path: &str) -> Vec<Segment<'_>> {
         if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
             out.push(Segment::Key(key));
         }
-        out.extend(
-            pieces
-                .filter_map(|p| p.strip_suffix(']')?.parse().ok())
-                .map(Segment::Index),
-        );
+        out.extend(pieces.filter_map(|p| p.strip_suffix(']')?.parse().ok()).map(Segment::Index));
     }
     out
 }
@@ -212,10 +183,7 @@ fn node_at<'a>(root: &'a Node, path: &str) -> &'a Node {
 /// Where a message about `node` belongs: the key of `node` it quotes, if any, else `node`.
 fn quoted_key_pos(node: &Node, message: &str) -> Pos {
     let entries = node.as_map().unwrap_or_default();
-    entries
-        .iter()
-        .find(|(k, _)| message.contains(&format!("\"{}\"", k.name)))
-        .map_or(node.pos, |(k, _)| k.pos)
+    entries.iter().find(|(k, _)| message.contains(&format!("\"{}\"", k.name))).map_or(node.pos, |(k, _)| k.pos)
 }
 
 struct Validator<'a, 'd> {
@@ -247,11 +215,7 @@ impl<'a> Validator<'a, '_> {
     }
 
     fn step_names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.doc
-            .main_steps
-            .iter()
-            .map(|s| s.name.as_str())
-            .filter(|n| !n.is_empty())
+        self.doc.main_steps.iter().map(|s| s.name.as_str()).filter(|n| !n.is_empty())
     }
 
     fn action(&mut self, step: &Step, path: &str, catalog: &dyn ActionCatalog) {
@@ -264,11 +228,8 @@ impl<'a> Validator<'a, '_> {
         match catalog.availability(action) {
             Availability::Available => {}
             Availability::NotAvailable => {
-                let message = format!(
-                    "action \"{action}\" is not available here: no installed plugin implements it"
-                );
-                self.diags
-                    .push(Diagnostic::error(pos, path, message).with_kind(DiagKind::NotAvailable));
+                let message = format!("action \"{action}\" is not available here: no installed plugin implements it");
+                self.diags.push(Diagnostic::error(pos, path, message).with_kind(DiagKind::NotAvailable));
             }
             Availability::Unknown => {
                 let hint = did_you_mean(action, SSM_ACTIONS.iter().chain(BOSUN_ACTIONS).copied());
@@ -280,10 +241,7 @@ impl<'a> Validator<'a, '_> {
     fn duplicate_name(&mut self, index: usize, step: &Step, path: &str) {
         let first = self.names.get(step.name.as_str()).copied();
         if let Some(first) = first.filter(|first| *first != index) {
-            let message = format!(
-                "duplicate step name \"{}\" (first used by mainSteps[{first}])",
-                step.name
-            );
+            let message = format!("duplicate step name \"{}\" (first used by mainSteps[{first}])", step.name);
             self.error(field(step, "name").pos, join(path, "name"), message);
         }
     }
@@ -292,11 +250,7 @@ impl<'a> Validator<'a, '_> {
         for jump in jumps(step, path) {
             if !self.names.contains_key(jump.target) {
                 let hint = self.suggest(jump.target, self.step_names());
-                self.error(
-                    jump.node.pos,
-                    jump.path,
-                    format!("unknown step \"{}\"{hint}", jump.target),
-                );
+                self.error(jump.node.pos, jump.path, format!("unknown step \"{}\"{hint}", jump.target));
             }
         }
     }
@@ -309,11 +263,7 @@ impl<'a> Validator<'a, '_> {
         let path = join(path, "inputs");
         for name in required_inputs(&step.action) {
             if inputs.and_then(|i| i.get(name)).is_none() {
-                self.error(
-                    anchor,
-                    path.as_str(),
-                    format!("{} needs the input \"{name}\"", step.action),
-                );
+                self.error(anchor, path.as_str(), format!("{} needs the input \"{name}\"", step.action));
             }
         }
         match step.action.as_str() {
@@ -328,19 +278,13 @@ impl<'a> Validator<'a, '_> {
     fn sleep(&mut self, inputs: Option<&Node>, anchor: Pos, path: &str) {
         let entry = |key: &str| inputs.and_then(|i| i.entry(key));
         match (entry("Duration"), entry("Timestamp")) {
-            (None, None) => self.error(
-                anchor,
-                path,
-                "aws:sleep needs the input \"Duration\" or \"Timestamp\"",
-            ),
+            (None, None) => self.error(anchor, path, "aws:sleep needs the input \"Duration\" or \"Timestamp\""),
             (Some(_), Some((key, _))) => {
                 let message = "aws:sleep takes \"Duration\" or \"Timestamp\", not both";
                 self.error(key.pos, join(path, "Timestamp"), message);
             }
             (Some((_, node)), None) => {
-                let problem = time_problem(node, "an ISO 8601 duration such as PT10M", |t| {
-                    parse_duration(t).err()
-                });
+                let problem = time_problem(node, "an ISO 8601 duration such as PT10M", |t| parse_duration(t).err());
                 self.report(node.pos, join(path, "Duration"), problem);
             }
             (None, Some((_, node))) => {
@@ -379,11 +323,7 @@ impl<'a> Validator<'a, '_> {
         if self.doc.kind != DocumentKind::Automation {
             return;
         }
-        let outputs = step
-            .node
-            .get("outputs")
-            .and_then(Node::as_seq)
-            .unwrap_or_default();
+        let outputs = step.node.get("outputs").and_then(Node::as_seq).unwrap_or_default();
         for (i, output) in outputs.iter().enumerate() {
             let Some(node) = output.get("Selector") else {
                 continue;
@@ -406,29 +346,16 @@ impl<'a> Validator<'a, '_> {
                 self.warning(field(step, "name").pos, format!("mainSteps[{i}]"), message);
             }
         }
-        let trapped: Vec<usize> = (0..self.doc.main_steps.len())
-            .filter(|&i| reachable[i] && !exits[i])
-            .collect();
+        let trapped: Vec<usize> = (0..self.doc.main_steps.len()).filter(|&i| reachable[i] && !exits[i]).collect();
         if let Some(&first) = trapped.first() {
             let steps = &self.doc.main_steps;
-            let names: Vec<String> = trapped
-                .iter()
-                .map(|&i| format!("\"{}\"", steps[i].name))
-                .collect();
-            let (subject, verb, them) = if names.len() == 1 {
-                ("step", "loops", "it")
-            } else {
-                ("steps", "loop", "them")
-            };
+            let names: Vec<String> = trapped.iter().map(|&i| format!("\"{}\"", steps[i].name)).collect();
+            let (subject, verb, them) = if names.len() == 1 { ("step", "loops", "it") } else { ("steps", "loop", "them") };
             let message = format!(
                 "{subject} {} {verb} with no way out: no path from {them} reaches isEnd, the last step or onFailure: Abort",
                 names.join(", ")
             );
-            self.warning(
-                field(&steps[first], "name").pos,
-                format!("mainSteps[{first}]"),
-                message,
-            );
+            self.warning(field(&steps[first], "name").pos, format!("mainSteps[{first}]"), message);
         }
     }
 
@@ -439,11 +366,7 @@ impl<'a> Validator<'a, '_> {
         if let Some(node) = root.get("assumeRole") {
             self.references_in(node, "assumeRole");
         }
-        for (key, spec) in root
-            .get("parameters")
-            .and_then(Node::as_map)
-            .unwrap_or_default()
-        {
+        for (key, spec) in root.get("parameters").and_then(Node::as_map).unwrap_or_default() {
             if let Some(default) = spec.get("default") {
                 self.references_in(default, &format!("parameters.{}.default", key.name));
             }
@@ -502,18 +425,14 @@ impl<'a> Validator<'a, '_> {
     fn output_problem(&mut self, step_name: &str, output: &str) -> Option<String> {
         let Some(&index) = self.names.get(step_name) else {
             let hint = self.suggest(step_name, self.step_names());
-            return Some(format!(
-                "unknown step \"{step_name}\" in \"{step_name}.{output}\"{hint}"
-            ));
+            return Some(format!("unknown step \"{step_name}\" in \"{step_name}.{output}\"{hint}"));
         };
         let step = &self.doc.main_steps[index];
         if step.action == "bosun:echo" || outputs_of(step).any(|name| name == output) {
             return None;
         }
         let hint = self.suggest(output, outputs_of(step));
-        Some(format!(
-            "step \"{step_name}\" has no output \"{output}\"{hint}"
-        ))
+        Some(format!("step \"{step_name}\" has no output \"{output}\"{hint}"))
     }
 
     /// An `allowedPattern` must be a valid regular expression, and a default without
@@ -521,12 +440,7 @@ impl<'a> Validator<'a, '_> {
     /// checked against a pattern that is itself invalid: that is reported once, at
     /// the pattern.
     fn parameter_specs(&mut self) {
-        let specs = self
-            .doc
-            .node
-            .get("parameters")
-            .and_then(Node::as_map)
-            .unwrap_or_default();
+        let specs = self.doc.node.get("parameters").and_then(Node::as_map).unwrap_or_default();
         for (key, spec_node) in specs {
             let Some(spec) = self.doc.parameter(&key.name) else {
                 continue;
@@ -534,11 +448,7 @@ impl<'a> Validator<'a, '_> {
             let mut spec = spec.clone();
             if let Some(Err(message)) = spec.allowed_pattern.as_deref().map(compile_pattern) {
                 let node = spec_node.get("allowedPattern").unwrap_or(spec_node);
-                self.error(
-                    node.pos,
-                    format!("parameters.{}.allowedPattern", key.name),
-                    message,
-                );
+                self.error(node.pos, format!("parameters.{}.allowedPattern", key.name), message);
                 spec.allowed_pattern = None;
             }
             let Some(node) = spec_node.get("default") else {
@@ -549,22 +459,13 @@ impl<'a> Validator<'a, '_> {
                 continue;
             }
             if let Err(message) = coerce(&spec, &ParamInput::Json(value)) {
-                self.error(
-                    node.pos,
-                    format!("parameters.{}.default", key.name),
-                    format!("invalid default: {message}"),
-                );
+                self.error(node.pos, format!("parameters.{}.default", key.name), format!("invalid default: {message}"));
             }
         }
     }
 
     fn document_outputs(&mut self) {
-        let items = self
-            .doc
-            .node
-            .get("outputs")
-            .and_then(Node::as_seq)
-            .unwrap_or_default();
+        let items = self.doc.node.get("outputs").and_then(Node::as_seq).unwrap_or_default();
         for (i, item) in items.iter().enumerate() {
             let Some((step, output)) = item.as_str().and_then(|t| t.split_once('.')) else {
                 continue;
@@ -607,15 +508,8 @@ impl<'a> Graph<'a> {
     fn on_success(&self, i: usize) -> Vec<Option<usize>> {
         let step = &self.doc.main_steps[i];
         if step.action == "aws:branch" {
-            let mut next: Vec<Option<usize>> = branch_targets(step, "")
-                .iter()
-                .map(|jump| self.target(jump.target))
-                .collect();
-            let has_default = step
-                .node
-                .get("inputs")
-                .and_then(|i| i.get("Default"))
-                .is_some();
+            let mut next: Vec<Option<usize>> = branch_targets(step, "").iter().map(|jump| self.target(jump.target)).collect();
+            let has_default = step.node.get("inputs").and_then(|i| i.get("Default")).is_some();
             if !has_default {
                 // No choice matches and no Default: the branch fails, which ends the execution.
                 next.push(None);
@@ -697,12 +591,7 @@ mod tests {
     /// Every diagnostic of loading `text`, rendered, in source order.
     fn check_with(text: &str, catalog: &dyn ActionCatalog) -> Vec<String> {
         let loaded = crate::load("d.yaml", text, catalog);
-        loaded
-            .diagnostics
-            .0
-            .iter()
-            .map(|d| d.render("d.yaml"))
-            .collect()
+        loaded.diagnostics.0.iter().map(|d| d.render("d.yaml")).collect()
     }
 
     fn check(text: &str) -> Vec<String> {
@@ -733,8 +622,7 @@ mod tests {
 
     #[test]
     fn unknown_actions() {
-        let text =
-            auto("- {name: a, action: aws:runShelScript}\n- {name: b, action: aws:frobnicate}\n");
+        let text = auto("- {name: a, action: aws:runShelScript}\n- {name: b, action: aws:frobnicate}\n");
         assert_eq!(
             check(&text),
             [
@@ -748,35 +636,19 @@ mod tests {
     fn actions_not_available_here() {
         let text = auto("- {name: a, action: aws:pause}\n- {name: b, action: aws:executeAwsApi}\n");
         let loaded = crate::load("d.yaml", &text, &Only(&["aws:pause"]));
-        let rendered: Vec<String> = loaded
-            .diagnostics
-            .0
-            .iter()
-            .map(|d| d.render("d.yaml"))
-            .collect();
+        let rendered: Vec<String> = loaded.diagnostics.0.iter().map(|d| d.render("d.yaml")).collect();
         assert_eq!(
             rendered,
-            [
-                "d.yaml:6:21: mainSteps[1].action: action \"aws:executeAwsApi\" is not available here: no installed plugin implements it"
-            ]
+            ["d.yaml:6:21: mainSteps[1].action: action \"aws:executeAwsApi\" is not available here: no installed plugin implements it"]
         );
         assert_eq!(loaded.diagnostics.0[0].kind, DiagKind::NotAvailable);
-        assert_eq!(
-            check(&text),
-            NONE,
-            "structure-only accepts every known action"
-        );
+        assert_eq!(check(&text), NONE, "structure-only accepts every known action");
     }
 
     #[test]
     fn duplicate_step_names() {
         let text = auto("- {name: a, action: aws:pause}\n- {name: a, action: aws:pause}\n");
-        assert_eq!(
-            check(&text),
-            [
-                "d.yaml:6:10: mainSteps[1].name: duplicate step name \"a\" (first used by mainSteps[0])"
-            ]
-        );
+        assert_eq!(check(&text), ["d.yaml:6:10: mainSteps[1].name: duplicate step name \"a\" (first used by mainSteps[0])"]);
     }
 
     #[test]
@@ -835,34 +707,17 @@ mod tests {
             .expect_err("NextStep is not a name")
             .remove(0)
             .message;
-        assert_eq!(
-            check(&text),
-            [format!(
-                "d.yaml:9:18: mainSteps[0].inputs.Choices[0].NextStep: {message}"
-            )]
-        );
+        assert_eq!(check(&text), [format!("d.yaml:9:18: mainSteps[0].inputs.Choices[0].NextStep: {message}")]);
         let text = auto("- {name: choose, action: aws:branch}\n");
-        let message = parse_branch(&serde_json::json!({}))
-            .expect_err("no choices")
-            .remove(0)
-            .message;
-        assert_eq!(
-            check(&text),
-            [format!("d.yaml:5:26: mainSteps[0].inputs: {message}")]
-        );
+        let message = parse_branch(&serde_json::json!({})).expect_err("no choices").remove(0).message;
+        assert_eq!(check(&text), [format!("d.yaml:5:26: mainSteps[0].inputs: {message}")]);
     }
 
     #[test]
     fn unreachable_steps() {
-        let text =
-            auto("- {name: a, action: aws:pause, isEnd: true}\n- {name: b, action: aws:pause}\n");
-        assert_eq!(
-            check(&text),
-            ["d.yaml:6:10: mainSteps[1]: warning: step \"b\" is unreachable: no step leads to it"]
-        );
-        let text = auto(
-            "- {name: a, action: aws:pause, isEnd: true, onFailure: 'step:b'}\n- {name: b, action: aws:pause}\n",
-        );
+        let text = auto("- {name: a, action: aws:pause, isEnd: true}\n- {name: b, action: aws:pause}\n");
+        assert_eq!(check(&text), ["d.yaml:6:10: mainSteps[1]: warning: step \"b\" is unreachable: no step leads to it"]);
+        let text = auto("- {name: a, action: aws:pause, isEnd: true, onFailure: 'step:b'}\n- {name: b, action: aws:pause}\n");
         assert_eq!(check(&text), NONE, "a failure path reaches b");
     }
 
@@ -997,16 +852,9 @@ mod tests {
 
     #[test]
     fn output_selectors() {
-        let text = auto(
-            "- {name: b, action: aws:executeAwsApi, outputs: [{Name: Out, Selector: Payload.X, Type: String}]}\n",
-        );
+        let text = auto("- {name: b, action: aws:executeAwsApi, outputs: [{Name: Out, Selector: Payload.X, Type: String}]}\n");
         let message = check_selector("Payload.X").expect_err("not rooted at $");
-        assert_eq!(
-            check(&text),
-            [format!(
-                "d.yaml:5:72: mainSteps[0].outputs[0].Selector: {message}"
-            )]
-        );
+        assert_eq!(check(&text), [format!("d.yaml:5:72: mainSteps[0].outputs[0].Selector: {message}")]);
     }
 
     #[test]
@@ -1045,14 +893,8 @@ mod tests {
     fn parameter_defaults_must_fit_their_type() {
         let text = "schemaVersion: '0.3'\nparameters:\n  N: {type: Integer, default: abc}\n  M: {type: Integer, default: '{{ N }}'}\nmainSteps:\n- {name: a, action: aws:pause}\n";
         let spec = ParameterSpec::new("N", ParamType::Integer);
-        let message =
-            coerce(&spec, &ParamInput::Json(serde_json::json!("abc"))).expect_err("not an integer");
-        assert_eq!(
-            check(text),
-            [format!(
-                "d.yaml:3:31: parameters.N.default: invalid default: {message}"
-            )]
-        );
+        let message = coerce(&spec, &ParamInput::Json(serde_json::json!("abc"))).expect_err("not an integer");
+        assert_eq!(check(text), [format!("d.yaml:3:31: parameters.N.default: invalid default: {message}")]);
     }
 
     #[test]
@@ -1075,20 +917,10 @@ mod tests {
 
     #[test]
     fn paths_resolve_to_the_nearest_existing_node() {
-        let root =
-            crate::parse::parse("d.yaml", "Choices:\n- {Not: {Variable: x}}\n").expect("parses");
-        assert_eq!(
-            node_at(&root, "Choices[0].Not.Variable").pos,
-            Pos::new(2, 20)
-        );
-        assert_eq!(
-            node_at(&root, "Choices[0].Not.Missing[3]").pos,
-            Pos::new(2, 9)
-        );
-        assert!(std::ptr::eq(
-            node_at(&root, "Choices[7]"),
-            node_at(&root, "Choices")
-        ));
+        let root = crate::parse::parse("d.yaml", "Choices:\n- {Not: {Variable: x}}\n").expect("parses");
+        assert_eq!(node_at(&root, "Choices[0].Not.Variable").pos, Pos::new(2, 20));
+        assert_eq!(node_at(&root, "Choices[0].Not.Missing[3]").pos, Pos::new(2, 9));
+        assert!(std::ptr::eq(node_at(&root, "Choices[7]"), node_at(&root, "Choices")));
         assert_eq!(node_at(&root, "").pos, Pos::new(1, 1));
     }
 
@@ -1096,8 +928,7 @@ mod tests {
     /// The files are third-party: they are read in place, never copied here.
     #[test]
     fn ssm_corpus_loads_without_errors() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ssm-corpus");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ssm-corpus");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             println!("skipped: ../shared/ssm-corpus not present");
             return;
@@ -1108,10 +939,7 @@ mod tests {
         assert!(!paths.is_empty(), "the corpus folder is empty");
         let mut failures = Vec::new();
         for path in &paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let text = std::fs::read_to_string(path).expect("readable corpus file");
             let loaded = crate::load(&name, &text, &StructureOnly);
             for d in loaded.diagnostics.0.iter() {

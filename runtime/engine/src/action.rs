@@ -59,9 +59,7 @@ impl Echo {
             Value::Object(map) => map.clone(),
             Value::Null => Map::new(),
             other => {
-                return Err(ActionError::InvalidInput(format!(
-                    "inputs must be a map, got {other}"
-                )));
+                return Err(ActionError::InvalidInput(format!("inputs must be a map, got {other}")));
             }
         };
         match map.get("Fail") {
@@ -75,11 +73,7 @@ impl Echo {
 #[async_trait]
 impl ActionDispatcher for Echo {
     fn availability(&self, action: &str) -> Availability {
-        if action == ECHO {
-            Availability::Available
-        } else {
-            Availability::NotAvailable
-        }
+        if action == ECHO { Availability::Available } else { Availability::NotAvailable }
     }
 
     fn is_idempotent(&self, action: &str) -> bool {
@@ -107,17 +101,11 @@ mod tests {
 
     #[test]
     fn echo_fails_with_message() {
-        assert_eq!(
-            Echo::echo(&json!({"Fail": "disk full"})),
-            Err(ActionError::Failed("disk full".into()))
-        );
+        assert_eq!(Echo::echo(&json!({"Fail": "disk full"})), Err(ActionError::Failed("disk full".into())));
     }
 
     #[test]
     fn echo_rejects_non_map() {
-        assert!(matches!(
-            Echo::echo(&json!([1])),
-            Err(ActionError::InvalidInput(_))
-        ));
+        assert!(matches!(Echo::echo(&json!([1])), Err(ActionError::InvalidInput(_))));
     }
 }

@@ -33,58 +33,34 @@ pub(crate) fn arm_local(record: &mut StepRecord, now: DateTime<Utc>) -> Result<(
 }
 
 fn wake_at(inputs: &Value, now: DateTime<Utc>) -> Result<DateTime<Utc>, Outcome> {
-    let text = |key: &str| {
-        inputs.get(key).map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        })
-    };
+    let text = |key: &str| inputs.get(key).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
     match (text("Duration"), text("Timestamp")) {
         (Some(d), None) => {
             let duration = parse_duration(&d).map_err(Outcome::failed)?;
-            let duration =
-                chrono::Duration::from_std(duration).map_err(|e| Outcome::failed(e.to_string()))?;
+            let duration = chrono::Duration::from_std(duration).map_err(|e| Outcome::failed(e.to_string()))?;
             Ok(now + duration)
         }
         (None, Some(t)) => parse_timestamp(&t).map_err(Outcome::failed),
-        _ => Err(Outcome::failed(
-            "aws:sleep needs exactly one of Duration and Timestamp",
-        )),
+        _ => Err(Outcome::failed("aws:sleep needs exactly one of Duration and Timestamp")),
     }
 }
 
 /// Checks that a signal applies to the execution as it is now.
-pub(crate) fn check_signal(
-    execution: &StoredExecution,
-    kind: SignalKind,
-    actor: &str,
-) -> Result<(), EngineError> {
+pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor: &str) -> Result<(), EngineError> {
     let record = &execution.record;
     if record.status.is_terminal() {
-        return Err(EngineError::Conflict(format!(
-            "execution {} has already ended with status {}",
-            record.id, record.status
-        )));
+        return Err(EngineError::Conflict(format!("execution {} has already ended with status {}", record.id, record.status)));
     }
     let current = execution.steps.last();
-    let waiting_on =
-        |action: &str| current.filter(|s| s.action == action && s.status == StepStatus::Waiting);
+    let waiting_on = |action: &str| current.filter(|s| s.action == action && s.status == StepStatus::Waiting);
     match kind {
         SignalKind::Cancel => Ok(()),
-        SignalKind::Resume => waiting_on("aws:pause").map(|_| ()).ok_or_else(|| {
-            EngineError::Conflict(format!(
-                "execution {} is not paused at an aws:pause step",
-                record.id
-            ))
-        }),
+        SignalKind::Resume => waiting_on("aws:pause")
+            .map(|_| ())
+            .ok_or_else(|| EngineError::Conflict(format!("execution {} is not paused at an aws:pause step", record.id))),
         SignalKind::Approve | SignalKind::Reject => {
-            let step = waiting_on("aws:approve").ok_or_else(|| {
-                EngineError::Conflict(format!(
-                    "execution {} is not waiting for an approval",
-                    record.id
-                ))
-            })?;
+            let step = waiting_on("aws:approve")
+                .ok_or_else(|| EngineError::Conflict(format!("execution {} is not waiting for an approval", record.id)))?;
             let approvers = approvers(&step.inputs);
             if !approvers.is_empty() && !approvers.iter().any(|a| a == actor) {
                 return Err(EngineError::Conflict(format!(
@@ -94,10 +70,7 @@ pub(crate) fn check_signal(
                 )));
             }
             if step.decisions.iter().any(|d| d.approver == actor) {
-                return Err(EngineError::Conflict(format!(
-                    "\"{actor}\" has already decided on step {}",
-                    step.name
-                )));
+                return Err(EngineError::Conflict(format!("\"{actor}\" has already decided on step {}", step.name)));
             }
             Ok(())
         }
@@ -107,24 +80,15 @@ pub(crate) fn check_signal(
 fn approvers(inputs: &Value) -> Vec<String> {
     match inputs.get("Approvers") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            .collect(),
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
         _ => vec![],
     }
 }
 
 impl Engine {
     /// Runs the current step until it has an outcome, within its `timeoutSeconds`.
-    pub(crate) async fn execute(
-        self: &Arc<Self>,
-        run: &mut Run,
-        handle: &Handle,
-    ) -> Result<Outcome, EngineError> {
-        let due = run
-            .signals_checked
-            .is_none_or(|t| t.elapsed() >= self.config.signal_poll);
+    pub(crate) async fn execute(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
+        let due = run.signals_checked.is_none_or(|t| t.elapsed() >= self.config.signal_poll);
         if (handle.take_flag() || due)
             && let Some(cancel) = self.take_signal(run, &[SignalKind::Cancel]).await?
         {
@@ -139,33 +103,22 @@ impl Engine {
         let Some(seconds) = timeout else {
             return self.perform(run, handle).await;
         };
-        let deadline =
-            started + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+        let deadline = started + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
         let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         match tokio::time::timeout(remaining, self.perform(run, handle)).await {
             Ok(outcome) => outcome,
-            Err(_) => Ok(Outcome::Failed {
-                status: StepStatus::TimedOut,
-                message: format!("the step timed out after {seconds} seconds"),
-            }),
+            Err(_) => Ok(Outcome::Failed { status: StepStatus::TimedOut, message: format!("the step timed out after {seconds} seconds") }),
         }
     }
 
-    async fn perform(
-        self: &Arc<Self>,
-        run: &mut Run,
-        handle: &Handle,
-    ) -> Result<Outcome, EngineError> {
+    async fn perform(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
         let Some(step) = run.current() else {
             return Ok(Outcome::failed("the execution has no current step"));
         };
         if let Some(mock) = run.record.mocks.get(&step.name) {
             return Ok(match mock {
                 Value::Object(map) => Outcome::success(map.clone()),
-                other => Outcome::failed(format!(
-                    "the mock for step {} is not a JSON object: {other}",
-                    step.name
-                )),
+                other => Outcome::failed(format!("the mock for step {} is not a JSON object: {other}", step.name)),
             });
         }
         match step.action.as_str() {
@@ -178,11 +131,7 @@ impl Engine {
         }
     }
 
-    async fn dispatch(
-        self: &Arc<Self>,
-        run: &mut Run,
-        handle: &Handle,
-    ) -> Result<Outcome, EngineError> {
+    async fn dispatch(self: &Arc<Self>, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
         let Some(step) = run.current() else {
             return Ok(Outcome::failed("the execution has no current step"));
         };
@@ -209,31 +158,15 @@ impl Engine {
     }
 
     async fn sleep(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
-        let until = run
-            .current()
-            .and_then(|s| s.wake_at)
-            .unwrap_or_else(Utc::now);
-        Ok(
-            match self
-                .wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true)
-                .await?
-            {
-                Some(_) => Outcome::Cancelled,
-                None => Outcome::success(Map::new()),
-            },
-        )
+        let until = run.current().and_then(|s| s.wake_at).unwrap_or_else(Utc::now);
+        Ok(match self.wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true).await? {
+            Some(_) => Outcome::Cancelled,
+            None => Outcome::success(Map::new()),
+        })
     }
 
     async fn pause(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
-        let signal = self
-            .wait_signal(
-                run,
-                handle,
-                &[SignalKind::Resume, SignalKind::Cancel],
-                None,
-                true,
-            )
-            .await?;
+        let signal = self.wait_signal(run, handle, &[SignalKind::Resume, SignalKind::Cancel], None, true).await?;
         Ok(match signal.map(|s| s.kind) {
             Some(SignalKind::Resume) => Outcome::success(Map::new()),
             _ => Outcome::Cancelled,
@@ -253,9 +186,7 @@ impl Engine {
                 return Ok(Outcome::failed("the execution has no current step"));
             };
             let allowed = approvers(&step.inputs);
-            if (!allowed.is_empty() && !allowed.contains(&signal.actor))
-                || step.decisions.iter().any(|d| d.approver == signal.actor)
-            {
+            if (!allowed.is_empty() && !allowed.contains(&signal.actor)) || step.decisions.iter().any(|d| d.approver == signal.actor) {
                 continue; // already consumed; a stale or foreign decision changes nothing
             }
             step.decisions.push(Decision {
@@ -268,11 +199,7 @@ impl Engine {
                 return Ok(outcome);
             }
             let mut changes = vec![Change::PutStep(step.clone())];
-            changes.extend(
-                run.consumed
-                    .drain(..)
-                    .map(|id| Change::ConsumeSignal { id }),
-            );
+            changes.extend(run.consumed.drain(..).map(|id| Change::ConsumeSignal { id }));
             self.store.commit(changes).await?;
         }
     }
@@ -286,13 +213,8 @@ impl Engine {
             if child.record.status.is_terminal() {
                 return Ok(child_outcome(&child));
             }
-            let until = Utc::now()
-                + chrono::Duration::from_std(self.config.signal_poll).unwrap_or_default();
-            if self
-                .wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true)
-                .await?
-                .is_some()
-            {
+            let until = Utc::now() + chrono::Duration::from_std(self.config.signal_poll).unwrap_or_default();
+            if self.wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true).await?.is_some() {
                 self.cancel_child(&child_id).await?;
                 return Ok(Outcome::Cancelled);
             }
@@ -300,10 +222,7 @@ impl Engine {
     }
 
     async fn cancel_child(&self, child_id: &str) -> Result<(), EngineError> {
-        match self
-            .signal(child_id, SignalKind::Cancel, "parent execution", None)
-            .await
-        {
+        match self.signal(child_id, SignalKind::Cancel, "parent execution", None).await {
             Ok(()) | Err(EngineError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -342,11 +261,7 @@ impl Engine {
     }
 
     /// The oldest pending signal of one of `kinds`; stale signals of other kinds are consumed.
-    async fn take_signal(
-        &self,
-        run: &mut Run,
-        kinds: &[SignalKind],
-    ) -> Result<Option<SignalRecord>, EngineError> {
+    async fn take_signal(&self, run: &mut Run, kinds: &[SignalKind]) -> Result<Option<SignalRecord>, EngineError> {
         run.signals_checked = Some(Instant::now());
         let mut found = None;
         for signal in self.store.pending_signals(&run.record.id).await? {
@@ -367,32 +282,18 @@ fn branch(inputs: &Value) -> Outcome {
     let branch = match parse_branch(inputs) {
         Ok(branch) => branch,
         Err(errors) => {
-            return Outcome::failed(
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.path, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
+            return Outcome::failed(errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; "));
         }
     };
     match branch.decide() {
-        Ok(Some(target)) => Outcome::Success {
-            response: Map::new(),
-            goto: Some(target.to_string()),
-        },
+        Ok(Some(target)) => Outcome::Success { response: Map::new(), goto: Some(target.to_string()) },
         Ok(None) => Outcome::failed("no choice matched and the step has no Default"),
         Err(message) => Outcome::failed(message),
     }
 }
 
 fn approval_outcome(step: &StepRecord) -> Option<Outcome> {
-    let required = step
-        .inputs
-        .get("MinRequiredApprovals")
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .max(1);
+    let required = step.inputs.get("MinRequiredApprovals").and_then(Value::as_u64).unwrap_or(1).max(1);
     let decisions: Vec<Value> = step
         .decisions
         .iter()
@@ -400,15 +301,8 @@ fn approval_outcome(step: &StepRecord) -> Option<Outcome> {
         .collect();
     let comment = step.decisions.last().and_then(|d| d.comment.clone());
     if let Some(rejection) = step.decisions.iter().find(|d| !d.approved) {
-        let reason = rejection
-            .comment
-            .as_deref()
-            .map(|c| format!(": {c}"))
-            .unwrap_or_default();
-        return Some(Outcome::failed(format!(
-            "rejected by {}{reason}",
-            rejection.approver
-        )));
+        let reason = rejection.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+        return Some(Outcome::failed(format!("rejected by {}{reason}", rejection.approver)));
     }
     let approvals = step.decisions.len() as u64;
     (approvals >= required).then(|| {
@@ -429,13 +323,6 @@ fn child_outcome(child: &StoredExecution) -> Outcome {
         response.insert("Output".into(), Value::Object(record.outputs.clone()));
         return Outcome::success(response);
     }
-    let reason = record
-        .failure_message
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
-    Outcome::failed(format!(
-        "child execution {} ended with status {}{reason}",
-        record.id, record.status
-    ))
+    let reason = record.failure_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+    Outcome::failed(format!("child execution {} ended with status {}{reason}", record.id, record.status))
 }

@@ -16,9 +16,7 @@ use crate::action::ActionDispatcher;
 use crate::control;
 use crate::error::EngineError;
 use crate::handle::Handles;
-use crate::record::{
-    Change, DocumentSnapshot, ExecutionRecord, ParentRef, SignalKind, SignalRecord, StoredExecution,
-};
+use crate::record::{Change, DocumentSnapshot, ExecutionRecord, ParentRef, SignalKind, SignalRecord, StoredExecution};
 use crate::resolve::Globals;
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
@@ -37,11 +35,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            globals: Globals::default(),
-            signal_poll: Duration::from_millis(250),
-            max_step_runs: 100_000,
-        }
+        Self { globals: Globals::default(), signal_poll: Duration::from_millis(250), max_step_runs: 100_000 }
     }
 }
 
@@ -66,13 +60,7 @@ pub struct Engine {
 }
 
 /// The control-flow actions the engine runs itself.
-pub const CONTROL_FLOW: &[&str] = &[
-    "aws:sleep",
-    "aws:pause",
-    "aws:approve",
-    "aws:branch",
-    "aws:executeAutomation",
-];
+pub const CONTROL_FLOW: &[&str] = &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:executeAutomation"];
 
 impl ActionCatalog for Engine {
     fn availability(&self, action: &str) -> Availability {
@@ -117,11 +105,7 @@ impl Engine {
 
     /// Parses and validates a document against what this engine can run.
     /// Steps that are mocked need no implementation of their action.
-    pub fn check_document(
-        &self,
-        snapshot: &DocumentSnapshot,
-        mocks: &Map<String, Value>,
-    ) -> Result<Document, EngineError> {
+    pub fn check_document(&self, snapshot: &DocumentSnapshot, mocks: &Map<String, Value>) -> Result<Document, EngineError> {
         let loaded = bosun_document::load(&snapshot.file_name, &snapshot.text, self);
         let mocked: Vec<String> = loaded
             .document
@@ -133,10 +117,7 @@ impl Engine {
         let errors: Vec<String> = loaded
             .diagnostics
             .errors()
-            .filter(|d| {
-                !(d.kind == DiagKind::NotAvailable
-                    && mocked.iter().any(|m| d.path.starts_with(m.as_str())))
-            })
+            .filter(|d| !(d.kind == DiagKind::NotAvailable && mocked.iter().any(|m| d.path.starts_with(m.as_str()))))
             .map(|d| d.render(&snapshot.file_name))
             .collect();
         match loaded.document {
@@ -147,12 +128,17 @@ impl Engine {
 
     /// Checks the request, commits a Pending execution and starts driving it.
     pub async fn start(self: &Arc<Self>, request: StartRequest) -> Result<String, EngineError> {
+        let id = self.create(request).await?;
+        self.spawn(id.clone());
+        Ok(id)
+    }
+
+    /// Checks the request and commits a Pending execution without driving it: the
+    /// process that drives executions picks it up with [`Engine::resume_all`].
+    pub async fn create(&self, request: StartRequest) -> Result<String, EngineError> {
         let (record, document) = self.prepare(request, None)?;
         let id = record.id.clone();
-        self.store
-            .commit(vec![Change::CreateExecution { record, document }])
-            .await?;
-        self.spawn(id.clone());
+        self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
         Ok(id)
     }
 
@@ -169,17 +155,10 @@ impl Engine {
                 request.document.name, doc.schema_version
             )));
         }
-        if let Some(step) = request
-            .mocks
-            .keys()
-            .find(|name| doc.step_index(name).is_none())
-        {
-            return Err(EngineError::InvalidRequest(format!(
-                "--mock names step \"{step}\", which the document does not have"
-            )));
+        if let Some(step) = request.mocks.keys().find(|name| doc.step_index(name).is_none()) {
+            return Err(EngineError::InvalidRequest(format!("--mock names step \"{step}\", which the document does not have")));
         }
-        let parameters = resolve_parameters(&doc.parameters, &request.parameters)
-            .map_err(EngineError::InvalidParameters)?;
+        let parameters = resolve_parameters(&doc.parameters, &request.parameters).map_err(EngineError::InvalidParameters)?;
         let now = Utc::now();
         let record = ExecutionRecord {
             id: uuid::Uuid::new_v4().to_string(),
@@ -208,10 +187,7 @@ impl Engine {
     }
 
     pub async fn get(&self, id: &str) -> Result<StoredExecution, EngineError> {
-        self.store
-            .load(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))
+        self.store.load(id).await?.ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
     /// Waits until the execution reaches a terminal status.
@@ -227,13 +203,7 @@ impl Engine {
     }
 
     /// Records a signal for the execution after checking that it applies now.
-    pub async fn signal(
-        &self,
-        id: &str,
-        kind: SignalKind,
-        actor: &str,
-        comment: Option<String>,
-    ) -> Result<(), EngineError> {
+    pub async fn signal(&self, id: &str, kind: SignalKind, actor: &str, comment: Option<String>) -> Result<(), EngineError> {
         let execution = self.get(id).await?;
         control::check_signal(&execution, kind, actor)?;
         let signal = SignalRecord {
@@ -261,11 +231,7 @@ impl Engine {
             if let Err(error) = engine.drive(&id).await {
                 tracing::error!(execution = %id, %error, "execution stopped");
             }
-            engine
-                .driving
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            engine.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
             engine.handles.remove(&id);
             engine.finished.send_modify(|n| *n += 1);
         });
@@ -283,9 +249,7 @@ impl Engine {
         let handle = self.handles.get(id);
         let mut pending = match run.record.status {
             ExecutionStatus::Pending => {
-                let changes = self
-                    .transition(&mut run, None, Some(crate::flow::Next::Step(0)))
-                    .await?;
+                let changes = self.transition(&mut run, None, Some(crate::flow::Next::Step(0))).await?;
                 self.commit(&mut run, changes).await?;
                 None
             }
@@ -306,11 +270,7 @@ impl Engine {
     }
 
     /// Commits a transition, then starts the child executions it created.
-    async fn commit(
-        self: &Arc<Self>,
-        run: &mut Run,
-        changes: Vec<Change>,
-    ) -> Result<(), EngineError> {
+    async fn commit(self: &Arc<Self>, run: &mut Run, changes: Vec<Change>) -> Result<(), EngineError> {
         self.store.commit(changes).await?;
         for child in run.children.drain(..) {
             self.spawn(child);
@@ -324,40 +284,27 @@ impl Engine {
         let Some(step) = run.current() else {
             return Ok(None);
         };
-        if step.status != StepStatus::InProgress
-            || CONTROL_FLOW.contains(&step.action.as_str())
-            || run.is_mocked(&step.name)
-        {
+        if step.status != StepStatus::InProgress || CONTROL_FLOW.contains(&step.action.as_str()) || run.is_mocked(&step.name) {
             return Ok(None);
         }
         let action = step.action.clone();
         if self.dispatcher.is_idempotent(&action) {
-            let step = run
-                .current_mut()
-                .ok_or_else(|| EngineError::Conflict("no current step".into()))?;
+            let step = run.current_mut().ok_or_else(|| EngineError::Conflict("no current step".into()))?;
             step.resumed += 1;
             let change = Change::PutStep(step.clone());
             self.store.commit(vec![change]).await?;
             return Ok(None);
         }
         Ok(Some(Outcome::Interrupted {
-            message: format!(
-                "the step was in progress when Bosun stopped; action {action} is not idempotent, so it was not run again"
-            ),
+            message: format!("the step was in progress when Bosun stopped; action {action} is not idempotent, so it was not run again"),
         }))
     }
 
-    async fn fail_unloadable(
-        &self,
-        mut record: ExecutionRecord,
-        error: EngineError,
-    ) -> Result<(), EngineError> {
+    async fn fail_unloadable(&self, mut record: ExecutionRecord, error: EngineError) -> Result<(), EngineError> {
         record.status = ExecutionStatus::Failed;
         record.failure_message = Some(error.to_string());
         record.updated_at = Utc::now();
-        self.store
-            .commit(vec![Change::UpdateExecution(record)])
-            .await?;
+        self.store.commit(vec![Change::UpdateExecution(record)]).await?;
         Ok(())
     }
 }

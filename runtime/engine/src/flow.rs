@@ -71,6 +71,5 @@ fn stop_status(step: StepStatus) -> ExecutionStatus {
 
 fn jump(doc: &Document, target: &str) -> Next {
     // Validation guarantees targets exist; a missing one still ends cleanly.
-    doc.step_index(target)
-        .map_or(Next::Stop(ExecutionStatus::Failed), Next::Step)
+    doc.step_index(target).map_or(Next::Stop(ExecutionStatus::Failed), Next::Step)
 }

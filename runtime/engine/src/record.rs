@@ -99,9 +99,7 @@ impl SignalKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Approve, Self::Reject, Self::Resume, Self::Cancel]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [Self::Approve, Self::Reject, Self::Resume, Self::Cancel].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -119,16 +117,11 @@ pub struct SignalRecord {
 /// One change; a transition commits a list of them in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    CreateExecution {
-        record: ExecutionRecord,
-        document: DocumentSnapshot,
-    },
+    CreateExecution { record: ExecutionRecord, document: DocumentSnapshot },
     UpdateExecution(ExecutionRecord),
     PutStep(StepRecord),
     AddSignal(SignalRecord),
-    ConsumeSignal {
-        id: String,
-    },
+    ConsumeSignal { id: String },
 }
 
 /// An execution as loaded from the store.

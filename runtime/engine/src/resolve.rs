@@ -19,12 +19,7 @@ pub struct Globals {
 
 impl Default for Globals {
     fn default() -> Self {
-        Self {
-            account_id: "000000000000".into(),
-            region: "local".into(),
-            partition: "aws".into(),
-            url_suffix: "amazonaws.com".into(),
-        }
+        Self { account_id: "000000000000".into(), region: "local".into(), partition: "aws".into(), url_suffix: "amazonaws.com".into() }
     }
 }
 
@@ -44,11 +39,7 @@ impl ExecutionResolver<'_> {
             .rev()
             .find(|s| s.name == step && s.status == StepStatus::Success)
             .ok_or_else(|| format!("step \"{step}\" has not completed successfully"))?;
-        record
-            .outputs
-            .get(output)
-            .cloned()
-            .ok_or_else(|| format!("step \"{step}\" has no output \"{output}\""))
+        record.outputs.get(output).cloned().ok_or_else(|| format!("step \"{step}\" has no output \"{output}\""))
     }
 
     fn global(&self, name: &str) -> Result<Value, String> {
@@ -68,25 +59,16 @@ impl ExecutionResolver<'_> {
 impl Resolver for ExecutionResolver<'_> {
     fn resolve(&self, reference: &Reference) -> Result<Value, InterpolateError> {
         let result = match reference {
-            Reference::Param(name) => self
-                .parameters
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("parameter \"{name}\" has no value")),
+            Reference::Param(name) => self.parameters.get(name).cloned().ok_or_else(|| format!("parameter \"{name}\" has no value")),
             Reference::StepOutput { step, output } => self.step_output(step, output),
-            Reference::Automation(name) if name == "EXECUTION_ID" => {
-                Ok(Value::String(self.execution_id.to_string()))
-            }
+            Reference::Automation(name) if name == "EXECUTION_ID" => Ok(Value::String(self.execution_id.to_string())),
             Reference::Automation(name) => Err(format!("unknown variable automation:{name}")),
             Reference::Global(name) => self.global(name),
-            Reference::Ssm { name, .. } => Err(format!(
-                "parameter store reference \"{name}\" cannot be resolved: Parameter Store is not available here"
-            )),
+            Reference::Ssm { name, .. } => {
+                Err(format!("parameter store reference \"{name}\" cannot be resolved: Parameter Store is not available here"))
+            }
         };
-        result.map_err(|message| InterpolateError {
-            reference: describe(reference),
-            message,
-        })
+        result.map_err(|message| InterpolateError { reference: describe(reference), message })
     }
 }
 
@@ -96,10 +78,7 @@ fn describe(reference: &Reference) -> String {
         Reference::StepOutput { step, output } => format!("{step}.{output}"),
         Reference::Automation(name) => format!("automation:{name}"),
         Reference::Global(name) => format!("global:{name}"),
-        Reference::Ssm {
-            name,
-            secure: false,
-        } => format!("ssm:{name}"),
+        Reference::Ssm { name, secure: false } => format!("ssm:{name}"),
         Reference::Ssm { name, secure: true } => format!("ssm-secure:{name}"),
     }
 }

@@ -32,17 +32,11 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn success(response: Map<String, Value>) -> Self {
-        Outcome::Success {
-            response,
-            goto: None,
-        }
+        Outcome::Success { response, goto: None }
     }
 
     pub fn failed(message: impl Into<String>) -> Self {
-        Outcome::Failed {
-            status: StepStatus::Failed,
-            message: message.into(),
-        }
+        Outcome::Failed { status: StepStatus::Failed, message: message.into() }
     }
 }
 
@@ -58,19 +52,14 @@ pub struct Run {
     pub dirty: bool,
     /// When the store was last asked for signals.
     pub signals_checked: Option<std::time::Instant>,
+    /// Step name -> index in `mainSteps`.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Run {
     pub fn new(record: ExecutionRecord, doc: Arc<Document>, steps: Vec<StepRecord>) -> Self {
-        Self {
-            record,
-            doc,
-            steps,
-            consumed: vec![],
-            children: vec![],
-            dirty: false,
-            signals_checked: None,
-        }
+        let index = doc.main_steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        Self { record, doc, steps, consumed: vec![], children: vec![], dirty: false, signals_checked: None, index }
     }
 
     pub fn set_status(&mut self, status: ExecutionStatus) {
@@ -90,7 +79,7 @@ impl Run {
 
     /// Index in `mainSteps` of the current step.
     pub fn current_index(&self) -> Option<usize> {
-        self.current().and_then(|s| self.doc.step_index(&s.name))
+        self.current().and_then(|s| self.index.get(&s.name).copied())
     }
 
     pub fn is_mocked(&self, step: &str) -> bool {
@@ -98,8 +87,7 @@ impl Run {
     }
 
     pub fn was_cancelled(&self) -> bool {
-        self.steps.iter().any(|s| s.status == StepStatus::Cancelled)
-            || self.record.status == ExecutionStatus::Cancelling
+        self.steps.iter().any(|s| s.status == StepStatus::Cancelled) || self.record.status == ExecutionStatus::Cancelling
     }
 
     /// The status of the last critical step that failed, if any.
@@ -108,12 +96,7 @@ impl Run {
             .iter()
             .rev()
             .filter(|s| s.status.is_failure())
-            .find(|s| {
-                self.doc
-                    .main_steps
-                    .iter()
-                    .any(|d| d.name == s.name && d.is_critical)
-            })
+            .find(|s| self.doc.main_steps.iter().any(|d| d.name == s.name && d.is_critical))
             .map(|s| s.status)
     }
 
@@ -123,14 +106,7 @@ impl Run {
             .iter()
             .rev()
             .find(|s| s.status.is_failure())
-            .map(|s| {
-                format!(
-                    "step \"{}\" {}: {}",
-                    s.name,
-                    s.status,
-                    s.failure_message.as_deref().unwrap_or("no message")
-                )
-            })
+            .map(|s| format!("step \"{}\" {}: {}", s.name, s.status, s.failure_message.as_deref().unwrap_or("no message")))
     }
 
     /// Document-level outputs: `Step.Output` -> value, for those that have one.
@@ -140,12 +116,8 @@ impl Run {
             let Some((step, output)) = name.split_once('.') else {
                 continue;
             };
-            let value = self
-                .steps
-                .iter()
-                .rev()
-                .find(|s| s.name == step && s.status == StepStatus::Success)
-                .and_then(|s| s.outputs.get(output));
+            let value =
+                self.steps.iter().rev().find(|s| s.name == step && s.status == StepStatus::Success).and_then(|s| s.outputs.get(output));
             if let Some(value) = value {
                 outputs.insert(name.clone(), value.clone());
             }

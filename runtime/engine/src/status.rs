@@ -58,42 +58,19 @@ macro_rules! status_names {
     };
 }
 
-status_names!(ExecutionStatus {
-    Pending,
-    InProgress,
-    Waiting,
-    Success,
-    TimedOut,
-    Cancelling,
-    Cancelled,
-    Failed
-});
-status_names!(StepStatus {
-    Pending,
-    InProgress,
-    Waiting,
-    Success,
-    TimedOut,
-    Cancelled,
-    Failed
-});
+status_names!(ExecutionStatus { Pending, InProgress, Waiting, Success, TimedOut, Cancelling, Cancelled, Failed });
+status_names!(StepStatus { Pending, InProgress, Waiting, Success, TimedOut, Cancelled, Failed });
 
 impl ExecutionStatus {
     /// No further transition happens from a terminal status.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Success | Self::TimedOut | Self::Cancelled | Self::Failed
-        )
+        matches!(self, Self::Success | Self::TimedOut | Self::Cancelled | Self::Failed)
     }
 }
 
 impl StepStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Success | Self::TimedOut | Self::Cancelled | Self::Failed
-        )
+        matches!(self, Self::Success | Self::TimedOut | Self::Cancelled | Self::Failed)
     }
 
     /// A failed outcome that `onFailure` applies to.
@@ -114,10 +91,7 @@ mod tests {
         for s in StepStatus::ALL {
             assert_eq!(s.to_string().parse::<StepStatus>().unwrap(), *s);
         }
-        assert_eq!(
-            "Running".parse::<ExecutionStatus>(),
-            Err(UnknownStatus("Running".into()))
-        );
+        assert_eq!("Running".parse::<ExecutionStatus>(), Err(UnknownStatus("Running".into())));
     }
 
     #[test]

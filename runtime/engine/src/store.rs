@@ -28,9 +28,5 @@ pub trait ExecutionStore: Send + Sync {
 #[async_trait]
 pub trait DocumentSource: Send + Sync {
     /// `version`: a version number, `$LATEST`, `$DEFAULT`, or `None` for the default version.
-    async fn document(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Option<DocumentSnapshot>, StoreError>;
+    async fn document(&self, name: &str, version: Option<&str>) -> Result<Option<DocumentSnapshot>, StoreError>;
 }

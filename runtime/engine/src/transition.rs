@@ -46,10 +46,7 @@ impl Engine {
             }
             match next.take() {
                 Some(Next::Step(_)) if run.steps.len() >= self.config.max_step_runs => {
-                    let message = format!(
-                        "the execution made {} step runs, the most allowed",
-                        run.steps.len()
-                    );
+                    let message = format!("the execution made {} step runs, the most allowed", run.steps.len());
                     self.finalize(run, ExecutionStatus::Failed, Some(message));
                     break;
                 }
@@ -88,10 +85,7 @@ impl Engine {
         let step = &doc.main_steps[index];
         let outcome = match outcome {
             Outcome::Success { response, goto } => match step_outputs(step, response) {
-                Ok(outputs) => Outcome::Success {
-                    response: outputs,
-                    goto,
-                },
+                Ok(outputs) => Outcome::Success { response: outputs, goto },
                 Err(message) => Outcome::failed(message),
             },
             other => other,
@@ -140,9 +134,7 @@ impl Engine {
         let record = record.clone();
         self.emit(TraceEvent::step(&record, false));
         changes.push(Change::PutStep(record));
-        if matches!(run.current().map(|s| s.status), Some(StepStatus::Cancelled))
-            && matches!(next, Next::Step(_))
-        {
+        if matches!(run.current().map(|s| s.status), Some(StepStatus::Cancelled)) && matches!(next, Next::Step(_)) {
             run.set_status(ExecutionStatus::Cancelling);
         }
         Finish::Next(next)
@@ -150,12 +142,7 @@ impl Engine {
 
     /// Starts the step at `index`: a new record with interpolated inputs, armed for its
     /// action. An `Err` is the step's immediate outcome (it failed before running).
-    async fn begin(
-        self: &Arc<Self>,
-        run: &mut Run,
-        index: usize,
-        changes: &mut Vec<Change>,
-    ) -> Result<(), Outcome> {
+    async fn begin(self: &Arc<Self>, run: &mut Run, index: usize, changes: &mut Vec<Change>) -> Result<(), Outcome> {
         let doc = Arc::clone(&run.doc);
         let step = &doc.main_steps[index];
         let now = Utc::now();
@@ -187,10 +174,7 @@ impl Engine {
             decisions: vec![],
             resumed: 0,
         });
-        if matches!(
-            run.record.status,
-            ExecutionStatus::Pending | ExecutionStatus::Waiting
-        ) {
+        if matches!(run.record.status, ExecutionStatus::Pending | ExecutionStatus::Waiting) {
             run.set_status(ExecutionStatus::InProgress);
         }
         inputs.map_err(|e| Outcome::failed(format!("inputs: {e}")))?;
@@ -205,11 +189,7 @@ impl Engine {
     }
 
     /// Prepares the current step's action: wake-up time, waiting status, child execution.
-    async fn arm(
-        self: &Arc<Self>,
-        run: &mut Run,
-        changes: &mut Vec<Change>,
-    ) -> Result<(), Outcome> {
+    async fn arm(self: &Arc<Self>, run: &mut Run, changes: &mut Vec<Change>) -> Result<(), Outcome> {
         let (action, inputs, seq) = match run.current() {
             Some(r) => (r.action.clone(), r.inputs.clone(), r.seq),
             None => return Ok(()),
@@ -225,25 +205,14 @@ impl Engine {
         if let Some(record) = run.current_mut() {
             control::arm_local(record, now)?;
         }
-        if matches!(action.as_str(), "aws:approve" | "aws:pause")
-            && run.record.status == ExecutionStatus::InProgress
-        {
+        if matches!(action.as_str(), "aws:approve" | "aws:pause") && run.record.status == ExecutionStatus::InProgress {
             run.set_status(ExecutionStatus::Waiting);
         }
         Ok(())
     }
 
-    async fn create_child(
-        self: &Arc<Self>,
-        run: &mut Run,
-        inputs: &Value,
-        seq: u32,
-        changes: &mut Vec<Change>,
-    ) -> Result<String, Outcome> {
-        let name = inputs
-            .get("DocumentName")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Outcome::failed("DocumentName must be a string"))?;
+    async fn create_child(self: &Arc<Self>, run: &mut Run, inputs: &Value, seq: u32, changes: &mut Vec<Change>) -> Result<String, Outcome> {
+        let name = inputs.get("DocumentName").and_then(Value::as_str).ok_or_else(|| Outcome::failed("DocumentName must be a string"))?;
         let version = inputs.get("DocumentVersion").and_then(Value::as_str);
         let document = self
             .documents
@@ -253,24 +222,13 @@ impl Engine {
             .ok_or_else(|| Outcome::failed(format!("no document named \"{name}\"")))?;
         let parameters = match inputs.get("RuntimeParameters") {
             None | Some(Value::Null) => vec![],
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| (k.clone(), ParamInput::Json(runtime_parameter(v))))
-                .collect(),
+            Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), ParamInput::Json(runtime_parameter(v)))).collect(),
             Some(_) => return Err(Outcome::failed("RuntimeParameters must be a map")),
         };
-        let request = StartRequest {
-            document,
-            parameters,
-            mocks: Map::new(),
-        };
-        let parent = ParentRef {
-            execution_id: run.record.id.clone(),
-            step_seq: seq,
-        };
-        let (record, document) = self
-            .prepare(request, Some(parent))
-            .map_err(|e| Outcome::failed(format!("child execution of {name}: {e}")))?;
+        let request = StartRequest { document, parameters, mocks: Map::new() };
+        let parent = ParentRef { execution_id: run.record.id.clone(), step_seq: seq };
+        let (record, document) =
+            self.prepare(request, Some(parent)).map_err(|e| Outcome::failed(format!("child execution of {name}: {e}")))?;
         let id = record.id.clone();
         changes.push(Change::CreateExecution { record, document });
         run.children.push(id.clone());
@@ -293,11 +251,7 @@ impl Engine {
 /// scalar is that scalar, which a list-typed parameter takes as a one-item list again.
 fn runtime_parameter(value: &Value) -> Value {
     match value {
-        Value::Array(items)
-            if items.len() == 1 && !items[0].is_array() && !items[0].is_object() =>
-        {
-            items[0].clone()
-        }
+        Value::Array(items) if items.len() == 1 && !items[0].is_array() && !items[0].is_object() => items[0].clone(),
         other => other.clone(),
     }
 }
@@ -310,8 +264,7 @@ fn step_outputs(step: &Step, response: Map<String, Value>) -> Result<Map<String,
     let response = Value::Object(response);
     let mut declared = Map::new();
     for output in &step.outputs {
-        let value = select(&response, &output.selector, &output.ty)
-            .map_err(|e| format!("output {}: {e}", output.name))?;
+        let value = select(&response, &output.selector, &output.ty).map_err(|e| format!("output {}: {e}", output.name))?;
         declared.insert(output.name.clone(), value);
     }
     let Value::Object(mut all) = response else {

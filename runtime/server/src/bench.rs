@@ -81,7 +81,12 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
         }
     }
     let ms = validation_ms(args.validate_steps);
-    rows.push(Row { what: format!("validate a {}-step document (median of 30)", args.validate_steps), value: ms, unit: "ms", note: "goal < 5 ms".into() });
+    rows.push(Row {
+        what: format!("validate a {}-step document (median of 30)", args.validate_steps),
+        value: ms,
+        unit: "ms",
+        note: "goal < 5 ms".into(),
+    });
     print_table(&rows);
     Ok(())
 }

@@ -25,10 +25,7 @@ pub struct OutputArg {
 
 /// Prints one JSON value on stdout.
 pub fn print_json(value: &Value) {
-    crate::outln!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+    crate::outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -85,11 +82,7 @@ pub fn execution_text(execution: &StoredExecution) -> String {
     let record = &execution.record;
     let mut out = String::new();
     let _ = writeln!(out, "Execution {}", record.id);
-    let version = record
-        .document_version
-        .as_deref()
-        .map(|v| format!(" (version {v})"))
-        .unwrap_or_default();
+    let version = record.document_version.as_deref().map(|v| format!(" (version {v})")).unwrap_or_default();
     let _ = writeln!(out, "Document  {}{version}", record.document_name);
     let _ = writeln!(out, "Status    {}", record.status);
     if let Some(message) = &record.failure_message {
@@ -97,18 +90,8 @@ pub fn execution_text(execution: &StoredExecution) -> String {
     }
     if !execution.steps.is_empty() {
         let _ = writeln!(out, "Steps");
-        let width = execution
-            .steps
-            .iter()
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(0);
-        let action_width = execution
-            .steps
-            .iter()
-            .map(|s| s.action.len())
-            .max()
-            .unwrap_or(0);
+        let width = execution.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let action_width = execution.steps.iter().map(|s| s.action.len()).max().unwrap_or(0);
         for step in &execution.steps {
             let mut notes = Vec::new();
             if step.attempt > 1 {
@@ -122,16 +105,8 @@ pub fn execution_text(execution: &StoredExecution) -> String {
             {
                 notes.push(format!("wakes at {}", time(wake)));
             }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", notes.join(", "))
-            };
-            let _ = writeln!(
-                out,
-                "  {:>4}  {:<width$}  {:<action_width$}  {}{notes}",
-                step.seq, step.name, step.action, step.status
-            );
+            let notes = if notes.is_empty() { String::new() } else { format!("  ({})", notes.join(", ")) };
+            let _ = writeln!(out, "  {:>4}  {:<width$}  {:<action_width$}  {}{notes}", step.seq, step.name, step.action, step.status);
             if let Some(message) = &step.failure_message
                 && step.status.is_failure()
             {
@@ -151,29 +126,15 @@ pub fn execution_text(execution: &StoredExecution) -> String {
 /// One `--trace` line.
 pub fn trace_line(event: &TraceEvent) -> String {
     let at = event.at.format("%H:%M:%S%.3f");
-    let message = event
-        .message
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
+    let message = event.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
     match &event.step {
-        None => format!(
-            "{at} execution {} {}{message}",
-            event.execution_id, event.status
-        ),
+        None => format!("{at} execution {} {}{message}", event.execution_id, event.status),
         Some(step) => {
             let seq = event.seq.map(|s| format!("#{s} ")).unwrap_or_default();
             let action = event.action.as_deref().unwrap_or("");
-            let attempt = event
-                .attempt
-                .filter(|a| *a > 1)
-                .map(|a| format!(" attempt {a}"))
-                .unwrap_or_default();
+            let attempt = event.attempt.filter(|a| *a > 1).map(|a| format!(" attempt {a}")).unwrap_or_default();
             match &event.inputs {
-                Some(inputs) => format!(
-                    "{at} step {seq}{step} ({action}) {}{attempt} inputs {}",
-                    event.status, inputs
-                ),
+                Some(inputs) => format!("{at} step {seq}{step} ({action}) {}{attempt} inputs {}", event.status, inputs),
                 None => format!("{at} step {seq}{step} {}{message}", event.status),
             }
         }
@@ -187,17 +148,10 @@ pub fn document_info_json(info: &DocumentInfo) -> Value {
 pub fn documents_text(infos: &[DocumentInfo]) -> String {
     let mut out = String::new();
     let width = infos.iter().map(|i| i.name.len()).max().unwrap_or(4).max(4);
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>7}  {:>7}  {:<10}  {:<6}  {:<5}  CREATED",
-        "NAME", "VERSION", "LATEST", "TYPE", "SCHEMA", "OWNER"
-    );
+    let _ =
+        writeln!(out, "{:<width$}  {:>7}  {:>7}  {:<10}  {:<6}  {:<5}  CREATED", "NAME", "VERSION", "LATEST", "TYPE", "SCHEMA", "OWNER");
     for i in infos {
-        let version = if i.is_default_version {
-            format!("{}*", i.version)
-        } else {
-            i.version.to_string()
-        };
+        let version = if i.is_default_version { format!("{}*", i.version) } else { i.version.to_string() };
         let owner = match i.owner {
             bosun_store::DocumentOwner::Bosun => "Bosun",
             bosun_store::DocumentOwner::User => "Self",
@@ -205,13 +159,7 @@ pub fn documents_text(infos: &[DocumentInfo]) -> String {
         let _ = writeln!(
             out,
             "{:<width$}  {:>7}  {:>7}  {:<10}  {:<6}  {:<5}  {}",
-            i.name,
-            version,
-            i.latest_version,
-            i.document_type,
-            i.schema_version,
-            owner,
-            i.created_at
+            i.name, version, i.latest_version, i.document_type, i.schema_version, owner, i.created_at
         );
     }
     out
@@ -219,20 +167,9 @@ pub fn documents_text(infos: &[DocumentInfo]) -> String {
 
 pub fn executions_text(list: &[ExecutionSummary]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<36}  {:<10}  {:<30}  CREATED",
-        "EXECUTION", "STATUS", "DOCUMENT"
-    );
+    let _ = writeln!(out, "{:<36}  {:<10}  {:<30}  CREATED", "EXECUTION", "STATUS", "DOCUMENT");
     for e in list {
-        let _ = writeln!(
-            out,
-            "{:<36}  {:<10}  {:<30}  {}",
-            e.execution_id,
-            e.status.as_str(),
-            e.document_name,
-            e.created_at
-        );
+        let _ = writeln!(out, "{:<36}  {:<10}  {:<30}  {}", e.execution_id, e.status.as_str(), e.document_name, e.created_at);
     }
     out
 }

@@ -11,15 +11,9 @@ pub const BUILTINS: &[(&str, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/
 /// document whose structure is valid, or its problems rendered as `file:line:col: path: message`.
 pub fn document_facts(file_name: &str, text: &str) -> Result<(String, String), Vec<String>> {
     let loaded = bosun_document::load(file_name, text, &StructureOnly);
-    let errors: Vec<String> = loaded
-        .diagnostics
-        .errors()
-        .map(|d| d.render(file_name))
-        .collect();
+    let errors: Vec<String> = loaded.diagnostics.errors().map(|d| d.render(file_name)).collect();
     match loaded.document {
-        Some(doc) if errors.is_empty() => {
-            Ok((doc.kind.as_str().to_string(), doc.schema_version.clone()))
-        }
+        Some(doc) if errors.is_empty() => Ok((doc.kind.as_str().to_string(), doc.schema_version.clone())),
         _ => Err(errors),
     }
 }
@@ -28,20 +22,9 @@ pub fn document_facts(file_name: &str, text: &str) -> Result<(String, String), V
 pub fn load_builtins(store: &Store) -> Result<(), String> {
     for (name, file_name, text) in BUILTINS {
         let (document_type, schema_version) =
-            document_facts(file_name, text).map_err(|errors| {
-                format!(
-                    "built-in document {name} is not valid:\n{}",
-                    errors.join("\n")
-                )
-            })?;
+            document_facts(file_name, text).map_err(|errors| format!("built-in document {name} is not valid:\n{}", errors.join("\n")))?;
         store
-            .load_builtin(&NewDocument {
-                name,
-                file_name,
-                content: text,
-                document_type: &document_type,
-                schema_version: &schema_version,
-            })
+            .load_builtin(&NewDocument { name, file_name, content: text, document_type: &document_type, schema_version: &schema_version })
             .map_err(|e| format!("cannot load built-in document {name}: {e}"))?;
     }
     Ok(())
@@ -62,13 +45,8 @@ mod tests {
     #[test]
     fn builtin_runbooks_are_valid_automation_documents() {
         for (name, file_name, text) in BUILTINS {
-            let (kind, schema) = document_facts(file_name, text)
-                .unwrap_or_else(|e| panic!("{name}: {}", e.join("\n")));
-            assert_eq!(
-                (kind.as_str(), schema.as_str()),
-                ("Automation", "0.3"),
-                "{name}"
-            );
+            let (kind, schema) = document_facts(file_name, text).unwrap_or_else(|e| panic!("{name}: {}", e.join("\n")));
+            assert_eq!((kind.as_str(), schema.as_str()), ("Automation", "0.3"), "{name}");
         }
     }
 }

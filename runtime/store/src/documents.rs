@@ -58,22 +58,13 @@ pub struct NewDocument<'a> {
 /// SSM's rule: 3 to 128 of letters, digits, `_`, `-` and `.`; the `AWS-`, `Amazon` and
 /// `Bosun-` prefixes are reserved for documents that ship with the product.
 pub fn validate_document_name(name: &str, builtin: bool) -> Result<(), StoreError> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !(3..=128).contains(&name.len()) || !ok_chars {
-        return Err(StoreError(format!(
-            "invalid document name \"{name}\": use 3 to 128 letters, digits, '_', '-' or '.'"
-        )));
+        return Err(StoreError(format!("invalid document name \"{name}\": use 3 to 128 letters, digits, '_', '-' or '.'")));
     }
-    let reserved = ["AWS-", "Amazon", "Bosun-"].iter().find(|p| {
-        name.to_ascii_lowercase()
-            .starts_with(&p.to_ascii_lowercase())
-    });
+    let reserved = ["AWS-", "Amazon", "Bosun-"].iter().find(|p| name.to_ascii_lowercase().starts_with(&p.to_ascii_lowercase()));
     match reserved {
-        Some(prefix) if !builtin => Err(StoreError(format!(
-            "document names starting with \"{prefix}\" are reserved"
-        ))),
+        Some(prefix) if !builtin => Err(StoreError(format!("document names starting with \"{prefix}\" are reserved"))),
         _ => Ok(()),
     }
 }
@@ -96,29 +87,16 @@ fn info_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
         document_type: r.get(2)?,
         schema_version: r.get(3)?,
         hash: r.get(4)?,
-        owner: if owner == "Bosun" {
-            DocumentOwner::Bosun
-        } else {
-            DocumentOwner::User
-        },
+        owner: if owner == "Bosun" { DocumentOwner::Bosun } else { DocumentOwner::User },
         is_default_version: version == default,
         latest_version: r.get(8)?,
         created_at: r.get(6)?,
     })
 }
 
-fn insert_version(
-    conn: &Connection,
-    doc: &NewDocument<'_>,
-    owner: DocumentOwner,
-) -> Result<u32, StoreError> {
-    let latest: Option<u32> = conn
-        .query_row(
-            "SELECT MAX(version) FROM documents WHERE name = ?1",
-            params![doc.name],
-            |r| r.get(0),
-        )
-        .map_err(sql_error)?;
+fn insert_version(conn: &Connection, doc: &NewDocument<'_>, owner: DocumentOwner) -> Result<u32, StoreError> {
+    let latest: Option<u32> =
+        conn.query_row("SELECT MAX(version) FROM documents WHERE name = ?1", params![doc.name], |r| r.get(0)).map_err(sql_error)?;
     let version = latest.unwrap_or(0) + 1;
     conn.execute(
         "INSERT INTO documents (name, version, file_name, content, hash, kind, schema_version, owner, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -129,32 +107,18 @@ fn insert_version(
 }
 
 fn set_default(conn: &Connection, name: &str, version: u32) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT OR REPLACE INTO document_defaults (name, version) VALUES (?1, ?2)",
-        params![name, version],
-    )
-    .map_err(sql_error)?;
+    conn.execute("INSERT OR REPLACE INTO document_defaults (name, version) VALUES (?1, ?2)", params![name, version]).map_err(sql_error)?;
     Ok(())
 }
 
 fn owner_of(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row(
-        "SELECT owner FROM documents WHERE name = ?1 LIMIT 1",
-        params![name],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(sql_error)
+    conn.query_row("SELECT owner FROM documents WHERE name = ?1 LIMIT 1", params![name], |r| r.get(0)).optional().map_err(sql_error)
 }
 
 fn latest_hash(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row(
-        "SELECT hash FROM documents WHERE name = ?1 ORDER BY version DESC LIMIT 1",
-        params![name],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(sql_error)
+    conn.query_row("SELECT hash FROM documents WHERE name = ?1 ORDER BY version DESC LIMIT 1", params![name], |r| r.get(0))
+        .optional()
+        .map_err(sql_error)
 }
 
 impl Store {
@@ -165,16 +129,12 @@ impl Store {
         self.writer.run_blocking(Box::new(move |conn| {
             let doc = owned.borrowed();
             if owner_of(conn, doc.name)?.is_some() {
-                return Err(StoreError(format!(
-                    "document \"{}\" already exists; use update to add a version",
-                    doc.name
-                )));
+                return Err(StoreError(format!("document \"{}\" already exists; use update to add a version", doc.name)));
             }
             let version = insert_version(conn, &doc, DocumentOwner::User)?;
             set_default(conn, doc.name, version)
         }))?;
-        self.document_info(doc.name, Some("1"))?
-            .ok_or_else(|| StoreError("the new document vanished".into()))
+        self.document_info(doc.name, Some("1"))?.ok_or_else(|| StoreError("the new document vanished".into()))
     }
 
     /// Adds a version to an operator's document. The default version does not move.
@@ -186,48 +146,31 @@ impl Store {
             match owner_of(conn, doc.name)?.as_deref() {
                 None => return Err(StoreError(format!("no document named \"{}\"", doc.name))),
                 Some("Bosun") => {
-                    return Err(StoreError(format!(
-                        "document \"{}\" ships with Bosun and is read-only",
-                        doc.name
-                    )));
+                    return Err(StoreError(format!("document \"{}\" ships with Bosun and is read-only", doc.name)));
                 }
                 Some(_) => {}
             }
             if latest_hash(conn, doc.name)?.as_deref() == Some(content_hash(doc.content).as_str()) {
-                return Err(StoreError(format!(
-                    "the content is the same as the latest version of \"{}\"",
-                    doc.name
-                )));
+                return Err(StoreError(format!("the content is the same as the latest version of \"{}\"", doc.name)));
             }
             let _ = tx.send(insert_version(conn, &doc, DocumentOwner::User)?);
             Ok(())
         }))?;
-        let version = rx
-            .recv()
-            .map_err(|_| StoreError("no version was created".into()))?;
-        self.document_info(doc.name, Some(&version.to_string()))?
-            .ok_or_else(|| StoreError("the new version vanished".into()))
+        let version = rx.recv().map_err(|_| StoreError("no version was created".into()))?;
+        self.document_info(doc.name, Some(&version.to_string()))?.ok_or_else(|| StoreError("the new version vanished".into()))
     }
 
     pub fn set_default_version(&self, name: &str, version: u32) -> Result<(), StoreError> {
         let name = name.to_string();
         self.writer.run_blocking(Box::new(move |conn| {
             let exists: bool = conn
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM documents WHERE name = ?1 AND version = ?2)",
-                    params![name, version],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE name = ?1 AND version = ?2)", params![name, version], |r| r.get(0))
                 .map_err(sql_error)?;
             if !exists {
-                return Err(StoreError(format!(
-                    "document \"{name}\" has no version {version}"
-                )));
+                return Err(StoreError(format!("document \"{name}\" has no version {version}")));
             }
             if owner_of(conn, &name)?.as_deref() == Some("Bosun") {
-                return Err(StoreError(format!(
-                    "document \"{name}\" ships with Bosun and is read-only"
-                )));
+                return Err(StoreError(format!("document \"{name}\" ships with Bosun and is read-only")));
             }
             set_default(conn, &name, version)
         }))
@@ -240,19 +183,12 @@ impl Store {
             match owner_of(conn, &name)?.as_deref() {
                 None => return Err(StoreError(format!("no document named \"{name}\""))),
                 Some("Bosun") => {
-                    return Err(StoreError(format!(
-                        "document \"{name}\" ships with Bosun and is read-only"
-                    )));
+                    return Err(StoreError(format!("document \"{name}\" ships with Bosun and is read-only")));
                 }
                 Some(_) => {}
             }
-            conn.execute("DELETE FROM documents WHERE name = ?1", params![name])
-                .map_err(sql_error)?;
-            conn.execute(
-                "DELETE FROM document_defaults WHERE name = ?1",
-                params![name],
-            )
-            .map_err(sql_error)?;
+            conn.execute("DELETE FROM documents WHERE name = ?1", params![name]).map_err(sql_error)?;
+            conn.execute("DELETE FROM document_defaults WHERE name = ?1", params![name]).map_err(sql_error)?;
             Ok(())
         }))
     }
@@ -265,14 +201,9 @@ impl Store {
             let doc = owned.borrowed();
             match owner_of(conn, doc.name)?.as_deref() {
                 Some("Self") => {
-                    return Err(StoreError(format!(
-                        "an operator's document is named \"{}\", like a built-in one",
-                        doc.name
-                    )));
+                    return Err(StoreError(format!("an operator's document is named \"{}\", like a built-in one", doc.name)));
                 }
-                _ if latest_hash(conn, doc.name)?.as_deref()
-                    == Some(content_hash(doc.content).as_str()) =>
-                {
+                _ if latest_hash(conn, doc.name)?.as_deref() == Some(content_hash(doc.content).as_str()) => {
                     return Ok(());
                 }
                 _ => {}
@@ -283,78 +214,44 @@ impl Store {
     }
 
     /// `version`: a number, `$LATEST`, `$DEFAULT`, or None for the default.
-    pub fn get_document(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Option<(DocumentInfo, DocumentSnapshot)>, StoreError> {
+    pub fn get_document(&self, name: &str, version: Option<&str>) -> Result<Option<(DocumentInfo, DocumentSnapshot)>, StoreError> {
         let Some(info) = self.document_info(name, version)? else {
             return Ok(None);
         };
         let (file_name, text): (String, String) = self.read(|c| {
-            c.query_row(
-                "SELECT file_name, content FROM documents WHERE name = ?1 AND version = ?2",
-                params![name, info.version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            c.query_row("SELECT file_name, content FROM documents WHERE name = ?1 AND version = ?2", params![name, info.version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
         })?;
-        let snapshot = DocumentSnapshot {
-            name: name.to_string(),
-            version: Some(info.version.to_string()),
-            file_name,
-            text,
-        };
+        let snapshot = DocumentSnapshot { name: name.to_string(), version: Some(info.version.to_string()), file_name, text };
         Ok(Some((info, snapshot)))
     }
 
-    pub fn document_info(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Option<DocumentInfo>, StoreError> {
+    pub fn document_info(&self, name: &str, version: Option<&str>) -> Result<Option<DocumentInfo>, StoreError> {
         let filter = match version {
             None | Some("$DEFAULT") => "d.version = COALESCE(df.version, 1)".to_string(),
-            Some("$LATEST") => {
-                "d.version = (SELECT MAX(version) FROM documents m WHERE m.name = d.name)"
-                    .to_string()
-            }
+            Some("$LATEST") => "d.version = (SELECT MAX(version) FROM documents m WHERE m.name = d.name)".to_string(),
             Some(v) => {
-                let n: u32 = v.parse().map_err(|_| {
-                    StoreError(format!(
-                        "invalid document version \"{v}\": use a number, $LATEST or $DEFAULT"
-                    ))
-                })?;
+                let n: u32 =
+                    v.parse().map_err(|_| StoreError(format!("invalid document version \"{v}\": use a number, $LATEST or $DEFAULT")))?;
                 format!("d.version = {n}")
             }
         };
-        self.read(|c| {
-            c.query_row(
-                &format!("{INFO_SELECT} WHERE d.name = ?1 AND {filter}"),
-                params![name],
-                info_from_row,
-            )
-            .optional()
-        })
+        self.read(|c| c.query_row(&format!("{INFO_SELECT} WHERE d.name = ?1 AND {filter}"), params![name], info_from_row).optional())
     }
 
     /// The default version of every document, by name.
     pub fn list_documents(&self) -> Result<Vec<DocumentInfo>, StoreError> {
         self.read(|c| {
-            c.prepare(&format!(
-                "{INFO_SELECT} WHERE d.version = COALESCE(df.version, 1) ORDER BY d.name"
-            ))?
-            .query_map([], info_from_row)?
-            .collect()
+            c.prepare(&format!("{INFO_SELECT} WHERE d.version = COALESCE(df.version, 1) ORDER BY d.name"))?
+                .query_map([], info_from_row)?
+                .collect()
         })
     }
 
     pub fn document_versions(&self, name: &str) -> Result<Vec<DocumentInfo>, StoreError> {
         self.read(|c| {
-            c.prepare(&format!(
-                "{INFO_SELECT} WHERE d.name = ?1 ORDER BY d.version"
-            ))?
-            .query_map(params![name], info_from_row)?
-            .collect()
+            c.prepare(&format!("{INFO_SELECT} WHERE d.name = ?1 ORDER BY d.version"))?.query_map(params![name], info_from_row)?.collect()
         })
     }
 }

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use bosun_engine::{
-    Change, DocumentSnapshot, DocumentSource, ExecutionRecord, ExecutionStatus, ExecutionStore,
-    SignalRecord, StepRecord, StoreError, StoredExecution,
+    Change, DocumentSnapshot, DocumentSource, ExecutionRecord, ExecutionStatus, ExecutionStore, SignalRecord, StepRecord, StoreError,
+    StoredExecution,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -17,8 +17,7 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError(format!("cannot decode a stored record: {e}")))
+    serde_json::from_str(text).map_err(|e| StoreError(format!("cannot decode a stored record: {e}")))
 }
 
 fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
@@ -42,28 +41,17 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
         }
         Change::UpdateExecution(record) => {
             let n = conn
-                .prepare_cached(
-                    "UPDATE executions SET status = ?2, terminal = ?3, record = ?4 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        record.id,
-                        record.status.as_str(),
-                        record.status.is_terminal(),
-                        to_json(record).ok()
-                    ])
-                })
+                .prepare_cached("UPDATE executions SET status = ?2, terminal = ?3, record = ?4 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![record.id, record.status.as_str(), record.status.is_terminal(), to_json(record).ok()]))
                 .map_err(sql_error)?;
             if n == 0 {
                 return Err(StoreError(format!("no execution with id {}", record.id)));
             }
         }
         Change::PutStep(step) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO steps (execution_id, seq, record) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut s| s.execute(params![step.execution_id, step.seq, to_json(step).ok()]))
-            .map_err(sql_error)?;
+            conn.prepare_cached("INSERT OR REPLACE INTO steps (execution_id, seq, record) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![step.execution_id, step.seq, to_json(step).ok()]))
+                .map_err(sql_error)?;
         }
         Change::AddSignal(signal) => {
             conn.prepare_cached("INSERT INTO signals (id, execution_id, created_at, record) VALUES (?1, ?2, ?3, ?4)")
@@ -71,9 +59,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
                 .map_err(sql_error)?;
         }
         Change::ConsumeSignal { id } => {
-            conn.prepare_cached("DELETE FROM signals WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![id]))
-                .map_err(sql_error)?;
+            conn.prepare_cached("DELETE FROM signals WHERE id = ?1").and_then(|mut s| s.execute(params![id])).map_err(sql_error)?;
         }
     }
     Ok(())
@@ -92,9 +78,7 @@ pub struct ExecutionSummary {
 impl Store {
     /// Commits changes from blocking code (tools, tests).
     pub fn commit_blocking(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.writer.run_blocking(Box::new(move |conn| {
-            changes.iter().try_for_each(|c| apply(conn, c))
-        }))
+        self.writer.run_blocking(Box::new(move |conn| changes.iter().try_for_each(|c| apply(conn, c))))
     }
 
     pub fn load_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
@@ -113,15 +97,8 @@ impl Store {
                 .query_map(params![id], |r| r.get(0))?
                 .collect()
         })?;
-        let steps = steps
-            .iter()
-            .map(|s| from_json::<StepRecord>(s))
-            .collect::<Result<_, _>>()?;
-        Ok(Some(StoredExecution {
-            record,
-            document,
-            steps,
-        }))
+        let steps = steps.iter().map(|s| from_json::<StepRecord>(s)).collect::<Result<_, _>>()?;
+        Ok(Some(StoredExecution { record, document, steps }))
     }
 
     /// Executions, newest first.
@@ -133,15 +110,8 @@ impl Store {
         })?;
         rows.into_iter()
             .map(|(execution_id, document_name, status, created_at)| {
-                let status = status
-                    .parse()
-                    .map_err(|e: bosun_engine::status::UnknownStatus| StoreError(e.to_string()))?;
-                Ok(ExecutionSummary {
-                    execution_id,
-                    document_name,
-                    status,
-                    created_at,
-                })
+                let status = status.parse().map_err(|e: bosun_engine::status::UnknownStatus| StoreError(e.to_string()))?;
+                Ok(ExecutionSummary { execution_id, document_name, status, created_at })
             })
             .collect()
     }
@@ -150,11 +120,7 @@ impl Store {
 #[async_trait]
 impl ExecutionStore for Store {
     async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.writer
-            .run_async(Box::new(move |conn| {
-                changes.iter().try_for_each(|c| apply(conn, c))
-            }))
-            .await
+        self.writer.run_async(Box::new(move |conn| changes.iter().try_for_each(|c| apply(conn, c)))).await
     }
 
     async fn load(&self, execution_id: &str) -> Result<Option<StoredExecution>, StoreError> {
@@ -163,19 +129,15 @@ impl ExecutionStore for Store {
 
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
-            c.prepare_cached("SELECT id FROM executions WHERE terminal = 0 ORDER BY created_at")?
-                .query_map([], |r| r.get(0))?
-                .collect()
+            c.prepare_cached("SELECT id FROM executions WHERE terminal = 0 ORDER BY created_at")?.query_map([], |r| r.get(0))?.collect()
         })
     }
 
     async fn pending_signals(&self, execution_id: &str) -> Result<Vec<SignalRecord>, StoreError> {
         let rows: Vec<String> = self.read(|c| {
-            c.prepare_cached(
-                "SELECT record FROM signals WHERE execution_id = ?1 ORDER BY created_at",
-            )?
-            .query_map(params![execution_id], |r| r.get(0))?
-            .collect()
+            c.prepare_cached("SELECT record FROM signals WHERE execution_id = ?1 ORDER BY created_at")?
+                .query_map(params![execution_id], |r| r.get(0))?
+                .collect()
         })?;
         rows.iter().map(|r| from_json(r)).collect()
     }
@@ -183,13 +145,7 @@ impl ExecutionStore for Store {
 
 #[async_trait]
 impl DocumentSource for Store {
-    async fn document(
-        &self,
-        name: &str,
-        version: Option<&str>,
-    ) -> Result<Option<DocumentSnapshot>, StoreError> {
-        Ok(self
-            .get_document(name, version)?
-            .map(|(_, snapshot)| snapshot))
+    async fn document(&self, name: &str, version: Option<&str>) -> Result<Option<DocumentSnapshot>, StoreError> {
+        Ok(self.get_document(name, version)?.map(|(_, snapshot)| snapshot))
     }
 }

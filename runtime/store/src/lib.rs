@@ -12,9 +12,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-pub use documents::{
-    DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name,
-};
+pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
 pub use writer::Durability;
 
@@ -40,27 +38,19 @@ pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
 impl Store {
     /// Opens (creating if needed) `bosun.db` in `dir`.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("bosun.db");
         let conn = schema::connect(&path, durability)?;
         schema::migrate(&conn)?;
         let reader = schema::connect(&path, durability)?;
-        Ok(Self {
-            writer: writer::Writer::start(conn),
-            reader: Mutex::new(reader),
-            path,
-        })
+        Ok(Self { writer: writer::Writer::new(conn), reader: Mutex::new(reader), path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, StoreError> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         f(&conn).map_err(sql_error)
     }
@@ -69,24 +59,15 @@ impl Store {
 /// The machine's rate of single-row commits (one INSERT per transaction) for a
 /// durability mode, measured for `for_how_long` in a fresh database in `dir`:
 /// the ceiling the engine's one-commit-per-transition design is compared with.
-pub fn measure_commit_rate(
-    dir: &Path,
-    durability: Durability,
-    for_how_long: std::time::Duration,
-) -> Result<f64, StoreError> {
+pub fn measure_commit_rate(dir: &Path, durability: Durability, for_how_long: std::time::Duration) -> Result<f64, StoreError> {
     let conn = schema::connect(&dir.join("commit-rate.db"), durability)?;
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-        .map_err(sql_error)?;
-    let mut insert = conn
-        .prepare("INSERT INTO t (v) VALUES (?1)")
-        .map_err(sql_error)?;
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").map_err(sql_error)?;
+    let mut insert = conn.prepare("INSERT INTO t (v) VALUES (?1)").map_err(sql_error)?;
     let started = std::time::Instant::now();
     let mut commits = 0u64;
     while started.elapsed() < for_how_long {
         conn.execute_batch("BEGIN").map_err(sql_error)?;
-        insert
-            .execute(["a small row of about forty bytes of text.."])
-            .map_err(sql_error)?;
+        insert.execute(["a small row of about forty bytes of text.."]).map_err(sql_error)?;
         conn.execute_batch("COMMIT").map_err(sql_error)?;
         commits += 1;
     }

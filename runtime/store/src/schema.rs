@@ -10,18 +10,14 @@ use crate::sql_error;
 use crate::writer::Durability;
 
 pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)
-        .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(sql_error)?;
+    let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(sql_error)?;
     let synchronous = match durability {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
     };
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"
-    ))
-    .map_err(sql_error)?;
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"))
+        .map_err(sql_error)?;
     Ok(conn)
 }
 
@@ -69,13 +65,9 @@ PRAGMA user_version = 1;
 ";
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql_error)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_error)?;
     if version > 1 {
-        return Err(StoreError(format!(
-            "the database has schema version {version}, newer than this Bosun understands (1)"
-        )));
+        return Err(StoreError(format!("the database has schema version {version}, newer than this Bosun understands (1)")));
     }
     conn.execute_batch(SCHEMA).map_err(sql_error)
 }

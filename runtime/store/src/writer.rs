@@ -1,10 +1,14 @@
-//! The single writer: a thread that owns the write connection, drains every
-//! queued job, runs them in one transaction (each in its own savepoint, so one
-//! failing job does not undo the others) and answers each job once the
-//! transaction is durable. Concurrent executions thus share one fsync.
+//! The write path: group commit without a writer thread. Every writer queues
+//! its job, then takes the connection; whoever holds it commits everything
+//! queued so far in one transaction (each job in its own savepoint, so one
+//! failing job does not undo the others) and answers each job. A writer that
+//! gets the connection after its job was already committed by another just
+//! leaves. Alone, a writer commits on its own thread with no hand-off; under
+//! load, the writers that queue during one fsync share the next. Async writers
+//! that find the connection taken wait on a notification, not on the lock, so
+//! they never block a runtime thread while waiting.
 
-use std::sync::mpsc;
-use std::thread;
+use std::sync::{Mutex, mpsc};
 
 use bosun_engine::StoreError;
 use rusqlite::Connection;
@@ -22,82 +26,100 @@ pub enum Durability {
 }
 
 type Job = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
-type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Reply = mpsc::Sender<Result<(), StoreError>>;
 
 /// The most jobs one transaction takes.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 
 pub(crate) struct Writer {
-    queue: mpsc::Sender<(Job, Reply)>,
+    conn: Mutex<Connection>,
+    queue: Mutex<Vec<(Job, Reply)>>,
+    /// Notified after every committed batch.
+    committed: tokio::sync::Notify,
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Self {
-        let (queue, jobs) = mpsc::channel::<(Job, Reply)>();
-        thread::Builder::new()
-            .name("bosun-store-writer".into())
-            .spawn(move || run(conn, jobs))
-            .unwrap_or_else(|e| panic!("cannot start the store's writer thread: {e}"));
-        Self { queue }
+    pub(crate) fn new(conn: Connection) -> Self {
+        Self { conn: Mutex::new(conn), queue: Mutex::new(Vec::new()), committed: tokio::sync::Notify::new() }
     }
 
-    /// Queues a job; `reply` gets its result once the transaction holding it is committed.
-    pub(crate) fn submit(&self, job: Job, reply: Reply) {
-        if let Err(mpsc::SendError((_, reply))) = self.queue.send((job, reply)) {
-            reply(Err(StoreError("the store's writer has stopped".into())));
+    fn enqueue(&self, job: Job) -> mpsc::Receiver<Result<(), StoreError>> {
+        let (reply, answer) = mpsc::channel();
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push((job, reply));
+        answer
+    }
+
+    /// Runs a job and returns once the transaction holding it is committed.
+    pub(crate) fn run_blocking(&self, job: Job) -> Result<(), StoreError> {
+        let answer = self.enqueue(job);
+        loop {
+            if let Ok(result) = answer.try_recv() {
+                return result;
+            }
+            self.lead(self.conn.lock().unwrap_or_else(|e| e.into_inner()));
         }
     }
 
-    /// Runs a job and waits for it, from async code.
+    /// The same from async code.
     pub(crate) async fn run_async(&self, job: Job) -> Result<(), StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(job, Box::new(move |r| drop(tx.send(r))));
-        rx.await
-            .map_err(|_| StoreError("the store's writer has stopped".into()))?
-    }
-
-    /// Runs a job and waits for it, from blocking code.
-    pub(crate) fn run_blocking(&self, job: Job) -> Result<(), StoreError> {
-        let (tx, rx) = mpsc::channel();
-        self.submit(job, Box::new(move |r| drop(tx.send(r))));
-        rx.recv()
-            .map_err(|_| StoreError("the store's writer has stopped".into()))?
-    }
-}
-
-fn run(conn: Connection, jobs: mpsc::Receiver<(Job, Reply)>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let answer = self.enqueue(job);
+        loop {
+            if let Ok(result) = answer.try_recv() {
+                return result;
+            }
+            let notified = self.committed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.try_lead() {
+                notified.await;
             }
         }
+    }
+
+    /// Commits what is queued if the connection is free; false when another writer has it.
+    fn try_lead(&self) -> bool {
+        match self.conn.try_lock() {
+            Ok(conn) => self.lead(conn),
+            Err(std::sync::TryLockError::Poisoned(e)) => self.lead(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        }
+        true
+    }
+
+    /// Commits what is queued with the connection held, then wakes the waiting writers.
+    fn lead(&self, conn: std::sync::MutexGuard<'_, Connection>) {
+        let batch = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let n = queue.len().min(MAX_BATCH);
+            queue.drain(..n).collect::<Vec<_>>()
+        };
         commit_batch(&conn, batch);
+        drop(conn);
+        self.committed.notify_waiters();
     }
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<(Job, Reply)>) {
+    if batch.is_empty() {
+        return;
+    }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let error = sql_error(e);
         for (_, reply) in batch {
-            reply(Err(error.clone()));
+            let _ = reply.send(Err(error.clone()));
         }
         return;
     }
     let mut results = Vec::with_capacity(batch.len());
-    let mut replies = Vec::with_capacity(batch.len());
     for (job, reply) in batch {
-        results.push(in_savepoint(conn, job));
-        replies.push(reply);
+        results.push((in_savepoint(conn, job), reply));
     }
     let committed = conn.execute_batch("COMMIT").map_err(sql_error);
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    for (result, reply) in results.into_iter().zip(replies) {
-        reply(committed.clone().and(result));
+    for (result, reply) in results {
+        let _ = reply.send(committed.clone().and(result));
     }
 }
 

@@ -6,22 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bosun_document::DocumentKind;
-use bosun_document::params::{ParamInput, resolve_parameters};
-use bosun_engine::{
-    Change, DocumentSnapshot, Engine, EngineError, ExecutionRecord, ExecutionStatus, SignalKind,
-    StartRequest, StoredExecution,
-};
+use bosun_document::params::ParamInput;
+use bosun_engine::{DocumentSnapshot, Engine, ExecutionStatus, SignalKind, StartRequest, StoredExecution};
 use bosun_store::{NewDocument, Store};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use super::{CliError, Context, LockHolder, engine, open_store, take_engine_lock};
-use crate::output::{
-    OutputArg, OutputFormat, execution_json, execution_text, executions_text, print_json,
-    trace_line,
-};
+use crate::output::{OutputArg, OutputFormat, execution_json, execution_text, executions_text, print_json, trace_line};
 use crate::runbooks::document_facts;
 
 #[derive(Debug, Subcommand)]
@@ -58,11 +51,7 @@ pub enum AutomationCommand {
 #[derive(Debug, Args)]
 pub struct Target {
     /// The document file (YAML or JSON); its file stem names the execution's document.
-    #[arg(
-        value_name = "FILE",
-        required_unless_present = "document",
-        conflicts_with = "document"
-    )]
+    #[arg(value_name = "FILE", required_unless_present = "document", conflicts_with = "document")]
     pub file: Option<PathBuf>,
     /// A stored document, by name.
     #[arg(long, value_name = "NAME")]
@@ -127,60 +116,32 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
             let store = open_store(&ctx.data_dir, ctx.durability)?;
             let engine = engine(&store);
             let request = request(&store, &args.target)?;
-            let id = create_execution(&engine, &store, request)?;
+            let id = engine.create(request).await?;
             match args.output.output {
                 OutputFormat::Json => print_json(&json!({"executionId": id})),
                 OutputFormat::Text => crate::outln!("{id}"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        AutomationCommand::Get {
-            execution_id,
-            output,
-        } => {
+        AutomationCommand::Get { execution_id, output } => {
             let store = open_store(&ctx.data_dir, ctx.durability)?;
-            let execution = store
-                .load_execution(&execution_id)?
-                .ok_or_else(|| CliError::failed(format!("no execution with id {execution_id}")))?;
+            let execution =
+                store.load_execution(&execution_id)?.ok_or_else(|| CliError::failed(format!("no execution with id {execution_id}")))?;
             show(&execution, output.output);
             Ok(ExitCode::SUCCESS)
         }
         AutomationCommand::List { limit, output } => {
             let list = open_store(&ctx.data_dir, ctx.durability)?.list_executions(limit)?;
             match output.output {
-                OutputFormat::Json => {
-                    print_json(&serde_json::to_value(&list).unwrap_or(Value::Null))
-                }
+                OutputFormat::Json => print_json(&serde_json::to_value(&list).unwrap_or(Value::Null)),
                 OutputFormat::Text => crate::out!("{}", executions_text(&list)),
             }
             Ok(ExitCode::SUCCESS)
         }
-        AutomationCommand::Approve(args) => {
-            signal(
-                ctx,
-                &args.execution_id,
-                SignalKind::Approve,
-                args.approver,
-                args.comment,
-            )
-            .await
-        }
-        AutomationCommand::Reject(args) => {
-            signal(
-                ctx,
-                &args.execution_id,
-                SignalKind::Reject,
-                args.approver,
-                args.comment,
-            )
-            .await
-        }
-        AutomationCommand::Resume { execution_id } => {
-            signal(ctx, &execution_id, SignalKind::Resume, None, None).await
-        }
-        AutomationCommand::Cancel { execution_id } => {
-            signal(ctx, &execution_id, SignalKind::Cancel, None, None).await
-        }
+        AutomationCommand::Approve(args) => signal(ctx, &args.execution_id, SignalKind::Approve, args.approver, args.comment).await,
+        AutomationCommand::Reject(args) => signal(ctx, &args.execution_id, SignalKind::Reject, args.approver, args.comment).await,
+        AutomationCommand::Resume { execution_id } => signal(ctx, &execution_id, SignalKind::Resume, None, None).await,
+        AutomationCommand::Cancel { execution_id } => signal(ctx, &execution_id, SignalKind::Cancel, None, None).await,
     }
 }
 
@@ -199,13 +160,7 @@ fn os_user() -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
-async fn signal(
-    ctx: &Context,
-    id: &str,
-    kind: SignalKind,
-    actor: Option<String>,
-    comment: Option<String>,
-) -> Result<ExitCode, CliError> {
+async fn signal(ctx: &Context, id: &str, kind: SignalKind, actor: Option<String>, comment: Option<String>) -> Result<ExitCode, CliError> {
     let store = open_store(&ctx.data_dir, ctx.durability)?;
     let engine = engine(&store);
     let actor = actor.unwrap_or_else(os_user);
@@ -221,20 +176,15 @@ async fn signal(
 }
 
 fn read_text(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))
 }
 
 fn parameters(given: &[String]) -> Result<Vec<(String, ParamInput)>, CliError> {
     given
         .iter()
         .map(|p| match p.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                Ok((name.trim().to_string(), ParamInput::Text(value.to_string())))
-            }
-            _ => Err(CliError::usage(format!(
-                "-p expects Name=Value, got \"{p}\""
-            ))),
+            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), ParamInput::Text(value.to_string()))),
+            _ => Err(CliError::usage(format!("-p expects Name=Value, got \"{p}\""))),
         })
         .collect()
 }
@@ -242,31 +192,17 @@ fn parameters(given: &[String]) -> Result<Vec<(String, ParamInput)>, CliError> {
 fn mocks(given: &[String]) -> Result<Map<String, Value>, CliError> {
     let mut mocks = Map::new();
     for m in given {
-        let Some((step, file)) = m
-            .split_once('=')
-            .filter(|(s, f)| !s.is_empty() && !f.is_empty())
-        else {
-            return Err(CliError::usage(format!(
-                "--mock expects STEP=FILE.json, got \"{m}\""
-            )));
+        let Some((step, file)) = m.split_once('=').filter(|(s, f)| !s.is_empty() && !f.is_empty()) else {
+            return Err(CliError::usage(format!("--mock expects STEP=FILE.json, got \"{m}\"")));
         };
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| CliError::usage(format!("--mock {step}: cannot read {file}: {e}")))?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
-            CliError::usage(format!("--mock {step}: {file} is not valid JSON: {e}"))
-        })?;
+        let text = std::fs::read_to_string(file).map_err(|e| CliError::usage(format!("--mock {step}: cannot read {file}: {e}")))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| CliError::usage(format!("--mock {step}: {file} is not valid JSON: {e}")))?;
         let Value::Object(response) = value else {
-            return Err(CliError::usage(format!(
-                "--mock {step}: {file} must hold a JSON object (the step's response)"
-            )));
+            return Err(CliError::usage(format!("--mock {step}: {file} must hold a JSON object (the step's response)")));
         };
-        if mocks
-            .insert(step.to_string(), Value::Object(response))
-            .is_some()
-        {
-            return Err(CliError::usage(format!(
-                "--mock names step \"{step}\" more than once"
-            )));
+        if mocks.insert(step.to_string(), Value::Object(response)).is_some() {
+            return Err(CliError::usage(format!("--mock names step \"{step}\" more than once")));
         }
     }
     Ok(mocks)
@@ -274,17 +210,8 @@ fn mocks(given: &[String]) -> Result<Map<String, Value>, CliError> {
 
 fn file_snapshot(path: &Path) -> Result<DocumentSnapshot, CliError> {
     let text = read_text(path)?;
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("document")
-        .to_string();
-    Ok(DocumentSnapshot {
-        name,
-        version: None,
-        file_name: path.display().to_string(),
-        text,
-    })
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("document").to_string();
+    Ok(DocumentSnapshot { name, version: None, file_name: path.display().to_string(), text })
 }
 
 /// What to start, from the command line: the document, parameters and mocks.
@@ -293,78 +220,19 @@ fn request(store: &Store, target: &Target) -> Result<StartRequest, CliError> {
         (Some(path), _) => file_snapshot(path)?,
         (None, Some(name)) => {
             let version = target.document_version.as_deref();
-            let (_, snapshot) =
-                store
-                    .get_document(name, version)?
-                    .ok_or_else(|| match version {
-                        Some(v) => {
-                            CliError::usage(format!("document \"{name}\" has no version {v}"))
-                        }
-                        None => CliError::usage(format!(
-                            "no document named \"{name}\" (see `bosun doc list`)"
-                        )),
-                    })?;
+            let (_, snapshot) = store.get_document(name, version)?.ok_or_else(|| match version {
+                Some(v) => CliError::usage(format!("document \"{name}\" has no version {v}")),
+                None => CliError::usage(format!("no document named \"{name}\" (see `bosun doc list`)")),
+            })?;
             snapshot
         }
         (None, None) => return Err(CliError::usage("give a document FILE or --document NAME")),
     };
-    Ok(StartRequest {
-        document,
-        parameters: parameters(&target.parameters)?,
-        mocks: mocks(&target.mocks)?,
-    })
-}
-
-/// Commits a Pending execution without driving it: the process that holds the
-/// engine lock (`bosun dev`) picks it up.
-fn create_execution(
-    engine: &Engine,
-    store: &Store,
-    request: StartRequest,
-) -> Result<String, CliError> {
-    let doc = engine.check_document(&request.document, &request.mocks)?;
-    if doc.kind != DocumentKind::Automation {
-        return Err(CliError::usage(format!(
-            "{} is a Command document (schemaVersion {}); Automation runs documents with schemaVersion 0.3",
-            request.document.name, doc.schema_version
-        )));
-    }
-    if let Some(step) = request
-        .mocks
-        .keys()
-        .find(|name| doc.step_index(name).is_none())
-    {
-        return Err(CliError::usage(format!(
-            "--mock names step \"{step}\", which the document does not have"
-        )));
-    }
-    let parameters = resolve_parameters(&doc.parameters, &request.parameters)
-        .map_err(EngineError::InvalidParameters)?;
-    let now = chrono::Utc::now();
-    let record = ExecutionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        document_name: request.document.name.clone(),
-        document_version: request.document.version.clone(),
-        status: ExecutionStatus::Pending,
-        parameters,
-        mocks: request.mocks,
-        outputs: Map::new(),
-        failure_message: None,
-        parent: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let id = record.id.clone();
-    store.commit_blocking(vec![Change::CreateExecution {
-        record,
-        document: request.document,
-    }])?;
-    Ok(id)
+    Ok(StartRequest { document, parameters: parameters(&target.parameters)?, mocks: mocks(&target.mocks)? })
 }
 
 async fn run_local(ctx: &Context, args: RunArgs) -> Result<ExitCode, CliError> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
     let store = open_store(dir.path(), ctx.durability)?;
     for documents in &args.document_dir {
         load_document_dir(&store, documents)?;
@@ -379,36 +247,19 @@ async fn run_local(ctx: &Context, args: RunArgs) -> Result<ExitCode, CliError> {
 
 /// Stores every `.yaml`, `.yml` and `.json` file of a directory as a document named by its file stem.
 fn load_document_dir(store: &Store, dir: &Path) -> Result<(), CliError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        CliError::usage(format!("cannot read --document-dir {}: {e}", dir.display()))
-    })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::usage(format!("cannot read --document-dir {}: {e}", dir.display())))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            )
-        })
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
         .collect();
     files.sort();
     for path in files {
         let text = read_text(&path)?;
         let shown = path.display().to_string();
-        let (document_type, schema_version) = document_facts(&shown, &text).map_err(|errors| {
-            CliError::usage(format!(
-                "{shown} is not a valid document:\n{}",
-                errors.join("\n")
-            ))
-        })?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let file_name = path
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let (document_type, schema_version) = document_facts(&shown, &text)
+            .map_err(|errors| CliError::usage(format!("{shown} is not a valid document:\n{}", errors.join("\n"))))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let file_name = path.file_name().and_then(|s| s.to_str()).unwrap_or_default();
         store
             .create_document(&NewDocument {
                 name,
@@ -423,12 +274,7 @@ fn load_document_dir(store: &Store, dir: &Path) -> Result<(), CliError> {
 }
 
 /// Starts the execution in this process and drives it to its end.
-async fn run_to_end(
-    engine: &Arc<Engine>,
-    request: StartRequest,
-    trace: bool,
-    output: OutputFormat,
-) -> Result<ExitCode, CliError> {
+async fn run_to_end(engine: &Arc<Engine>, request: StartRequest, trace: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
     let mut events = trace.then(|| engine.subscribe());
     let id = engine.start(request).await?;
     let finished = {
@@ -455,11 +301,7 @@ async fn run_to_end(
         }
     };
     show(&finished, output);
-    Ok(if finished.record.status == ExecutionStatus::Success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if finished.record.status == ExecutionStatus::Success { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]
@@ -468,14 +310,8 @@ mod tests {
 
     #[test]
     fn parameters_need_a_name_and_an_equals_sign() {
-        assert_eq!(
-            parameters(&["A=1".into(), "B=x=y".into()]).unwrap().len(),
-            2
-        );
-        assert_eq!(
-            parameters(&["B=x=y".into()]).unwrap()[0].1,
-            ParamInput::Text("x=y".into())
-        );
+        assert_eq!(parameters(&["A=1".into(), "B=x=y".into()]).unwrap().len(), 2);
+        assert_eq!(parameters(&["B=x=y".into()]).unwrap()[0].1, ParamInput::Text("x=y".into()));
         assert_eq!(parameters(&["A".into()]).unwrap_err().code, 2);
         assert_eq!(parameters(&["=1".into()]).unwrap_err().code, 2);
     }
@@ -491,29 +327,9 @@ mod tests {
         std::fs::write(&list, "[1]").unwrap();
         let arg = |p: &Path| format!("S={}", p.display());
         assert_eq!(mocks(&[arg(&good)]).unwrap()["S"], json!({"A": 1}));
-        assert!(
-            mocks(&[arg(&bad)])
-                .unwrap_err()
-                .message
-                .contains("not valid JSON")
-        );
-        assert!(
-            mocks(&[arg(&list)])
-                .unwrap_err()
-                .message
-                .contains("JSON object")
-        );
-        assert!(
-            mocks(&["S".into()])
-                .unwrap_err()
-                .message
-                .contains("STEP=FILE.json")
-        );
-        assert!(
-            mocks(&[arg(&dir.path().join("none.json"))])
-                .unwrap_err()
-                .message
-                .contains("cannot read")
-        );
+        assert!(mocks(&[arg(&bad)]).unwrap_err().message.contains("not valid JSON"));
+        assert!(mocks(&[arg(&list)]).unwrap_err().message.contains("JSON object"));
+        assert!(mocks(&["S".into()]).unwrap_err().message.contains("STEP=FILE.json"));
+        assert!(mocks(&[arg(&dir.path().join("none.json"))]).unwrap_err().message.contains("cannot read"));
     }
 }

@@ -49,9 +49,7 @@ pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
     let dir = ctx.data_dir.display();
     crate::outln!("Bosun is running on data directory {dir}");
     crate::outln!("Start an execution from another terminal:");
-    crate::outln!(
-        "  bosun automation start --data-dir {dir} --document Bosun-HelloWorld -p Name=operator"
-    );
+    crate::outln!("  bosun automation start --data-dir {dir} --document Bosun-HelloWorld -p Name=operator");
     crate::outln!("  bosun automation list --data-dir {dir}");
     crate::outln!("Press Ctrl-C to stop.");
     let _ = std::io::stdout().flush();

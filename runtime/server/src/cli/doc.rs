@@ -74,23 +74,10 @@ pub enum DocCommand {
 
 pub fn run(ctx: &Context, command: DocCommand) -> Result<ExitCode, CliError> {
     match command {
-        DocCommand::Validate {
-            files,
-            structure_only,
-            output,
-        } => validate(&files, structure_only, output.output),
-        DocCommand::Create { name, file, output } => {
-            store_version(ctx, &name, &file, false, output.output)
-        }
-        DocCommand::Update { name, file, output } => {
-            store_version(ctx, &name, &file, true, output.output)
-        }
-        DocCommand::Get {
-            name,
-            version,
-            content,
-            output,
-        } => get(ctx, &name, version.as_deref(), content, output.output),
+        DocCommand::Validate { files, structure_only, output } => validate(&files, structure_only, output.output),
+        DocCommand::Create { name, file, output } => store_version(ctx, &name, &file, false, output.output),
+        DocCommand::Update { name, file, output } => store_version(ctx, &name, &file, true, output.output),
+        DocCommand::Get { name, version, content, output } => get(ctx, &name, version.as_deref(), content, output.output),
         DocCommand::List { output } => {
             let infos = open_store(&ctx.data_dir, ctx.durability)?.list_documents()?;
             show_infos(&infos, output.output);
@@ -118,15 +105,10 @@ pub fn run(ctx: &Context, command: DocCommand) -> Result<ExitCode, CliError> {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display())))
 }
 
-fn validate(
-    files: &[PathBuf],
-    structure_only: bool,
-    output: OutputFormat,
-) -> Result<ExitCode, CliError> {
+fn validate(files: &[PathBuf], structure_only: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
     let engine;
     let catalog: &dyn ActionCatalog = if structure_only {
         &StructureOnly
@@ -175,47 +157,17 @@ fn validate(
     if output == OutputFormat::Json {
         print_json(&Value::Array(reports));
     }
-    Ok(if all_valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn store_version(
-    ctx: &Context,
-    name: &str,
-    file: &Path,
-    update: bool,
-    output: OutputFormat,
-) -> Result<ExitCode, CliError> {
+fn store_version(ctx: &Context, name: &str, file: &Path, update: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
     let text = read(file)?;
-    let file_name = file
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or("document.yaml")
-        .to_string();
+    let file_name = file.file_name().and_then(|f| f.to_str()).unwrap_or("document.yaml").to_string();
     let (document_type, schema_version) = document_facts(&file.display().to_string(), &text)
-        .map_err(|errors| {
-            CliError::failed(format!(
-                "{} is not a valid document:\n{}",
-                file.display(),
-                errors.join("\n")
-            ))
-        })?;
+        .map_err(|errors| CliError::failed(format!("{} is not a valid document:\n{}", file.display(), errors.join("\n"))))?;
     let store = open_store(&ctx.data_dir, ctx.durability)?;
-    let doc = NewDocument {
-        name,
-        file_name: &file_name,
-        content: &text,
-        document_type: &document_type,
-        schema_version: &schema_version,
-    };
-    let info = if update {
-        store.update_document(&doc)?
-    } else {
-        store.create_document(&doc)?
-    };
+    let doc = NewDocument { name, file_name: &file_name, content: &text, document_type: &document_type, schema_version: &schema_version };
+    let info = if update { store.update_document(&doc)? } else { store.create_document(&doc)? };
     match output {
         OutputFormat::Json => print_json(&document_info_json(&info)),
         OutputFormat::Text => crate::outln!(
@@ -229,13 +181,7 @@ fn store_version(
     Ok(ExitCode::SUCCESS)
 }
 
-fn get(
-    ctx: &Context,
-    name: &str,
-    version: Option<&str>,
-    content: bool,
-    output: OutputFormat,
-) -> Result<ExitCode, CliError> {
+fn get(ctx: &Context, name: &str, version: Option<&str>, content: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
     let store = open_store(&ctx.data_dir, ctx.durability)?;
     let Some((info, snapshot)) = store.get_document(name, version)? else {
         return Err(CliError::failed(match version {
@@ -259,9 +205,7 @@ fn get(
 
 fn show_infos(infos: &[bosun_store::DocumentInfo], output: OutputFormat) {
     match output {
-        OutputFormat::Json => print_json(&Value::Array(
-            infos.iter().map(document_info_json).collect(),
-        )),
+        OutputFormat::Json => print_json(&Value::Array(infos.iter().map(document_info_json).collect())),
         OutputFormat::Text => crate::out!("{}", documents_text(infos)),
     }
 }

@@ -26,13 +26,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Directory holding the database (created when missing).
-    #[arg(
-        long,
-        global = true,
-        env = "BOSUN_DATA_DIR",
-        default_value = "./bosun-data",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, env = "BOSUN_DATA_DIR", default_value = "./bosun-data", value_name = "DIR")]
     pub data_dir: PathBuf,
     /// normal: survives a crash of the process; full: also survives a power loss (slower).
     #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Normal)]
@@ -77,18 +71,12 @@ pub struct CliError {
 impl CliError {
     /// Something went wrong while doing what was asked (exit code 1).
     pub fn failed(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
+        Self { code: 1, message: message.into() }
     }
 
     /// What was asked is not valid: a bad value, an invalid document, an unknown name (exit code 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
+        Self { code: 2, message: message.into() }
     }
 }
 
@@ -101,9 +89,9 @@ impl From<StoreError> for CliError {
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::InvalidDocument(_)
-            | EngineError::InvalidParameters(_)
-            | EngineError::InvalidRequest(_) => Self::usage(e.to_string()),
+            EngineError::InvalidDocument(_) | EngineError::InvalidParameters(_) | EngineError::InvalidRequest(_) => {
+                Self::usage(e.to_string())
+            }
             _ => Self::failed(e.to_string()),
         }
     }
@@ -117,17 +105,9 @@ pub struct Context {
 }
 
 pub fn init_logging(cli: &Cli) {
-    let default = if matches!(cli.command, Command::Dev(_)) {
-        "info"
-    } else {
-        "warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+    let default = if matches!(cli.command, Command::Dev(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -143,9 +123,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         },
     };
     match cli.command {
-        Command::Bench(args) => bench::run(&args)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(CliError::failed),
+        Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS).map_err(CliError::failed),
         Command::Doc(command) => doc::run(&ctx, command),
         Command::Automation(command) => block_on(automation::run(&ctx, command)),
         Command::Dev(args) => block_on(dev::run(&ctx, args)),
@@ -164,30 +142,20 @@ fn block_on<T>(future: impl Future<Output = Result<T, CliError>>) -> Result<T, C
 
 /// Opens the store of a directory and loads the built-in documents into it.
 pub fn open_store(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliError> {
-    let store = Store::open(dir, durability).map_err(|e| {
-        CliError::failed(format!(
-            "cannot open the data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    let store =
+        Store::open(dir, durability).map_err(|e| CliError::failed(format!("cannot open the data directory {}: {e}", dir.display())))?;
     crate::runbooks::load_builtins(&store).map_err(CliError::failed)?;
     Ok(Arc::new(store))
 }
 
 /// An engine over a store, running control flow and `bosun:echo`.
 pub fn engine(store: &Arc<Store>) -> Arc<Engine> {
-    Engine::new(
-        store.clone(),
-        Arc::new(Echo),
-        store.clone(),
-        EngineConfig::default(),
-    )
+    Engine::new(store.clone(), Arc::new(Echo), store.clone(), EngineConfig::default())
 }
 
 /// An engine over a throw-away store: the action catalog of `doc validate`.
 pub fn catalog_engine() -> Result<(Arc<Engine>, tempfile::TempDir), CliError> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
     let store = Arc::new(Store::open(dir.path(), Durability::Normal)?);
     Ok((engine(&store), dir))
 }
@@ -207,12 +175,7 @@ pub struct EngineLock {
 
 /// Takes `<data-dir>/engine.lock`, or says who to ask instead.
 pub fn take_engine_lock(dir: &Path, holder: LockHolder) -> Result<EngineLock, CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::failed(format!(
-            "cannot create the data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| CliError::failed(format!("cannot create the data directory {}: {e}", dir.display())))?;
     let path = dir.join("engine.lock");
     let file = OpenOptions::new()
         .create(true)
@@ -229,16 +192,11 @@ pub fn take_engine_lock(dir: &Path, holder: LockHolder) -> Result<EngineLock, Cl
                 dir.display(),
                 dir.display()
             ),
-            LockHolder::Dev => format!(
-                "another bosun process is already driving the executions of {} ({} is locked)",
-                dir.display(),
-                path.display()
-            ),
+            LockHolder::Dev => {
+                format!("another bosun process is already driving the executions of {} ({} is locked)", dir.display(), path.display())
+            }
         })),
-        Err(TryLockError::Error(e)) => Err(CliError::failed(format!(
-            "cannot lock {}: {e}",
-            path.display()
-        ))),
+        Err(TryLockError::Error(e)) => Err(CliError::failed(format!("cannot lock {}: {e}", path.display()))),
     }
 }
 
@@ -273,11 +231,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let held = take_engine_lock(dir.path(), LockHolder::Dev).unwrap();
         let err = take_engine_lock(dir.path(), LockHolder::Run).unwrap_err();
-        assert!(
-            err.message.contains("bosun automation start"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("bosun automation start"), "{}", err.message);
         drop(held);
         take_engine_lock(dir.path(), LockHolder::Dev).unwrap();
     }

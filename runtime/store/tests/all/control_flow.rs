@@ -67,21 +67,10 @@ mainSteps:
     action: bosun:echo
     inputs: {}
 "#;
-    let path = |e: &bosun_engine::StoredExecution| {
-        e.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>()
-    };
-    assert_eq!(
-        path(&f.run(doc, &[("Size", "20")]).await),
-        ["choose", "big"]
-    );
-    assert_eq!(
-        path(&f.run(doc, &[("Size", "6")]).await),
-        ["choose", "medium", "done"]
-    );
-    assert_eq!(
-        path(&f.run(doc, &[("Size", "7")]).await),
-        ["choose", "small", "done"]
-    );
+    let path = |e: &bosun_engine::StoredExecution| e.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    assert_eq!(path(&f.run(doc, &[("Size", "20")]).await), ["choose", "big"]);
+    assert_eq!(path(&f.run(doc, &[("Size", "6")]).await), ["choose", "medium", "done"]);
+    assert_eq!(path(&f.run(doc, &[("Size", "7")]).await), ["choose", "small", "done"]);
 }
 
 #[tokio::test]
@@ -96,23 +85,14 @@ mainSteps:
     let e = f.run(abort, &[]).await;
     assert_status(&e, ExecutionStatus::Failed);
     assert_eq!(statuses(&e), [("bad".to_string(), "Failed".to_string())]);
-    assert_eq!(
-        e.record.failure_message.as_deref(),
-        Some("step \"bad\" Failed: disk full")
-    );
+    assert_eq!(e.record.failure_message.as_deref(), Some("step \"bad\" Failed: disk full"));
 
-    let cont = abort.replace(
-        "inputs: { Fail: \"disk full\" } }",
-        "inputs: { Fail: \"disk full\" }, onFailure: Continue }",
-    );
+    let cont = abort.replace("inputs: { Fail: \"disk full\" } }", "inputs: { Fail: \"disk full\" }, onFailure: Continue }");
     let e = f.run(&cont, &[]).await;
     assert_status(&e, ExecutionStatus::Success); // isCritical defaults to false with Continue
     assert_eq!(e.steps.len(), 2);
 
-    let critical = cont.replace(
-        "onFailure: Continue }",
-        "onFailure: Continue, isCritical: true }",
-    );
+    let critical = cont.replace("onFailure: Continue }", "onFailure: Continue, isCritical: true }");
     assert_status(&f.run(&critical, &[]).await, ExecutionStatus::Failed);
 
     let jump = r#"
@@ -124,10 +104,7 @@ mainSteps:
 "#;
     let e = f.run(jump, &[]).await;
     assert_status(&e, ExecutionStatus::Failed);
-    assert_eq!(
-        e.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        ["bad", "cleanup"]
-    );
+    assert_eq!(e.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["bad", "cleanup"]);
     assert_eq!(e.steps[1].status, StepStatus::Success);
 }
 
@@ -156,10 +133,7 @@ mainSteps:
     let e = f.run(doc, &[]).await;
     assert_status(&e, ExecutionStatus::TimedOut);
     assert_eq!(e.steps[0].status, StepStatus::TimedOut);
-    assert_eq!(
-        e.steps[0].failure_message.as_deref(),
-        Some("the step timed out after 1 seconds")
-    );
+    assert_eq!(e.steps[0].failure_message.as_deref(), Some("the step timed out after 1 seconds"));
 }
 
 #[tokio::test]
@@ -176,51 +150,24 @@ mainSteps:
   - { name: after, action: bosun:echo, inputs: { Decision: "{{ gate.ApprovalStatus }}" } }
 "#;
     let id = f.start(doc, &[]).await;
-    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting)
-        .await;
-    let denied = f
-        .engine
-        .signal(&id, SignalKind::Approve, "mallory", None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        denied.to_string(),
-        "\"mallory\" is not an approver of step gate; approvers: alice, bob"
-    );
-    f.engine
-        .signal(&id, SignalKind::Approve, "alice", Some("ok".into()))
-        .await
-        .unwrap();
+    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting).await;
+    let denied = f.engine.signal(&id, SignalKind::Approve, "mallory", None).await.unwrap_err();
+    assert_eq!(denied.to_string(), "\"mallory\" is not an approver of step gate; approvers: alice, bob");
+    f.engine.signal(&id, SignalKind::Approve, "alice", Some("ok".into())).await.unwrap();
     f.until(&id, |e| e.steps[0].decisions.len() == 1).await;
-    assert!(
-        f.engine
-            .signal(&id, SignalKind::Approve, "alice", None)
-            .await
-            .is_err(),
-        "a second decision by alice"
-    );
-    f.engine
-        .signal(&id, SignalKind::Approve, "bob", Some("go".into()))
-        .await
-        .unwrap();
+    assert!(f.engine.signal(&id, SignalKind::Approve, "alice", None).await.is_err(), "a second decision by alice");
+    f.engine.signal(&id, SignalKind::Approve, "bob", Some("go".into())).await.unwrap();
     let e = f.wait(&id).await;
     assert_status(&e, ExecutionStatus::Success);
     assert_eq!(e.steps[1].outputs["Decision"], json!("Approved"));
     assert_eq!(e.steps[0].outputs["Comment"], json!("go"));
 
     let id = f.start(doc, &[]).await;
-    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting)
-        .await;
-    f.engine
-        .signal(&id, SignalKind::Reject, "bob", Some("not today".into()))
-        .await
-        .unwrap();
+    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting).await;
+    f.engine.signal(&id, SignalKind::Reject, "bob", Some("not today".into())).await.unwrap();
     let e = f.wait(&id).await;
     assert_status(&e, ExecutionStatus::Failed);
-    assert_eq!(
-        e.steps[0].failure_message.as_deref(),
-        Some("rejected by bob: not today")
-    );
+    assert_eq!(e.steps[0].failure_message.as_deref(), Some("rejected by bob: not today"));
 }
 
 #[tokio::test]
@@ -228,12 +175,8 @@ async fn pause_waits_for_resume() {
     let f = Fixture::new();
     let doc = "schemaVersion: '0.3'\nmainSteps:\n  - { name: hold, action: aws:pause, inputs: {} }\n  - { name: go, action: bosun:echo, inputs: {} }\n";
     let id = f.start(doc, &[]).await;
-    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting)
-        .await;
-    f.engine
-        .signal(&id, SignalKind::Resume, "ops", None)
-        .await
-        .unwrap();
+    f.until(&id, |e| e.record.status == ExecutionStatus::Waiting).await;
+    f.engine.signal(&id, SignalKind::Resume, "ops", None).await.unwrap();
     assert_status(&f.wait(&id).await, ExecutionStatus::Success);
 }
 
@@ -248,30 +191,12 @@ mainSteps:
   - { name: tidy, action: bosun:echo, inputs: { Tidy: yes } }
 "#;
     let id = f.start(doc, &[]).await;
-    f.until(&id, |e| {
-        e.steps.first().is_some_and(|s| s.wake_at.is_some())
-    })
-    .await;
-    f.engine
-        .signal(&id, SignalKind::Cancel, "ops", None)
-        .await
-        .unwrap();
+    f.until(&id, |e| e.steps.first().is_some_and(|s| s.wake_at.is_some())).await;
+    f.engine.signal(&id, SignalKind::Cancel, "ops", None).await.unwrap();
     let e = f.wait(&id).await;
     assert_status(&e, ExecutionStatus::Cancelled);
-    assert_eq!(
-        statuses(&e),
-        [
-            ("nap".into(), "Cancelled".into()),
-            ("tidy".into(), "Success".into())
-        ]
-    );
-    assert!(
-        f.engine
-            .signal(&id, SignalKind::Cancel, "ops", None)
-            .await
-            .is_err(),
-        "cancelling an ended execution"
-    );
+    assert_eq!(statuses(&e), [("nap".into(), "Cancelled".into()), ("tidy".into(), "Success".into())]);
+    assert!(f.engine.signal(&id, SignalKind::Cancel, "ops", None).await.is_err(), "cancelling an ended execution");
 }
 
 #[tokio::test]
@@ -315,10 +240,7 @@ mainSteps:
     let missing = parent.replace("child-doc,", "no-such-doc,");
     let e = f.run(&missing, &[]).await;
     assert_status(&e, ExecutionStatus::Failed);
-    assert_eq!(
-        e.steps[0].failure_message.as_deref(),
-        Some("no document named \"no-such-doc\"")
-    );
+    assert_eq!(e.steps[0].failure_message.as_deref(), Some("no document named \"no-such-doc\""));
 }
 
 #[tokio::test]
@@ -333,19 +255,14 @@ mainSteps:
     outputs: [{ Name: Ids, Selector: "$.Reservations..Instances..InstanceId", Type: StringList }]
   - { name: show, action: bosun:echo, inputs: { Ids: "{{ describe.Ids }}" } }
 "#;
-    let mock =
-        json!({"Reservations": [{"Instances": [{"InstanceId": "i-1"}, {"InstanceId": "i-2"}]}]});
+    let mock = json!({"Reservations": [{"Instances": [{"InstanceId": "i-1"}, {"InstanceId": "i-2"}]}]});
     let mut mocks = serde_json::Map::new();
     mocks.insert("describe".into(), mock);
     let id = f.start_with(doc, &[], mocks).await;
     let e = f.wait(&id).await;
     assert_status(&e, ExecutionStatus::Success);
     assert_eq!(e.steps[1].outputs["Ids"], json!(["i-1", "i-2"]));
-    assert_eq!(
-        f.actions.calls.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "the mocked action must not run"
-    );
+    assert_eq!(f.actions.calls.load(std::sync::atomic::Ordering::SeqCst), 0, "the mocked action must not run");
 }
 
 #[tokio::test]
@@ -361,38 +278,22 @@ mainSteps:
     assert_status(&e, ExecutionStatus::Failed);
     let message = e.steps[1].failure_message.clone().unwrap();
     assert!(message.starts_with("inputs: "), "{message}");
-    assert!(
-        message.contains("has not completed successfully"),
-        "{message}"
-    );
+    assert!(message.contains("has not completed successfully"), "{message}");
 }
 
 #[tokio::test]
 async fn command_documents_and_bad_parameters_are_refused() {
     let f = Fixture::new();
     let command = "schemaVersion: '2.2'\nmainSteps:\n  - { name: s, action: aws:runShellScript, inputs: { runCommand: [echo] } }\n";
-    let request = bosun_engine::StartRequest {
-        document: crate::support::snapshot("cmd", command),
-        parameters: vec![],
-        mocks: Default::default(),
-    };
+    let request =
+        bosun_engine::StartRequest { document: crate::support::snapshot("cmd", command), parameters: vec![], mocks: Default::default() };
     let error = f.engine.start(request).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            bosun_engine::EngineError::InvalidDocument(_)
-                | bosun_engine::EngineError::InvalidRequest(_)
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, bosun_engine::EngineError::InvalidDocument(_) | bosun_engine::EngineError::InvalidRequest(_)), "{error}");
 
     let doc = "schemaVersion: '0.3'\nparameters:\n  N: { type: Integer }\nmainSteps:\n  - { name: s, action: bosun:echo, inputs: {} }\n";
     let request = bosun_engine::StartRequest {
         document: crate::support::snapshot("p", doc),
-        parameters: vec![(
-            "N".into(),
-            bosun_document::params::ParamInput::Text("ten".into()),
-        )],
+        parameters: vec![("N".into(), bosun_document::params::ParamInput::Text("ten".into()))],
         mocks: Default::default(),
     };
     let error = f.engine.start(request).await.unwrap_err();

@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use bosun_document::DiagKind;
 use bosun_document::params::ParamInput;
-use bosun_engine::{
-    DocumentSnapshot, ExecutionStatus, ExecutionStore, SignalKind, StartRequest, StoredExecution,
-};
+use bosun_engine::{DocumentSnapshot, ExecutionStatus, ExecutionStore, SignalKind, StartRequest, StoredExecution};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -31,23 +29,17 @@ const MIN_FIXTURES: usize = 15;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn fixtures_dir(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(kind)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(kind)
 }
 
 /// The documents in `dir` (`.yaml`, `.yml`, `.json` but not `.expect.json`), sorted.
 fn documents(dir: &Path) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("fixture directory {} is missing: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("fixture directory {} is missing: {e}", dir.display()));
     let mut paths: Vec<PathBuf> = entries
         .map(|entry| entry.unwrap().path())
         .filter(|path| {
             let name = file_name(path);
-            !name.ends_with(".expect.json")
-                && [".yaml", ".yml", ".json"]
-                    .iter()
-                    .any(|ext| name.ends_with(ext))
+            !name.ends_with(".expect.json") && [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext))
         })
         .collect();
     paths.sort();
@@ -55,15 +47,11 @@ fn documents(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn read(path: &Path) -> String {
@@ -113,9 +101,7 @@ impl When {
     fn holds(self, e: &StoredExecution) -> bool {
         match self {
             When::Waiting => e.record.status == ExecutionStatus::Waiting,
-            When::Sleeping => e.steps.last().is_some_and(|s| {
-                s.action == "aws:sleep" && s.wake_at.is_some() && !s.status.is_terminal()
-            }),
+            When::Sleeping => e.steps.last().is_some_and(|s| s.action == "aws:sleep" && s.wake_at.is_some() && !s.status.is_terminal()),
         }
     }
 }
@@ -126,8 +112,7 @@ fn expectation(path: &Path) -> Result<Option<Expect>, String> {
     if !expect_path.exists() {
         return Ok(None);
     }
-    let expect: Expect = serde_json::from_str(&read(&expect_path))
-        .map_err(|e| format!("{}: {e}", file_name(&expect_path)))?;
+    let expect: Expect = serde_json::from_str(&read(&expect_path)).map_err(|e| format!("{}: {e}", file_name(&expect_path)))?;
     Ok(if expect.child { None } else { Some(expect) })
 }
 
@@ -144,26 +129,15 @@ async fn valid_fixtures_run_as_expected() {
             Err(message) => panic!("{message}"),
         }
     }
-    assert!(
-        runs.len() >= MIN_FIXTURES,
-        "{} holds {} runnable fixtures; expected at least {MIN_FIXTURES}",
-        dir.display(),
-        runs.len()
-    );
+    assert!(runs.len() >= MIN_FIXTURES, "{} holds {} runnable fixtures; expected at least {MIN_FIXTURES}", dir.display(), runs.len());
 
     let mut tasks = tokio::task::JoinSet::new();
     for (path, expect) in runs {
         let children = children.clone();
         tasks.spawn(async move {
             let name = file_name(&path);
-            let result =
-                tokio::time::timeout(DEADLINE, run_fixture(&path, &children, &expect)).await;
-            (
-                name,
-                result.unwrap_or_else(|_| {
-                    Err(format!("did not finish within {} s", DEADLINE.as_secs()))
-                }),
-            )
+            let result = tokio::time::timeout(DEADLINE, run_fixture(&path, &children, &expect)).await;
+            (name, result.unwrap_or_else(|_| Err(format!("did not finish within {} s", DEADLINE.as_secs()))))
         });
     }
     let mut failures = Vec::new();
@@ -175,12 +149,7 @@ async fn valid_fixtures_run_as_expected() {
         }
     }
     failures.sort();
-    assert!(
-        failures.is_empty(),
-        "{} valid fixture(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} valid fixture(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 async fn run_fixture(path: &Path, children: &[PathBuf], expect: &Expect) -> Result<(), String> {
@@ -189,16 +158,9 @@ async fn run_fixture(path: &Path, children: &[PathBuf], expect: &Expect) -> Resu
         let text = read(child);
         let name = stem(child);
         let file = file_name(child);
-        let document = bosun_store::NewDocument {
-            name: &name,
-            file_name: &file,
-            content: &text,
-            document_type: "Automation",
-            schema_version: "0.3",
-        };
-        f.store
-            .create_document(&document)
-            .map_err(|e| format!("storing child document {file}: {e}"))?;
+        let document =
+            bosun_store::NewDocument { name: &name, file_name: &file, content: &text, document_type: "Automation", schema_version: "0.3" };
+        f.store.create_document(&document).map_err(|e| format!("storing child document {file}: {e}"))?;
     }
 
     let text = read(path);
@@ -216,17 +178,11 @@ async fn run_fixture(path: &Path, children: &[PathBuf], expect: &Expect) -> Resu
         .diagnostics
         .0
         .iter()
-        .filter(|d| {
-            !(d.kind == DiagKind::NotAvailable
-                && mocked.iter().any(|m| d.path.starts_with(m.as_str())))
-        })
+        .filter(|d| !(d.kind == DiagKind::NotAvailable && mocked.iter().any(|m| d.path.starts_with(m.as_str()))))
         .map(|d| d.render(&file))
         .collect();
     if !diagnostics.is_empty() {
-        return Err(format!(
-            "a valid fixture must load without diagnostics, got:\n  {}",
-            diagnostics.join("\n  ")
-        ));
+        return Err(format!("a valid fixture must load without diagnostics, got:\n  {}", diagnostics.join("\n  ")));
     }
 
     let parameters = expect
@@ -241,20 +197,11 @@ async fn run_fixture(path: &Path, children: &[PathBuf], expect: &Expect) -> Resu
         })
         .collect();
     let request = StartRequest {
-        document: DocumentSnapshot {
-            name: stem(path),
-            version: None,
-            file_name: file.clone(),
-            text,
-        },
+        document: DocumentSnapshot { name: stem(path), version: None, file_name: file.clone(), text },
         parameters,
         mocks: expect.mocks.clone(),
     };
-    let id = f
-        .engine
-        .start(request)
-        .await
-        .map_err(|e| format!("start failed: {e}"))?;
+    let id = f.engine.start(request).await.map_err(|e| format!("start failed: {e}"))?;
 
     for (i, signal) in expect.signals.iter().enumerate() {
         send_signal(&f, &id, i, signal).await?;
@@ -265,8 +212,7 @@ async fn run_fixture(path: &Path, children: &[PathBuf], expect: &Expect) -> Resu
 
 /// Waits for the state the signal needs, sends it, and waits until the engine consumed it.
 async fn send_signal(f: &Fixture, id: &str, index: usize, signal: &Signal) -> Result<(), String> {
-    let kind = SignalKind::parse(&signal.kind)
-        .ok_or_else(|| format!("signals[{index}]: unknown kind {:?}", signal.kind))?;
+    let kind = SignalKind::parse(&signal.kind).ok_or_else(|| format!("signals[{index}]: unknown kind {:?}", signal.kind))?;
     loop {
         let e = f.engine.get(id).await.map_err(|e| e.to_string())?;
         if signal.when.holds(&e) {
@@ -287,18 +233,9 @@ async fn send_signal(f: &Fixture, id: &str, index: usize, signal: &Signal) -> Re
     f.engine
         .signal(id, kind, &signal.actor, signal.comment.clone())
         .await
-        .map_err(|e| {
-            format!(
-                "signals[{index}] ({} by {}): {e}",
-                signal.kind, signal.actor
-            )
-        })?;
+        .map_err(|e| format!("signals[{index}] ({} by {}): {e}", signal.kind, signal.actor))?;
     loop {
-        let pending = f
-            .store
-            .pending_signals(id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let pending = f.store.pending_signals(id).await.map_err(|e| e.to_string())?;
         let e = f.engine.get(id).await.map_err(|e| e.to_string())?;
         if pending.is_empty() || e.record.status.is_terminal() {
             return Ok(());
@@ -316,11 +253,7 @@ fn substitute(value: &Value, id: &str) -> Value {
     match value {
         Value::String(s) => Value::String(s.replace("${EXECUTION_ID}", id)),
         Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, id)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), substitute(v, id)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, id))).collect()),
         other => other.clone(),
     }
 }
@@ -329,10 +262,7 @@ fn compare(expect: &Expect, e: &StoredExecution) -> Result<(), String> {
     let mut problems = Vec::new();
     let status = e.record.status.to_string();
     if status != expect.status {
-        problems.push(format!(
-            "status: expected {}, got {status} (failure: {:?})",
-            expect.status, e.record.failure_message
-        ));
+        problems.push(format!("status: expected {}, got {status} (failure: {:?})", expect.status, e.record.failure_message));
     }
     let steps = step_names(e);
     if steps != expect.steps {
@@ -341,30 +271,14 @@ fn compare(expect: &Expect, e: &StoredExecution) -> Result<(), String> {
     if let Some(failure) = &expect.failure
         && e.record.failure_message.as_deref() != Some(failure.as_str())
     {
-        problems.push(format!(
-            "failure: expected {failure:?}, got {:?}",
-            e.record.failure_message
-        ));
+        problems.push(format!("failure: expected {failure:?}, got {:?}", e.record.failure_message));
     }
-    for name in e
-        .record
-        .outputs
-        .keys()
-        .filter(|k| !expect.outputs.contains_key(*k))
-    {
-        problems.push(format!(
-            "outputs: the document output {name} = {} is not in the expect file",
-            e.record.outputs[name]
-        ));
+    for name in e.record.outputs.keys().filter(|k| !expect.outputs.contains_key(*k)) {
+        problems.push(format!("outputs: the document output {name} = {} is not in the expect file", e.record.outputs[name]));
     }
     for (name, want) in &expect.outputs {
         let want = substitute(want, &e.record.id);
-        let got = e
-            .record
-            .outputs
-            .get(name)
-            .cloned()
-            .or_else(|| step_output(e, name));
+        let got = e.record.outputs.get(name).cloned().or_else(|| step_output(e, name));
         match got {
             Some(got) if got == want => {}
             Some(got) => problems.push(format!("outputs[{name}]: expected {want}, got {got}")),
@@ -372,12 +286,7 @@ fn compare(expect: &Expect, e: &StoredExecution) -> Result<(), String> {
         }
     }
     for (step, want) in &expect.attempts {
-        let got = e
-            .steps
-            .iter()
-            .rev()
-            .find(|s| &s.name == step)
-            .map(|s| s.attempt);
+        let got = e.steps.iter().rev().find(|s| &s.name == step).map(|s| s.attempt);
         if got != Some(*want) {
             problems.push(format!("attempts[{step}]: expected {want}, got {got:?}"));
         }
@@ -388,82 +297,43 @@ fn compare(expect: &Expect, e: &StoredExecution) -> Result<(), String> {
     let detail: Vec<String> = e
         .steps
         .iter()
-        .map(|s| {
-            format!(
-                "    {} {} attempt {}: {}",
-                s.name,
-                s.status,
-                s.attempt,
-                s.failure_message.as_deref().unwrap_or("-")
-            )
-        })
+        .map(|s| format!("    {} {} attempt {}: {}", s.name, s.status, s.attempt, s.failure_message.as_deref().unwrap_or("-")))
         .collect();
-    Err(format!(
-        "{}\n  step runs:\n{}",
-        problems.join("\n"),
-        detail.join("\n")
-    ))
+    Err(format!("{}\n  step runs:\n{}", problems.join("\n"), detail.join("\n")))
 }
 
 /// `Step.Output` from the last run of the step that has that output.
 fn step_output(e: &StoredExecution, name: &str) -> Option<Value> {
     let (step, output) = name.split_once('.')?;
-    e.steps
-        .iter()
-        .rev()
-        .filter(|s| s.name == step)
-        .find_map(|s| s.outputs.get(output).cloned())
+    e.steps.iter().rev().filter(|s| s.name == step).find_map(|s| s.outputs.get(output).cloned())
 }
 
 #[tokio::test]
 async fn invalid_fixtures_give_the_expected_diagnostics() {
     let dir = fixtures_dir("invalid");
     let paths = documents(&dir);
-    assert!(
-        paths.len() >= MIN_FIXTURES,
-        "{} holds {} documents; expected at least {MIN_FIXTURES}",
-        dir.display(),
-        paths.len()
-    );
+    assert!(paths.len() >= MIN_FIXTURES, "{} holds {} documents; expected at least {MIN_FIXTURES}", dir.display(), paths.len());
     let f = Fixture::new();
     let mut failures = Vec::new();
     for path in &paths {
         let file = file_name(path);
         let errors_path = path.with_file_name(format!("{}.errors", stem(path)));
         let Ok(expected) = std::fs::read_to_string(&errors_path) else {
-            failures.push(format!(
-                "invalid/{file}: no {} next to it",
-                file_name(&errors_path)
-            ));
+            failures.push(format!("invalid/{file}: no {} next to it", file_name(&errors_path)));
             continue;
         };
         let expected: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
         let loaded = bosun_document::load(&file, &read(path), &*f.engine);
-        let actual: Vec<String> = loaded
-            .diagnostics
-            .0
-            .iter()
-            .map(|d| d.render(&file))
-            .collect();
+        let actual: Vec<String> = loaded.diagnostics.0.iter().map(|d| d.render(&file)).collect();
         if expected.is_empty() {
-            failures.push(format!(
-                "invalid/{file}: {} is empty; an invalid fixture needs at least one diagnostic",
-                file_name(&errors_path)
-            ));
+            failures
+                .push(format!("invalid/{file}: {} is empty; an invalid fixture needs at least one diagnostic", file_name(&errors_path)));
         }
         if actual != expected {
-            failures.push(format!(
-                "invalid/{file}: diagnostics differ (- expected, + actual)\n{}",
-                diff(&expected, &actual)
-            ));
+            failures.push(format!("invalid/{file}: diagnostics differ (- expected, + actual)\n{}", diff(&expected, &actual)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} invalid fixture(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} invalid fixture(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 /// A line diff: `  ` both, `- ` expected only, `+ ` actual only (longest common subsequence).
@@ -472,11 +342,7 @@ fn diff(expected: &[&str], actual: &[String]) -> String {
     let mut lcs = vec![vec![0usize; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if expected[i] == actual[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if expected[i] == actual[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());

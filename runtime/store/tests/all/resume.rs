@@ -41,11 +41,7 @@ fn a_sleep_in_flight_resumes_with_its_wake_time() {
     let (e, _) = resume_and_wait(dir.path(), &id);
     assert_status(&e, ExecutionStatus::Success);
     assert_eq!(e.steps.len(), 3, "each step ran once");
-    assert_eq!(
-        e.steps[1].wake_at.unwrap(),
-        wake_at,
-        "the wake-up time was kept"
-    );
+    assert_eq!(e.steps[1].wake_at.unwrap(), wake_at, "the wake-up time was kept");
     assert!(e.steps[1].ended_at.unwrap() >= wake_at);
 }
 
@@ -55,26 +51,16 @@ fn a_non_idempotent_step_in_flight_fails_and_is_not_run_again() {
     let doc = "schemaVersion: '0.3'\nmainSteps:\n  - { name: risky, action: plugin:test/hang, inputs: {}, maxAttempts: 3 }\n  - { name: never, action: bosun:echo, inputs: {} }\n";
     let id = on_first_engine(dir.path(), |f| async move {
         let id = f.start(doc, &[]).await;
-        f.until(&id, |e| {
-            e.steps
-                .first()
-                .is_some_and(|s| s.status == StepStatus::InProgress)
-        })
-        .await;
+        f.until(&id, |e| e.steps.first().is_some_and(|s| s.status == StepStatus::InProgress)).await;
         id
     });
     let (e, _) = resume_and_wait(dir.path(), &id);
     assert_status(&e, ExecutionStatus::Failed);
     assert_eq!(e.steps.len(), 1);
-    assert_eq!(
-        e.steps[0].attempt, 1,
-        "no retry of a step that may have had its effect"
-    );
+    assert_eq!(e.steps[0].attempt, 1, "no retry of a step that may have had its effect");
     assert_eq!(
         e.steps[0].failure_message.as_deref(),
-        Some(
-            "the step was in progress when Bosun stopped; action plugin:test/hang is not idempotent, so it was not run again"
-        )
+        Some("the step was in progress when Bosun stopped; action plugin:test/hang is not idempotent, so it was not run again")
     );
 }
 
@@ -89,12 +75,6 @@ fn an_idempotent_step_in_flight_runs_again_once() {
     });
     let (e, calls) = resume_and_wait(dir.path(), &id);
     assert_status(&e, ExecutionStatus::Success);
-    assert_eq!(
-        calls, 1,
-        "only the in-flight step ran on the second engine; the completed one did not run again"
-    );
-    assert_eq!(
-        e.steps.iter().map(|s| s.resumed).collect::<Vec<_>>(),
-        [0, 1, 0]
-    );
+    assert_eq!(calls, 1, "only the in-flight step ran on the second engine; the completed one did not run again");
+    assert_eq!(e.steps.iter().map(|s| s.resumed).collect::<Vec<_>>(), [0, 1, 0]);
 }
