@@ -2,7 +2,7 @@
 //! transitions, resumes unfinished executions after a restart, and takes
 //! signals (approve, reject, resume, cancel).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) handles: Handles,
     driving: Mutex<HashSet<String>>,
+    /// Documents parsed when their execution was started, until its task takes them.
+    parsed: Mutex<HashMap<String, Arc<Document>>>,
     finished: watch::Sender<u64>,
     trace: broadcast::Sender<TraceEvent>,
 }
@@ -89,6 +91,7 @@ impl Engine {
             config,
             handles: Handles::default(),
             driving: Mutex::new(HashSet::new()),
+            parsed: Mutex::new(HashMap::new()),
             finished: watch::channel(0).0,
             trace: broadcast::channel(4096).0,
         })
@@ -128,7 +131,10 @@ impl Engine {
 
     /// Checks the request, commits a Pending execution and starts driving it.
     pub async fn start(self: &Arc<Self>, request: StartRequest) -> Result<String, EngineError> {
-        let id = self.create(request).await?;
+        let (record, document, doc) = self.prepare(request, None)?;
+        let id = record.id.clone();
+        self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
+        self.keep_parsed(&id, doc);
         self.spawn(id.clone());
         Ok(id)
     }
@@ -136,10 +142,16 @@ impl Engine {
     /// Checks the request and commits a Pending execution without driving it: the
     /// process that drives executions picks it up with [`Engine::resume_all`].
     pub async fn create(&self, request: StartRequest) -> Result<String, EngineError> {
-        let (record, document) = self.prepare(request, None)?;
+        let (record, document, _) = self.prepare(request, None)?;
         let id = record.id.clone();
         self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
         Ok(id)
+    }
+
+    /// Keeps a document parsed at start for the task that will drive the execution,
+    /// so it is not parsed twice.
+    pub(crate) fn keep_parsed(&self, id: &str, doc: Document) {
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), Arc::new(doc));
     }
 
     /// A Pending execution record for a request, checked.
@@ -147,7 +159,7 @@ impl Engine {
         &self,
         request: StartRequest,
         parent: Option<ParentRef>,
-    ) -> Result<(ExecutionRecord, DocumentSnapshot), EngineError> {
+    ) -> Result<(ExecutionRecord, DocumentSnapshot, Document), EngineError> {
         let doc = self.check_document(&request.document, &request.mocks)?;
         if doc.kind != DocumentKind::Automation {
             return Err(EngineError::InvalidRequest(format!(
@@ -173,7 +185,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        Ok((record, request.document))
+        Ok((record, request.document, doc))
     }
 
     /// Starts a task for every unfinished execution in the store. Returns how many.
@@ -242,10 +254,15 @@ impl Engine {
         if stored.record.status.is_terminal() {
             return Ok(());
         }
-        let mut run = match self.check_document(&stored.document, &stored.record.mocks) {
-            Ok(doc) => Run::new(stored.record, Arc::new(doc), stored.steps),
-            Err(error) => return self.fail_unloadable(stored.record, error).await,
+        let parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let doc = match parsed {
+            Some(doc) => doc,
+            None => match self.check_document(&stored.document, &stored.record.mocks) {
+                Ok(doc) => Arc::new(doc),
+                Err(error) => return self.fail_unloadable(stored.record, error).await,
+            },
         };
+        let mut run = Run::new(stored.record, doc, stored.steps);
         let handle = self.handles.get(id);
         let mut pending = match run.record.status {
             ExecutionStatus::Pending => {

@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Steps of the document whose validation is timed.
     #[arg(long, default_value_t = 500)]
     pub validate_steps: usize,
+    /// Durability modes to measure.
+    #[arg(long, value_parser = ["normal", "full"], num_args = 1.., default_values_t = ["normal".to_string(), "full".to_string()])]
+    pub modes: Vec<String>,
 }
 
 /// Runs the benchmark on its own runtime and prints the table to stdout.
@@ -52,7 +55,8 @@ struct Row {
 async fn measure(args: &BenchArgs) -> Result<(), String> {
     let mut rows = Vec::new();
     let commit_time = Duration::from_secs_f64(args.commit_seconds.max(0.1));
-    for (mode, durability) in [("normal", Durability::Normal), ("full", Durability::Full)] {
+    let modes = [("normal", Durability::Normal), ("full", Durability::Full)];
+    for (mode, durability) in modes.into_iter().filter(|(m, _)| args.modes.iter().any(|d| d == m)) {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let rate = measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
         rows.push(Row { what: format!("single-row commits, {mode}"), value: rate, unit: "commits/s", note: String::new() });

@@ -20,6 +20,69 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError(format!("cannot decode a stored record: {e}")))
 }
 
+/// Applies one transition's changes: step records go to the step log as one row per execution.
+fn apply_all(conn: &Connection, changes: &[Change]) -> Result<(), StoreError> {
+    changes.iter().try_for_each(|c| apply(conn, c))?;
+    let mut by_execution: Vec<(&str, Vec<&StepRecord>)> = Vec::new();
+    for change in changes {
+        if let Change::PutStep(step) = change {
+            match by_execution.iter_mut().find(|(id, _)| *id == step.execution_id) {
+                Some((_, steps)) => steps.push(step),
+                None => by_execution.push((&step.execution_id, vec![step])),
+            }
+        }
+    }
+    by_execution.into_iter().try_for_each(|(id, steps)| append_steps(conn, id, &steps))
+}
+
+/// The range of step-log row ids that belongs to an execution.
+fn log_range(no: i64) -> (i64, i64) {
+    (no << 32, (no << 32) | 0xFFFF_FFFF)
+}
+
+fn execution_no(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached("SELECT no FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![id], |r| r.get(0)).optional())
+        .map_err(sql_error)
+}
+
+fn append_steps(conn: &Connection, execution_id: &str, steps: &[&StepRecord]) -> Result<(), StoreError> {
+    let no = execution_no(conn, execution_id)?.ok_or_else(|| StoreError(format!("no execution with id {execution_id}")))?;
+    let (first, last) = log_range(no);
+    let next: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id) + 1, ?1) FROM step_log WHERE id BETWEEN ?1 AND ?2")
+        .and_then(|mut s| s.query_row(params![first, last], |r| r.get(0)))
+        .map_err(sql_error)?;
+    if next > last {
+        return Err(StoreError(format!("execution {execution_id} has used up its step log")));
+    }
+    conn.prepare_cached("INSERT INTO step_log (id, records) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![next, to_json(&steps).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?]))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// The latest record of every step, in sequence order, from an execution's step log.
+fn load_steps(conn: &Connection, no: i64) -> Result<Vec<StepRecord>, StoreError> {
+    let (first, last) = log_range(no);
+    let rows: Vec<String> = conn
+        .prepare_cached("SELECT records FROM step_log WHERE id BETWEEN ?1 AND ?2 ORDER BY id")
+        .and_then(|mut s| s.query_map(params![first, last], |r| r.get(0))?.collect())
+        .map_err(sql_error)?;
+    let mut steps: Vec<StepRecord> = Vec::new();
+    for row in rows {
+        for step in from_json::<Vec<StepRecord>>(&row)? {
+            let seq = step.seq as usize;
+            match seq.cmp(&steps.len()) {
+                std::cmp::Ordering::Less => steps[seq] = step,
+                std::cmp::Ordering::Equal => steps.push(step),
+                std::cmp::Ordering::Greater => return Err(StoreError(format!("the step log skips from step {} to {seq}", steps.len()))),
+            }
+        }
+    }
+    Ok(steps)
+}
+
 fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
     match change {
         Change::CreateExecution { record, document } => {
@@ -48,11 +111,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
                 return Err(StoreError(format!("no execution with id {}", record.id)));
             }
         }
-        Change::PutStep(step) => {
-            conn.prepare_cached("INSERT OR REPLACE INTO steps (execution_id, seq, record) VALUES (?1, ?2, ?3)")
-                .and_then(|mut s| s.execute(params![step.execution_id, step.seq, to_json(step).ok()]))
-                .map_err(sql_error)?;
-        }
+        Change::PutStep(_) => {} // written by `append_steps`
         Change::AddSignal(signal) => {
             conn.prepare_cached("INSERT INTO signals (id, execution_id, created_at, record) VALUES (?1, ?2, ?3, ?4)")
                 .and_then(|mut s| s.execute(params![signal.id, signal.execution_id, signal.created_at.to_rfc3339(), to_json(signal).ok()]))
@@ -63,6 +122,18 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+fn load_in(conn: &Connection, id: &str) -> Result<Option<StoredExecution>, StoreError> {
+    let row: Option<(i64, String, String)> = conn
+        .prepare_cached("SELECT no, record, document FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+        .map_err(sql_error)?;
+    let Some((no, record, document)) = row else { return Ok(None) };
+    let record: ExecutionRecord = from_json(&record)?;
+    let document: DocumentSnapshot = from_json(&document)?;
+    let steps = load_steps(conn, no)?;
+    Ok(Some(StoredExecution { record, document, steps }))
 }
 
 /// A line of an execution listing.
@@ -78,27 +149,16 @@ pub struct ExecutionSummary {
 impl Store {
     /// Commits changes from blocking code (tools, tests).
     pub fn commit_blocking(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.writer.run_blocking(Box::new(move |conn| changes.iter().try_for_each(|c| apply(conn, c))))
+        self.writer.run_blocking(Box::new(move |conn| apply_all(conn, &changes)))
     }
 
     pub fn load_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
-        let row: Option<(String, String)> = self.read(|c| {
-            c.prepare_cached("SELECT record, document FROM executions WHERE id = ?1")?
-                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })?;
-        let Some((record, document)) = row else {
-            return Ok(None);
-        };
-        let record: ExecutionRecord = from_json(&record)?;
-        let document: DocumentSnapshot = from_json(&document)?;
-        let steps: Vec<String> = self.read(|c| {
-            c.prepare_cached("SELECT record FROM steps WHERE execution_id = ?1 ORDER BY seq")?
-                .query_map(params![id], |r| r.get(0))?
-                .collect()
-        })?;
-        let steps = steps.iter().map(|s| from_json::<StepRecord>(s)).collect::<Result<_, _>>()?;
-        Ok(Some(StoredExecution { record, document, steps }))
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        // One read transaction, so the record and its steps come from the same commit.
+        conn.execute_batch("BEGIN").map_err(sql_error)?;
+        let loaded = load_in(&conn, id);
+        let _ = conn.execute_batch("COMMIT");
+        loaded
     }
 
     /// Executions, newest first.
@@ -120,7 +180,7 @@ impl Store {
 #[async_trait]
 impl ExecutionStore for Store {
     async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.writer.run_async(Box::new(move |conn| changes.iter().try_for_each(|c| apply(conn, c)))).await
+        self.writer.run_async(Box::new(move |conn| apply_all(conn, &changes))).await
     }
 
     async fn load(&self, execution_id: &str) -> Result<Option<StoredExecution>, StoreError> {

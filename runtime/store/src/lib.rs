@@ -21,7 +21,7 @@ use bosun_engine::StoreError;
 /// The store of one data directory.
 pub struct Store {
     writer: writer::Writer,
-    reader: Mutex<Connection>,
+    pub(crate) reader: Mutex<Connection>,
     path: PathBuf,
 }
 

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS document_defaults (
     version INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS executions (
-    id TEXT PRIMARY KEY,
+    no INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     document_name TEXT NOT NULL,
     status TEXT NOT NULL,
     terminal INTEGER NOT NULL,
@@ -48,12 +49,15 @@ CREATE TABLE IF NOT EXISTS executions (
     document TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_by_state ON executions (terminal, created_at);
-CREATE TABLE IF NOT EXISTS steps (
-    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (execution_id, seq)
-) WITHOUT ROWID;
+-- Step records, appended: one row per committed transition of one execution, holding
+-- the JSON array of the step records it wrote. The row id is the execution's `no`
+-- times 2^32 plus a counter, so an execution's rows form one range of the table
+-- (read without an index) and a transition appends to it (one page, no index).
+-- The latest record of a step's `seq` wins.
+CREATE TABLE IF NOT EXISTS step_log (
+    id INTEGER PRIMARY KEY,
+    records TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS signals (
     id TEXT PRIMARY KEY,
     execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,

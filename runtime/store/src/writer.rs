@@ -99,36 +99,44 @@ impl Writer {
     }
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<(Job, Reply)>) {
+fn commit_batch(conn: &Connection, mut batch: Vec<(Job, Reply)>) {
     if batch.is_empty() {
         return;
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let error = sql_error(e);
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         for (_, reply) in batch {
-            let _ = reply.send(Err(error.clone()));
+            let _ = reply.send(Err(e.clone()));
         }
         return;
     }
-    let mut results = Vec::with_capacity(batch.len());
-    for (job, reply) in batch {
-        results.push((in_savepoint(conn, job), reply));
-    }
-    let committed = conn.execute_batch("COMMIT").map_err(sql_error);
+    let results: Vec<_> = if batch.len() == 1 {
+        // Alone in its transaction, a failing job is undone by the rollback below.
+        batch.drain(..).map(|(job, reply)| (job(conn), reply)).collect()
+    } else {
+        batch.drain(..).map(|(job, reply)| (in_savepoint(conn, job), reply)).collect()
+    };
+    let committed =
+        if results.len() == 1 && results[0].0.is_err() { Err(StoreError("rolled back".into())) } else { run_cached(conn, "COMMIT") };
     if committed.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = run_cached(conn, "ROLLBACK");
     }
     for (result, reply) in results {
-        let _ = reply.send(committed.clone().and(result));
+        let _ = reply.send(result.and(committed.clone()));
     }
 }
 
+/// Runs a statement without parameters through the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(sql_error)
+}
+
 fn in_savepoint(conn: &Connection, job: Job) -> Result<(), StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
+    run_cached(conn, "SAVEPOINT job")?;
     match job(conn) {
-        Ok(()) => conn.execute_batch("RELEASE job").map_err(sql_error),
+        Ok(()) => run_cached(conn, "RELEASE job"),
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = run_cached(conn, "ROLLBACK TO job");
+            let _ = run_cached(conn, "RELEASE job");
             Err(e)
         }
     }
