@@ -1,7 +1,9 @@
-//! The engine running on the SQLite store: control flow, signals, retries,
+//! The SQLite store: its own API (documents, records, group commit), and the
+//! engine running on it: control flow, signals, retries,
 //! child executions, and resuming after the engine stops.
 
 mod control_flow;
 mod fixtures;
 mod resume;
+mod store;
 mod support;
