@@ -209,9 +209,9 @@ impl Engine {
             return Ok(Outcome::failed("the step has no child execution"));
         };
         loop {
-            let child = self.get(&child_id).await?;
-            if child.record.status.is_terminal() {
-                return Ok(child_outcome(&child));
+            let status = self.store.status(&child_id).await?.ok_or_else(|| EngineError::NotFound(child_id.clone()))?;
+            if status.is_terminal() {
+                return Ok(child_outcome(&self.get(&child_id).await?));
             }
             let until = Utc::now() + chrono::Duration::from_std(self.config.signal_poll).unwrap_or_default();
             if self.wait_signal(run, handle, &[SignalKind::Cancel], Some(until), true).await?.is_some() {

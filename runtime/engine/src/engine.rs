@@ -204,11 +204,18 @@ impl Engine {
 
     /// Waits until the execution reaches a terminal status.
     pub async fn wait(&self, id: &str) -> Result<StoredExecution, EngineError> {
+        self.wait_until_ended(id).await?;
+        self.get(id).await
+    }
+
+    /// Waits until the execution's status is terminal, and returns it (without loading
+    /// the execution's history).
+    pub async fn wait_until_ended(&self, id: &str) -> Result<ExecutionStatus, EngineError> {
         let mut finished = self.finished.subscribe();
         loop {
-            let execution = self.get(id).await?;
-            if execution.record.status.is_terminal() {
-                return Ok(execution);
+            let status = self.store.status(id).await?.ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+            if status.is_terminal() {
+                return Ok(status);
             }
             let _ = tokio::time::timeout(self.config.signal_poll, finished.changed()).await;
         }
@@ -259,7 +266,7 @@ impl Engine {
             Some(doc) => doc,
             None => match self.check_document(&stored.document, &stored.record.mocks) {
                 Ok(doc) => Arc::new(doc),
-                Err(error) => return self.fail_unloadable(stored.record, error).await,
+                Err(error) => return self.fail_unloadable(stored, error).await,
             },
         };
         let mut run = Run::new(stored.record, doc, stored.steps);
@@ -317,11 +324,12 @@ impl Engine {
         }))
     }
 
-    async fn fail_unloadable(&self, mut record: ExecutionRecord, error: EngineError) -> Result<(), EngineError> {
+    async fn fail_unloadable(&self, stored: StoredExecution, error: EngineError) -> Result<(), EngineError> {
+        let StoredExecution { mut record, steps, .. } = stored;
         record.status = ExecutionStatus::Failed;
         record.failure_message = Some(error.to_string());
         record.updated_at = Utc::now();
-        self.store.commit(vec![Change::UpdateExecution(record)]).await?;
+        self.store.commit(vec![Change::EndExecution { record, steps }]).await?;
         Ok(())
     }
 }

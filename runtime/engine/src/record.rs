@@ -52,7 +52,7 @@ pub struct Decision {
     pub at: DateTime<Utc>,
 }
 
-/// One run of one step. A step that runs again (a retry is the same record with a
+/// One run of one step. Stored as JSON without its empty fields. A step that runs again (a retry is the same record with a
 /// higher attempt; a jump back through nextStep is a new record) has a new sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
@@ -65,18 +65,29 @@ pub struct StepRecord {
     pub attempt: u32,
     /// Inputs after interpolation; null until interpolated.
     pub inputs: Value,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub outputs: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
     /// aws:sleep: when the step wakes up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at: Option<DateTime<Utc>>,
     /// aws:executeAutomation: the child execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child_execution_id: Option<String>,
     /// aws:approve: decisions so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub decisions: Vec<Decision>,
     /// How many times the step was started again after the engine restarted.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub resumed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a signal asks of an execution.
@@ -117,11 +128,23 @@ pub struct SignalRecord {
 /// One change; a transition commits a list of them in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    CreateExecution { record: ExecutionRecord, document: DocumentSnapshot },
+    CreateExecution {
+        record: ExecutionRecord,
+        document: DocumentSnapshot,
+    },
+    /// A change of an execution that has not ended (its status is not terminal).
     UpdateExecution(ExecutionRecord),
+    /// The end of an execution: its record with a terminal status and its whole step
+    /// history, which the store may keep in a compact form from now on.
+    EndExecution {
+        record: ExecutionRecord,
+        steps: Vec<StepRecord>,
+    },
     PutStep(StepRecord),
     AddSignal(SignalRecord),
-    ConsumeSignal { id: String },
+    ConsumeSignal {
+        id: String,
+    },
 }
 
 /// An execution as loaded from the store.

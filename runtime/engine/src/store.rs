@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::record::{Change, DocumentSnapshot, SignalRecord, StoredExecution};
+use crate::status::ExecutionStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("store: {0}")]
@@ -16,6 +17,9 @@ pub trait ExecutionStore: Send + Sync {
     async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError>;
 
     async fn load(&self, execution_id: &str) -> Result<Option<StoredExecution>, StoreError>;
+
+    /// Only the status of an execution: cheaper than `load` for waiting on it.
+    async fn status(&self, execution_id: &str) -> Result<Option<ExecutionStatus>, StoreError>;
 
     /// Ids of executions whose status is not terminal, oldest first.
     async fn unfinished(&self) -> Result<Vec<String>, StoreError>;

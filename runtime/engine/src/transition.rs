@@ -72,7 +72,10 @@ impl Engine {
         if run.dirty {
             run.record.updated_at = Utc::now();
             run.dirty = false;
-            changes.push(Change::UpdateExecution(run.record.clone()));
+            changes.push(match run.record.status.is_terminal() {
+                true => Change::EndExecution { record: run.record.clone(), steps: run.steps.clone() },
+                false => Change::UpdateExecution(run.record.clone()),
+            });
         }
         Ok(changes)
     }

@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Durability modes to measure.
     #[arg(long, value_parser = ["normal", "full"], num_args = 1.., default_values_t = ["normal".to_string(), "full".to_string()])]
     pub modes: Vec<String>,
+    /// Runs of each engine measurement; the table shows the median.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 }
 
 /// Runs the benchmark on its own runtime and prints the table to stdout.
@@ -60,7 +63,7 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let rate = measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
         rows.push(Row { what: format!("single-row commits, {mode}"), value: rate, unit: "commits/s", note: String::new() });
-        let single = single_runbook(durability, args.steps).await?;
+        let single = median(args.repeat, || single_runbook(durability, args.steps)).await?;
         rows.push(Row {
             what: format!("one {}-step runbook, {mode}", args.steps),
             value: single,
@@ -68,8 +71,8 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
             note: format!("{:.2} x commit rate (goal >= 0.5)", single / rate),
         });
         if durability == Durability::Full {
-            let aggregate = concurrent_runbooks(durability, args.concurrent, args.concurrent_steps).await?;
-            let alone = single_runbook(durability, args.concurrent_steps).await?;
+            let aggregate = median(args.repeat, || concurrent_runbooks(durability, args.concurrent, args.concurrent_steps)).await?;
+            let alone = median(args.repeat, || single_runbook(durability, args.concurrent_steps)).await?;
             rows.push(Row {
                 what: format!("one {}-step runbook, {mode}", args.concurrent_steps),
                 value: alone,
@@ -95,8 +98,18 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The median of `runs` runs of a measurement.
+async fn median<F: std::future::Future<Output = Result<f64, String>>>(runs: u32, mut measure: impl FnMut() -> F) -> Result<f64, String> {
+    let mut values = Vec::with_capacity(runs as usize);
+    for _ in 0..runs {
+        values.push(measure().await?);
+    }
+    values.sort_by(f64::total_cmp);
+    Ok(values[values.len() / 2])
+}
+
 fn print_table(rows: &[Row]) {
-    println!("{:<48} {:>14} {:<10} note", "measurement", "value", "unit");
+    println!("{:<48} {:>14} {:<10} note", "measurement (runbooks: median of --repeat runs)", "value", "unit");
     for row in rows {
         println!("{:<48} {:>14.2} {:<10} {}", row.what, row.value, row.unit, row.note);
     }
@@ -132,9 +145,9 @@ async fn single_runbook(durability: Durability, steps: usize) -> Result<f64, Str
     let engine = engine_on(store);
     let started = Instant::now();
     let id = engine.start(request(steps)).await.map_err(|e| e.to_string())?;
-    let done = engine.wait(&id).await.map_err(|e| e.to_string())?;
+    let status = engine.wait_until_ended(&id).await.map_err(|e| e.to_string())?;
     let elapsed = started.elapsed();
-    expect_success(done.record.status)?;
+    expect_success(status)?;
     Ok(steps as f64 / elapsed.as_secs_f64())
 }
 
@@ -148,7 +161,7 @@ async fn concurrent_runbooks(durability: Durability, runbooks: usize, steps: usi
         ids.push(engine.start(request(steps)).await.map_err(|e| e.to_string())?);
     }
     for id in &ids {
-        expect_success(engine.wait(id).await.map_err(|e| e.to_string())?.record.status)?;
+        expect_success(engine.wait_until_ended(id).await.map_err(|e| e.to_string())?)?;
     }
     Ok((runbooks * steps) as f64 / started.elapsed().as_secs_f64())
 }

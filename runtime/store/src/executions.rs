@@ -20,54 +20,78 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError(format!("cannot decode a stored record: {e}")))
 }
 
-/// Applies one transition's changes: step records go to the step log as one row per execution.
+/// Applies one transition's changes: step records go to the step log as one row per
+/// execution, except for an execution that ends in the same changes (its whole history
+/// comes with its end).
 fn apply_all(conn: &Connection, changes: &[Change]) -> Result<(), StoreError> {
-    changes.iter().try_for_each(|c| apply(conn, c))?;
+    let ending: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::EndExecution { record, .. } => Some(record.id.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut by_execution: Vec<(&str, Vec<&StepRecord>)> = Vec::new();
     for change in changes {
-        if let Change::PutStep(step) = change {
-            match by_execution.iter_mut().find(|(id, _)| *id == step.execution_id) {
+        match change {
+            Change::PutStep(step) if ending.contains(&step.execution_id.as_str()) => {}
+            Change::PutStep(step) => match by_execution.iter_mut().find(|(id, _)| *id == step.execution_id) {
                 Some((_, steps)) => steps.push(step),
                 None => by_execution.push((&step.execution_id, vec![step])),
-            }
+            },
+            other => apply(conn, other)?,
         }
     }
-    by_execution.into_iter().try_for_each(|(id, steps)| append_steps(conn, id, &steps))
-}
-
-/// The range of step-log row ids that belongs to an execution.
-fn log_range(no: i64) -> (i64, i64) {
-    (no << 32, (no << 32) | 0xFFFF_FFFF)
-}
-
-fn execution_no(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
-    conn.prepare_cached("SELECT no FROM executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row(params![id], |r| r.get(0)).optional())
-        .map_err(sql_error)
-}
-
-fn append_steps(conn: &Connection, execution_id: &str, steps: &[&StepRecord]) -> Result<(), StoreError> {
-    let no = execution_no(conn, execution_id)?.ok_or_else(|| StoreError(format!("no execution with id {execution_id}")))?;
-    let (first, last) = log_range(no);
-    let next: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(id) + 1, ?1) FROM step_log WHERE id BETWEEN ?1 AND ?2")
-        .and_then(|mut s| s.query_row(params![first, last], |r| r.get(0)))
-        .map_err(sql_error)?;
-    if next > last {
-        return Err(StoreError(format!("execution {execution_id} has used up its step log")));
+    by_execution.into_iter().try_for_each(|(id, steps)| append_steps(conn, id, &steps))?;
+    if changes.iter().any(|c| matches!(c, Change::EndExecution { .. })) {
+        purge_step_log(conn)?;
     }
-    conn.prepare_cached("INSERT INTO step_log (id, records) VALUES (?1, ?2)")
-        .and_then(|mut s| s.execute(params![next, to_json(&steps).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?]))
-        .map_err(sql_error)?;
     Ok(())
 }
 
-/// The latest record of every step, in sequence order, from an execution's step log.
-fn load_steps(conn: &Connection, no: i64) -> Result<Vec<StepRecord>, StoreError> {
-    let (first, last) = log_range(no);
+fn encode_err(e: StoreError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+fn append_steps(conn: &Connection, execution_id: &str, steps: &[&StepRecord]) -> Result<(), StoreError> {
+    let found: Option<(i64, Option<i64>, bool)> = conn
+        .prepare_cached("SELECT no, log_first, terminal FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![execution_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+        .map_err(sql_error)?;
+    let (no, log_first, terminal) = found.ok_or_else(|| StoreError(format!("no execution with id {execution_id}")))?;
+    if terminal {
+        return Err(StoreError(format!("execution {execution_id} has ended; its steps cannot change")));
+    }
+    conn.prepare_cached("INSERT INTO step_log (execution_no, records) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![no, to_json(&steps).map_err(encode_err)?]))
+        .map_err(sql_error)?;
+    if log_first.is_none() {
+        let row = conn.last_insert_rowid();
+        conn.prepare_cached("UPDATE executions SET log_first = ?2 WHERE no = ?1")
+            .and_then(|mut s| s.execute(params![no, row]))
+            .map_err(sql_error)?;
+    }
+    Ok(())
+}
+
+/// Deletes the step-log rows older than the first row of every running execution: they
+/// belong to executions that have ended, whose history is in `executions.steps`.
+fn purge_step_log(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM step_log WHERE id < COALESCE(
+             (SELECT MIN(log_first) FROM executions WHERE terminal = 0 AND log_first IS NOT NULL),
+             (SELECT MAX(id) + 1 FROM step_log))",
+    )
+    .and_then(|mut s| s.execute([]))
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// The latest record of every step, in sequence order, from a running execution's step log.
+fn load_steps(conn: &Connection, no: i64, log_first: i64) -> Result<Vec<StepRecord>, StoreError> {
     let rows: Vec<String> = conn
-        .prepare_cached("SELECT records FROM step_log WHERE id BETWEEN ?1 AND ?2 ORDER BY id")
-        .and_then(|mut s| s.query_map(params![first, last], |r| r.get(0))?.collect())
+        .prepare_cached("SELECT records FROM step_log WHERE id >= ?1 AND execution_no = ?2 ORDER BY id")
+        .and_then(|mut s| s.query_map(params![log_first, no], |r| r.get(0))?.collect())
         .map_err(sql_error)?;
     let mut steps: Vec<StepRecord> = Vec::new();
     for row in rows {
@@ -102,6 +126,20 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
             })
             .map_err(sql_error)?;
         }
+        Change::UpdateExecution(record) if record.status.is_terminal() => {
+            return Err(StoreError(format!("execution {} cannot end without its step history", record.id)));
+        }
+        Change::EndExecution { record, steps } => {
+            let n = conn
+                .prepare_cached("UPDATE executions SET status = ?2, terminal = 1, record = ?3, steps = ?4, log_first = NULL WHERE id = ?1 AND terminal = 0")
+                .and_then(|mut s| {
+                    s.execute(params![record.id, record.status.as_str(), to_json(record).map_err(encode_err)?, to_json(steps).map_err(encode_err)?])
+                })
+                .map_err(sql_error)?;
+            if n == 0 {
+                return Err(StoreError(format!("no running execution with id {}", record.id)));
+            }
+        }
         Change::UpdateExecution(record) => {
             let n = conn
                 .prepare_cached("UPDATE executions SET status = ?2, terminal = ?3, record = ?4 WHERE id = ?1")
@@ -111,7 +149,7 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
                 return Err(StoreError(format!("no execution with id {}", record.id)));
             }
         }
-        Change::PutStep(_) => {} // written by `append_steps`
+        Change::PutStep(step) => append_steps(conn, &step.execution_id, &[step])?,
         Change::AddSignal(signal) => {
             conn.prepare_cached("INSERT INTO signals (id, execution_id, created_at, record) VALUES (?1, ?2, ?3, ?4)")
                 .and_then(|mut s| s.execute(params![signal.id, signal.execution_id, signal.created_at.to_rfc3339(), to_json(signal).ok()]))
@@ -125,14 +163,19 @@ fn apply(conn: &Connection, change: &Change) -> Result<(), StoreError> {
 }
 
 fn load_in(conn: &Connection, id: &str) -> Result<Option<StoredExecution>, StoreError> {
-    let row: Option<(i64, String, String)> = conn
-        .prepare_cached("SELECT no, record, document FROM executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+    type Row = (i64, String, String, Option<i64>, Option<String>);
+    let row: Option<Row> = conn
+        .prepare_cached("SELECT no, record, document, log_first, steps FROM executions WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional())
         .map_err(sql_error)?;
-    let Some((no, record, document)) = row else { return Ok(None) };
+    let Some((no, record, document, log_first, archived)) = row else { return Ok(None) };
     let record: ExecutionRecord = from_json(&record)?;
     let document: DocumentSnapshot = from_json(&document)?;
-    let steps = load_steps(conn, no)?;
+    let steps = match (archived, log_first) {
+        (Some(steps), _) => from_json(&steps)?,
+        (None, Some(first)) => load_steps(conn, no, first)?,
+        (None, None) => Vec::new(),
+    };
     Ok(Some(StoredExecution { record, document, steps }))
 }
 
@@ -185,6 +228,13 @@ impl ExecutionStore for Store {
 
     async fn load(&self, execution_id: &str) -> Result<Option<StoredExecution>, StoreError> {
         self.load_execution(execution_id)
+    }
+
+    async fn status(&self, execution_id: &str) -> Result<Option<ExecutionStatus>, StoreError> {
+        let status: Option<String> = self.read(|c| {
+            c.prepare_cached("SELECT status FROM executions WHERE id = ?1")?.query_row(params![execution_id], |r| r.get(0)).optional()
+        })?;
+        status.map(|s| s.parse().map_err(|e: bosun_engine::status::UnknownStatus| StoreError(e.to_string()))).transpose()
     }
 
     async fn unfinished(&self) -> Result<Vec<String>, StoreError> {

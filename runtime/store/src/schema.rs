@@ -46,16 +46,22 @@ CREATE TABLE IF NOT EXISTS executions (
     terminal INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     record TEXT NOT NULL,
-    document TEXT NOT NULL
+    document TEXT NOT NULL,
+    -- The first step_log row of the execution, while it runs.
+    log_first INTEGER,
+    -- The whole step history (a JSON array), once the execution has ended.
+    steps TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_state ON executions (terminal, created_at);
--- Step records, appended: one row per committed transition of one execution, holding
--- the JSON array of the step records it wrote. The row id is the execution's `no`
--- times 2^32 plus a counter, so an execution's rows form one range of the table
--- (read without an index) and a transition appends to it (one page, no index).
--- The latest record of a step's `seq` wins.
+-- The step records of running executions, in commit order: one row per committed
+-- transition of one execution, holding the JSON array of the step records it wrote
+-- (the latest record of a step's `seq` wins). Every commit appends at the end of
+-- the table, so concurrent executions share pages instead of each dirtying its own.
+-- When an execution ends its history moves to `executions.steps`, and rows older
+-- than the first row of every running execution are deleted.
 CREATE TABLE IF NOT EXISTS step_log (
     id INTEGER PRIMARY KEY,
+    execution_no INTEGER NOT NULL,
     records TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS signals (

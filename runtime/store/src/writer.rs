@@ -26,7 +26,7 @@ pub enum Durability {
 }
 
 type Job = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
-type Reply = mpsc::Sender<Result<(), StoreError>>;
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 1024;
@@ -34,68 +34,67 @@ const MAX_BATCH: usize = 1024;
 pub(crate) struct Writer {
     conn: Mutex<Connection>,
     queue: Mutex<Vec<(Job, Reply)>>,
-    /// Notified after every committed batch.
-    committed: tokio::sync::Notify,
 }
 
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Self {
-        Self { conn: Mutex::new(conn), queue: Mutex::new(Vec::new()), committed: tokio::sync::Notify::new() }
+        Self { conn: Mutex::new(conn), queue: Mutex::new(Vec::new()) }
     }
 
-    fn enqueue(&self, job: Job) -> mpsc::Receiver<Result<(), StoreError>> {
-        let (reply, answer) = mpsc::channel();
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push((job, reply));
-        answer
+    fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Runs a job and returns once the transaction holding it is committed.
     pub(crate) fn run_blocking(&self, job: Job) -> Result<(), StoreError> {
-        let answer = self.enqueue(job);
-        loop {
-            if let Ok(result) = answer.try_recv() {
-                return result;
-            }
-            self.lead(self.conn.lock().unwrap_or_else(|e| e.into_inner()));
-        }
+        let (reply, answer) = mpsc::channel();
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push((job, Box::new(move |r| drop(reply.send(r)))));
+        self.drain_if_free();
+        answer.recv().map_err(|_| StoreError("the store's writer stopped before committing".into()))?
     }
 
-    /// The same from async code.
+    /// The same from async code. When other jobs are queued too, the commits run in
+    /// `block_in_place`, so the runtime moves its other tasks to another thread and
+    /// their next jobs are ready for the next batch.
     pub(crate) async fn run_async(&self, job: Job) -> Result<(), StoreError> {
-        let answer = self.enqueue(job);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push((job, Box::new(move |r| drop(reply.send(r)))));
+        let multi_thread =
+            tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread && self.queued() > 1 {
+            tokio::task::block_in_place(|| self.drain_if_free())
+        } else {
+            self.drain_if_free()
+        }
+        answer.await.map_err(|_| StoreError("the store's writer stopped before committing".into()))?
+    }
+
+    /// If no other writer holds the connection, commits batches until the queue is empty.
+    /// Whoever lets go of the connection looks at the queue again afterwards, so a job
+    /// queued while another writer held the connection is never left behind.
+    fn drain_if_free(&self) {
         loop {
-            if let Ok(result) = answer.try_recv() {
-                return result;
+            let conn = match self.conn.try_lock() {
+                Ok(conn) => conn,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            loop {
+                let batch = {
+                    let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = queue.len().min(MAX_BATCH);
+                    queue.drain(..n).collect::<Vec<_>>()
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                commit_batch(&conn, batch);
             }
-            let notified = self.committed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if !self.try_lead() {
-                notified.await;
+            drop(conn);
+            if self.queued() == 0 {
+                return;
             }
         }
-    }
-
-    /// Commits what is queued if the connection is free; false when another writer has it.
-    fn try_lead(&self) -> bool {
-        match self.conn.try_lock() {
-            Ok(conn) => self.lead(conn),
-            Err(std::sync::TryLockError::Poisoned(e)) => self.lead(e.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => return false,
-        }
-        true
-    }
-
-    /// Commits what is queued with the connection held, then wakes the waiting writers.
-    fn lead(&self, conn: std::sync::MutexGuard<'_, Connection>) {
-        let batch = {
-            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let n = queue.len().min(MAX_BATCH);
-            queue.drain(..n).collect::<Vec<_>>()
-        };
-        commit_batch(&conn, batch);
-        drop(conn);
-        self.committed.notify_waiters();
     }
 }
 
@@ -105,7 +104,7 @@ fn commit_batch(conn: &Connection, mut batch: Vec<(Job, Reply)>) {
     }
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         for (_, reply) in batch {
-            let _ = reply.send(Err(e.clone()));
+            reply(Err(e.clone()));
         }
         return;
     }
@@ -121,7 +120,7 @@ fn commit_batch(conn: &Connection, mut batch: Vec<(Job, Reply)>) {
         let _ = run_cached(conn, "ROLLBACK");
     }
     for (result, reply) in results {
-        let _ = reply.send(result.and(committed.clone()));
+        reply(result.and(committed.clone()));
     }
 }
 

@@ -368,14 +368,26 @@ fn a_created_execution_loads_as_written() {
 
     // An update replaces the record.
     let mut updated = record.clone();
-    updated.status = ExecutionStatus::Success;
+    updated.status = ExecutionStatus::InProgress;
     updated.outputs.insert("step0.Result".into(), Value::from("done"));
     updated.updated_at = at(9);
     store.commit_blocking(vec![Change::UpdateExecution(updated.clone())]).unwrap();
     assert_eq!(store.load_execution("e1").unwrap().unwrap().record, updated);
 
     // An update of an unknown execution fails.
-    assert_error(store.commit_blocking(vec![Change::UpdateExecution(execution("ghost", ExecutionStatus::Failed, 0))]), &["ghost"]);
+    assert_error(store.commit_blocking(vec![Change::UpdateExecution(execution("ghost", ExecutionStatus::InProgress, 0))]), &["ghost"]);
+
+    // An execution ends only with its step history, which it keeps; then its steps are fixed.
+    let mut ended = updated.clone();
+    ended.status = ExecutionStatus::Success;
+    assert_error(store.commit_blocking(vec![Change::UpdateExecution(ended.clone())]), &["cannot end without its step history"]);
+    store.commit_blocking(vec![Change::PutStep(step("e1", 0, StepStatus::InProgress))]).unwrap();
+    let history = vec![step("e1", 0, StepStatus::Success)];
+    store.commit_blocking(vec![Change::EndExecution { record: ended.clone(), steps: history.clone() }]).unwrap();
+    let loaded = store.load_execution("e1").unwrap().unwrap();
+    assert_eq!((loaded.record, loaded.steps), (ended.clone(), history));
+    assert_error(store.commit_blocking(vec![Change::PutStep(step("e1", 1, StepStatus::Success))]), &["has ended"]);
+    assert_error(store.commit_blocking(vec![Change::EndExecution { record: ended, steps: vec![] }]), &["no running execution"]);
 }
 
 #[test]
@@ -437,7 +449,7 @@ fn a_commit_with_a_step_of_an_unknown_execution_writes_nothing() {
     updated.updated_at = at(30);
     let result = store.commit_blocking(vec![
         Change::AddSignal(signal("s1", "e1", SignalKind::Approve, 1)),
-        Change::UpdateExecution(updated),
+        Change::EndExecution { record: updated, steps: vec![step("e1", 0, StepStatus::Success)] },
         Change::PutStep(step("e1", 0, StepStatus::Success)),
         create(execution("e2", ExecutionStatus::Pending, 2)),
         Change::PutStep(step("ghost", 0, StepStatus::Success)),
@@ -504,7 +516,7 @@ async fn unfinished_lists_only_non_terminal_executions_oldest_first() {
     assert_eq!(store.unfinished().await.unwrap(), ["cancelling", "pending", "waiting", "running"]);
 
     // Finishing one takes it off the list.
-    store.commit(vec![Change::UpdateExecution(execution("waiting", ExecutionStatus::Success, 98))]).await.unwrap();
+    store.commit(vec![Change::EndExecution { record: execution("waiting", ExecutionStatus::Success, 98), steps: vec![] }]).await.unwrap();
     assert_eq!(store.unfinished().await.unwrap(), ["cancelling", "pending", "running"]);
     // And the trait's load sees the same as load_execution.
     assert_eq!(store.load("waiting").await.unwrap(), store.load_execution("waiting").unwrap());
@@ -688,7 +700,8 @@ async fn concurrent_async_commits_all_complete() {
                 for seq in 0..10 {
                     store.commit(vec![Change::PutStep(step(&id, seq, StepStatus::Success))]).await.unwrap();
                 }
-                store.commit(vec![Change::UpdateExecution(execution(&id, ExecutionStatus::Success, n))]).await.unwrap();
+                let steps = (0..10).map(|seq| step(&id, seq, StepStatus::Success)).collect();
+                store.commit(vec![Change::EndExecution { record: execution(&id, ExecutionStatus::Success, n), steps }]).await.unwrap();
             })
         })
         .collect();
@@ -709,4 +722,43 @@ async fn concurrent_async_commits_all_complete() {
         assert_eq!(loaded.steps, (0..10).map(|seq| step(&id, seq, StepStatus::Success)).collect::<Vec<_>>());
     }
     assert_eq!(store.list_executions(1000).unwrap().len(), 50);
+}
+
+fn step_log_rows(store: &Store) -> i64 {
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM step_log", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn an_ended_execution_leaves_the_step_log_once_no_running_execution_is_older() {
+    let (_dir, store) = open();
+    for id in ["old", "new"] {
+        store.commit_blocking(vec![create(execution(id, ExecutionStatus::InProgress, 0))]).unwrap();
+    }
+    // Interleaved: old, new, old, new.
+    for seq in 0..2 {
+        for id in ["old", "new"] {
+            store.commit_blocking(vec![Change::PutStep(step(id, seq, StepStatus::Success))]).unwrap();
+        }
+    }
+    assert_eq!(step_log_rows(&store), 4);
+
+    // "new" ends first: "old" still runs and its first row is older, so nothing is deleted.
+    let new_steps: Vec<_> = (0..2).map(|seq| step("new", seq, StepStatus::Success)).collect();
+    store
+        .commit_blocking(vec![Change::EndExecution { record: execution("new", ExecutionStatus::Success, 0), steps: new_steps.clone() }])
+        .unwrap();
+    assert_eq!(step_log_rows(&store), 4);
+    let old = store.load_execution("old").unwrap().unwrap();
+    assert_eq!(old.steps, (0..2).map(|seq| step("old", seq, StepStatus::Success)).collect::<Vec<_>>());
+    assert_eq!(store.load_execution("new").unwrap().unwrap().steps, new_steps);
+
+    // "old" ends: no execution runs, so the whole log goes; both histories remain.
+    let old_steps = old.steps.clone();
+    store
+        .commit_blocking(vec![Change::EndExecution { record: execution("old", ExecutionStatus::Failed, 0), steps: old_steps.clone() }])
+        .unwrap();
+    assert_eq!(step_log_rows(&store), 0);
+    assert_eq!(store.load_execution("old").unwrap().unwrap().steps, old_steps);
+    assert_eq!(store.load_execution("new").unwrap().unwrap().steps, new_steps);
 }
