@@ -1,12 +1,10 @@
 //! The write path: group commit without a writer thread. Every writer queues
-//! its job, then takes the connection; whoever holds it commits everything
-//! queued so far in one transaction (each job in its own savepoint, so one
-//! failing job does not undo the others) and answers each job. A writer that
-//! gets the connection after its job was already committed by another just
-//! leaves. Alone, a writer commits on its own thread with no hand-off; under
-//! load, the writers that queue during one fsync share the next. Async writers
-//! that find the connection taken wait on a notification, not on the lock, so
-//! they never block a runtime thread while waiting.
+//! its job and, if no other writer holds the connection, takes it and commits
+//! batches of queued jobs until the queue is empty (each job in its own
+//! savepoint, so one failing job does not undo the others), answering each
+//! job. A writer that finds the connection taken leaves its job to the holder
+//! and awaits its answer. Alone, a writer commits on its own thread with no
+//! hand-off; under load, the jobs that queue during one fsync share the next.
 
 use std::sync::{Mutex, mpsc};
 
