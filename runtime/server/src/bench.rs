@@ -156,12 +156,18 @@ async fn concurrent_runbooks(durability: Durability, runbooks: usize, steps: usi
     let store = Arc::new(Store::open(dir.path(), durability).map_err(|e| e.to_string())?);
     let engine = engine_on(store);
     let started = Instant::now();
-    let mut ids = Vec::with_capacity(runbooks);
-    for _ in 0..runbooks {
-        ids.push(engine.start(request(steps)).await.map_err(|e| e.to_string())?);
-    }
-    for id in &ids {
-        expect_success(engine.wait_until_ended(id).await.map_err(|e| e.to_string())?)?;
+    // Started at once, as by as many callers: each task starts one runbook and waits for it.
+    let tasks: Vec<_> = (0..runbooks)
+        .map(|_| {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move {
+                let id = engine.start(request(steps)).await.map_err(|e| e.to_string())?;
+                expect_success(engine.wait_until_ended(&id).await.map_err(|e| e.to_string())?)
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
     }
     Ok((runbooks * steps) as f64 / started.elapsed().as_secs_f64())
 }

@@ -51,19 +51,12 @@ impl Writer {
         answer.recv().map_err(|_| StoreError("the store's writer stopped before committing".into()))?
     }
 
-    /// The same from async code. When other jobs are queued too, the commits run in
-    /// `block_in_place`, so the runtime moves its other tasks to another thread and
-    /// their next jobs are ready for the next batch.
+    /// The same from async code. A commit holds the runtime thread for its fsync; other
+    /// tasks go on on the runtime's other threads and queue the next batch meanwhile.
     pub(crate) async fn run_async(&self, job: Job) -> Result<(), StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).push((job, Box::new(move |r| drop(reply.send(r)))));
-        let multi_thread =
-            tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread && self.queued() > 1 {
-            tokio::task::block_in_place(|| self.drain_if_free())
-        } else {
-            self.drain_if_free()
-        }
+        self.drain_if_free();
         answer.await.map_err(|_| StoreError("the store's writer stopped before committing".into()))?
     }
 
