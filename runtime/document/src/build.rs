@@ -353,6 +353,7 @@ impl Cx<'_> {
         let (name, action) =
             if is_map { (self.required_string(node, path, "name"), self.required_string(node, path, "action")) } else { (None, None) };
         let inputs = self.inputs(node, path);
+        let action_is_loop = action.as_deref() == Some("aws:loop");
         let flow = match kind {
             DocumentKind::Command => self.command_flow(node, path, &inputs),
             DocumentKind::Automation => self.automation_flow(node, path),
@@ -370,9 +371,24 @@ impl Cx<'_> {
             timeout_seconds: flow.timeout_seconds,
             outputs: self.step_outputs(kind, node, path),
             precondition: if kind == DocumentKind::Command { self.precondition(node, path) } else { None },
+            loop_steps: if kind == DocumentKind::Automation && action_is_loop { self.loop_steps(node, path) } else { Vec::new() },
             inputs,
             node: node.clone(),
         }
+    }
+
+    /// `aws:loop`: the steps of `inputs.Steps`, each built like a main step. A missing
+    /// `Steps` is reported by validation, with the other required inputs.
+    fn loop_steps(&mut self, step: &Node, path: &str) -> Vec<Step> {
+        let Some(node) = step.get("inputs").and_then(|i| i.get("Steps")) else {
+            return Vec::new();
+        };
+        let path = format!("{path}.inputs.Steps");
+        let items = self.list(node, &path, "a list of steps");
+        if items.is_empty() && node.as_seq().is_some() {
+            self.error(node, &path, "aws:loop needs at least one step in Steps");
+        }
+        items.iter().enumerate().map(|(i, item)| self.step(DocumentKind::Automation, &format!("{path}[{i}]"), item)).collect()
     }
 
     /// `inputs` as JSON; absent or null is an empty map.

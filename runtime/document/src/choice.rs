@@ -122,6 +122,28 @@ pub fn parse_branch(inputs: &Value) -> Result<Branch, Vec<ChoiceError>> {
     if errors.0.is_empty() { Ok(Branch { choices, default }) } else { Err(errors.0) }
 }
 
+/// Parses an `aws:loop` `LoopCondition`: one condition in the choice syntax, without
+/// `NextStep`. Error paths start with `LoopCondition`, relative to the step's `inputs`.
+pub fn parse_loop_condition(value: &Value) -> Result<Condition, Vec<ChoiceError>> {
+    let mut errors = Errors::default();
+    let path = "LoopCondition";
+    let condition = match value.as_object() {
+        Some(map) if map.contains_key(NEXT_STEP) => {
+            errors.push(path, "NextStep is not allowed in a LoopCondition");
+            None
+        }
+        Some(map) => parse_condition_map(map, path, false, &mut errors),
+        None => {
+            errors.push(path, "LoopCondition must be a map with a Variable and an operator, or And, Or or Not");
+            None
+        }
+    };
+    match condition {
+        Some(condition) if errors.0.is_empty() => Ok(condition),
+        _ => Err(errors.0),
+    }
+}
+
 fn parse_choices(choices: Option<&Value>, errors: &mut Errors) -> Vec<ChoiceRule> {
     let list = match choices {
         None => {

@@ -18,7 +18,7 @@ pub mod validate;
 
 pub use actions::{ActionCatalog, Availability};
 pub use diag::{DiagKind, Diagnostic, Diagnostics, Severity};
-pub use model::{Document, DocumentKind, OnFailure, ParamType, ParameterSpec, Step, StepOutput};
+pub use model::{Document, DocumentKind, OnFailure, ParamType, ParameterSpec, Step, StepOutput, StepRef};
 pub use node::{Key, Node, NodeValue, Pos};
 
 /// The outcome of loading one document: the model when it could be built, and

@@ -130,8 +130,46 @@ pub struct Step {
     pub outputs: Vec<StepOutput>,
     /// Command documents: the `precondition` map as written.
     pub precondition: Option<Value>,
+    /// `aws:loop`: the steps of `inputs.Steps`, built like main steps (empty for other actions).
+    pub loop_steps: Vec<Step>,
     /// The node the step came from, for positions of its fields.
     pub node: Node,
+}
+
+/// Where a step sits: in `mainSteps`, or in the `inputs.Steps` of an `aws:loop` main step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepRef {
+    Main(usize),
+    /// `mainSteps[parent].inputs.Steps[index]`.
+    Nested {
+        parent: usize,
+        index: usize,
+    },
+}
+
+impl StepRef {
+    /// The `aws:loop` main step this step runs inside, if any.
+    pub fn parent(self) -> Option<usize> {
+        match self {
+            StepRef::Main(_) => None,
+            StepRef::Nested { parent, .. } => Some(parent),
+        }
+    }
+
+    /// The index within the list that holds the step.
+    pub fn index(self) -> usize {
+        match self {
+            StepRef::Main(index) | StepRef::Nested { index, .. } => index,
+        }
+    }
+
+    /// The step at `index` of the same list.
+    pub fn sibling(self, index: usize) -> StepRef {
+        match self {
+            StepRef::Main(_) => StepRef::Main(index),
+            StepRef::Nested { parent, .. } => StepRef::Nested { parent, index },
+        }
+    }
 }
 
 /// A whole document.
@@ -153,6 +191,35 @@ pub struct Document {
 impl Document {
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.main_steps.iter().position(|s| s.name == name)
+    }
+
+    /// The first step named `name`: a main step, or else a step inside an `aws:loop`.
+    pub fn find_step(&self, name: &str) -> Option<StepRef> {
+        self.step_index(name).map(StepRef::Main).or_else(|| {
+            self.main_steps.iter().enumerate().find_map(|(parent, step)| {
+                step.loop_steps.iter().position(|s| s.name == name).map(|index| StepRef::Nested { parent, index })
+            })
+        })
+    }
+
+    pub fn step(&self, at: StepRef) -> Option<&Step> {
+        self.siblings(at).get(at.index())
+    }
+
+    /// The list that holds the step at `at`: `mainSteps`, or its loop's steps.
+    pub fn siblings(&self, at: StepRef) -> &[Step] {
+        match at {
+            StepRef::Main(_) => &self.main_steps,
+            StepRef::Nested { parent, .. } => self.main_steps.get(parent).map_or(&[], |p| p.loop_steps.as_slice()),
+        }
+    }
+
+    /// Every step with where it sits: main steps in order, each loop's steps after it.
+    pub fn all_steps(&self) -> impl Iterator<Item = (StepRef, &Step)> {
+        self.main_steps.iter().enumerate().flat_map(|(parent, step)| {
+            let nested = step.loop_steps.iter().enumerate().map(move |(index, s)| (StepRef::Nested { parent, index }, s));
+            std::iter::once((StepRef::Main(parent), step)).chain(nested)
+        })
     }
 
     pub fn parameter(&self, name: &str) -> Option<&ParameterSpec> {

@@ -5,11 +5,11 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::actions::{ActionCatalog, Availability, BOSUN_ACTIONS, SSM_ACTIONS};
 use crate::build::{did_you_mean, join};
-use crate::choice::parse_branch;
+use crate::choice::{parse_branch, parse_loop_condition};
 use crate::diag::{DiagKind, Diagnostic, Diagnostics};
 use crate::duration::{parse_duration, parse_timestamp};
 use crate::interpolate::{Reference, references};
-use crate::model::{Document, DocumentKind, OnFailure, Step};
+use crate::model::{Document, DocumentKind, OnFailure, Step, StepRef};
 use crate::node::{Node, NodeValue, Pos};
 use crate::params::{ParamInput, coerce, compile_pattern};
 use crate::selector::check_selector;
@@ -62,22 +62,37 @@ fn required_inputs(action: &str) -> &'static [&'static str] {
     match action {
         "aws:approve" => &["Approvers"],
         "aws:executeAutomation" => &["DocumentName"],
+        "aws:loop" => &["Steps"],
         _ => &[],
+    }
+}
+
+/// The most iterations an `aws:loop` runs, and the most items its `Iterators` may hold:
+/// "The maximum number of iterations is 100" (AWS Systems Manager user guide,
+/// automation-action-loop).
+pub const MAX_LOOP_ITERATIONS: u64 = 100;
+
+/// `mainSteps[i]`, or `mainSteps[i].inputs.Steps[j]` for a step inside a loop.
+pub fn step_path(at: StepRef) -> String {
+    match at {
+        StepRef::Main(i) => format!("mainSteps[{i}]"),
+        StepRef::Nested { parent, index } => format!("mainSteps[{parent}].inputs.Steps[{index}]"),
     }
 }
 
 /// Reports every semantic problem of `doc` into `diags`.
 pub fn validate(doc: &Document, catalog: &dyn ActionCatalog, diags: &mut Diagnostics) {
     let mut names = HashMap::new();
-    for (i, step) in doc.main_steps.iter().enumerate().filter(|(_, s)| !s.name.is_empty()) {
-        names.entry(step.name.as_str()).or_insert(i);
+    for (at, step) in doc.all_steps().filter(|(_, s)| !s.name.is_empty()) {
+        names.entry(step.name.as_str()).or_insert(at);
     }
     let mut v = Validator { doc, diags, names, suggestions_left: MAX_SUGGESTIONS };
-    for (i, step) in doc.main_steps.iter().enumerate() {
-        let path = format!("mainSteps[{i}]");
+    for (at, step) in doc.all_steps() {
+        let path = step_path(at);
         v.action(step, &path, catalog);
-        v.duplicate_name(i, step, &path);
-        v.jump_targets(step, &path);
+        v.nested_loop(at, step, &path);
+        v.duplicate_name(at, step, &path);
+        v.jump_targets(at, step, &path);
         v.action_inputs(step, &path);
         v.selectors(step, &path);
     }
@@ -189,8 +204,8 @@ fn quoted_key_pos(node: &Node, message: &str) -> Pos {
 struct Validator<'a, 'd> {
     doc: &'a Document,
     diags: &'d mut Diagnostics,
-    /// Step name to the index of its first step.
-    names: HashMap<&'a str, usize>,
+    /// Step name to where its first step sits.
+    names: HashMap<&'a str, StepRef>,
     /// How many more did-you-mean hints over document-defined names may be computed.
     suggestions_left: usize,
 }
@@ -215,7 +230,14 @@ impl<'a> Validator<'a, '_> {
     }
 
     fn step_names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.doc.main_steps.iter().map(|s| s.name.as_str()).filter(|n| !n.is_empty())
+        self.doc.all_steps().map(|(_, s)| s.name.as_str()).filter(|n| !n.is_empty())
+    }
+
+    /// Loops do not nest: a step inside an `aws:loop` cannot be one.
+    fn nested_loop(&mut self, at: StepRef, step: &Step, path: &str) {
+        if at.parent().is_some() && step.action == "aws:loop" {
+            self.error(field(step, "action").pos, join(path, "action"), "aws:loop cannot run inside another aws:loop");
+        }
     }
 
     fn action(&mut self, step: &Step, path: &str, catalog: &dyn ActionCatalog) {
@@ -238,20 +260,40 @@ impl<'a> Validator<'a, '_> {
         }
     }
 
-    fn duplicate_name(&mut self, index: usize, step: &Step, path: &str) {
+    fn duplicate_name(&mut self, at: StepRef, step: &Step, path: &str) {
         let first = self.names.get(step.name.as_str()).copied();
-        if let Some(first) = first.filter(|first| *first != index) {
-            let message = format!("duplicate step name \"{}\" (first used by mainSteps[{first}])", step.name);
+        if let Some(first) = first.filter(|first| *first != at) {
+            let message = format!("duplicate step name \"{}\" (first used by {})", step.name, step_path(first));
             self.error(field(step, "name").pos, join(path, "name"), message);
         }
     }
 
-    fn jump_targets(&mut self, step: &Step, path: &str) {
+    /// Every jump names an existing step of the same list: main steps go to main steps,
+    /// steps inside a loop to steps of the same loop.
+    fn jump_targets(&mut self, at: StepRef, step: &Step, path: &str) {
+        let loop_name = |parent: Option<usize>| parent.and_then(|p| self.doc.main_steps.get(p)).map_or("", |s| s.name.as_str());
         for jump in jumps(step, path) {
-            if !self.names.contains_key(jump.target) {
+            let Some(&target) = self.names.get(jump.target) else {
                 let hint = self.suggest(jump.target, self.step_names());
                 self.error(jump.node.pos, jump.path, format!("unknown step \"{}\"{hint}", jump.target));
+                continue;
+            };
+            if target.parent() == at.parent() {
+                continue;
             }
+            let message = match at.parent() {
+                Some(parent) => format!(
+                    "step \"{}\" is outside the loop \"{}\"; a step inside a loop can only go to steps of the same loop",
+                    jump.target,
+                    loop_name(Some(parent))
+                ),
+                None => format!(
+                    "step \"{}\" is inside the loop \"{}\"; only steps of that loop can go to it",
+                    jump.target,
+                    loop_name(target.parent())
+                ),
+            };
+            self.error(jump.node.pos, jump.path, message);
         }
     }
 
@@ -269,7 +311,69 @@ impl<'a> Validator<'a, '_> {
         match step.action.as_str() {
             "aws:sleep" => self.sleep(inputs, anchor, &path),
             "aws:branch" => self.branch(step, inputs, anchor, &path),
+            "aws:loop" => self.loop_inputs(step, inputs, anchor, &path),
             _ => {}
+        }
+    }
+
+    /// `aws:loop`: exactly one of `Iterators` (a list, or a reference to one) and
+    /// `LoopCondition` (a condition in the aws:branch syntax); `MaxIterations` from 1 to
+    /// 100; onCancel, maxAttempts and timeoutSeconds belong on the steps inside.
+    fn loop_inputs(&mut self, step: &Step, inputs: Option<&Node>, anchor: Pos, path: &str) {
+        let entry = |key: &str| inputs.and_then(|i| i.entry(key));
+        match (entry("Iterators"), entry("LoopCondition")) {
+            (None, None) => self.error(anchor, path, "aws:loop needs the input \"Iterators\" or \"LoopCondition\""),
+            (Some(_), Some((key, _))) => {
+                self.error(key.pos, join(path, "LoopCondition"), "aws:loop takes \"Iterators\" or \"LoopCondition\", not both");
+            }
+            (Some((_, node)), None) => {
+                let problem = match &node.value {
+                    NodeValue::Seq(items) if items.len() as u64 > MAX_LOOP_ITERATIONS => {
+                        Some(format!("Iterators has {} items; aws:loop runs at most {MAX_LOOP_ITERATIONS} iterations", items.len()))
+                    }
+                    NodeValue::Seq(_) => None,
+                    NodeValue::String(text) if text.contains("{{") => None,
+                    _ => Some(format!("expected a list of items or a {{{{ reference }}}} to one, found {}", node.kind_name())),
+                };
+                self.report(node.pos, join(path, "Iterators"), problem);
+            }
+            (None, Some((_, node))) => {
+                if let Err(errors) = parse_loop_condition(&node.to_json()) {
+                    for error in errors {
+                        let at = inputs.map_or(node, |inputs| node_at(inputs, &error.path));
+                        self.error(quoted_key_pos(at, &error.message), join(path, &error.path), error.message);
+                    }
+                }
+            }
+        }
+        if let Some((_, node)) = entry("MaxIterations") {
+            let fits = match &node.value {
+                NodeValue::Int(n) => (1..=MAX_LOOP_ITERATIONS as i64).contains(n),
+                NodeValue::String(text) => text.contains("{{"),
+                _ => false,
+            };
+            if !fits {
+                let found = match &node.value {
+                    NodeValue::Int(n) => n.to_string(),
+                    _ => node.kind_name().to_owned(),
+                };
+                let message = format!("MaxIterations must be an integer from 1 to {MAX_LOOP_ITERATIONS}, found {found}");
+                self.error(node.pos, join(path, "MaxIterations"), message);
+            }
+        }
+        if let Some((_, node)) = entry("IteratorDataType") {
+            const TYPES: &[&str] = &["Boolean", "Integer", "String", "StringMap"];
+            if !node.as_str().is_some_and(|t| TYPES.contains(&t) || t.contains("{{")) {
+                let message = format!("IteratorDataType must be one of {}", TYPES.join(", "));
+                self.error(node.pos, join(path, "IteratorDataType"), message);
+            }
+        }
+        let step_path = path.strip_suffix(".inputs").unwrap_or(path);
+        for key in ["onCancel", "maxAttempts", "timeoutSeconds"] {
+            if let Some((key_node, _)) = step.node.entry(key) {
+                let message = format!("{key} is not applied to aws:loop; set it on the steps inside the loop; it is ignored");
+                self.warning(key_node.pos, join(step_path, key), message);
+            }
         }
     }
 
@@ -371,10 +475,22 @@ impl<'a> Validator<'a, '_> {
                 self.references_in(default, &format!("parameters.{}.default", key.name));
             }
         }
-        for (i, step) in self.doc.main_steps.iter().enumerate() {
+        for (at, step) in self.doc.all_steps() {
+            let path = step_path(at);
             for (key, value) in step.node.as_map().unwrap_or_default() {
-                if !FIELDS_WITHOUT_REFERENCES.contains(&key.name.as_str()) {
-                    self.references_in(value, &format!("mainSteps[{i}].{}", key.name));
+                if FIELDS_WITHOUT_REFERENCES.contains(&key.name.as_str()) {
+                    continue;
+                }
+                let here = format!("{path}.{}", key.name);
+                if key.name != "inputs" || step.action != "aws:loop" || value.as_map().is_none() {
+                    self.references_in(value, &here);
+                    continue;
+                }
+                // The loop's own steps are checked as steps, with their own paths.
+                for (input, value) in value.as_map().unwrap_or_default().iter().filter(|(k, _)| k.name != "Steps") {
+                    let inner = join(&here, &input.name);
+                    self.check_text(&input.name, input.pos, &inner);
+                    self.references_in(value, &inner);
                 }
             }
         }
@@ -423,11 +539,10 @@ impl<'a> Validator<'a, '_> {
 
     /// Whether `step` exists and provides `output` (declared, built in, or any for `bosun:echo`).
     fn output_problem(&mut self, step_name: &str, output: &str) -> Option<String> {
-        let Some(&index) = self.names.get(step_name) else {
+        let Some(step) = self.names.get(step_name).and_then(|&at| self.doc.step(at)) else {
             let hint = self.suggest(step_name, self.step_names());
             return Some(format!("unknown step \"{step_name}\" in \"{step_name}.{output}\"{hint}"));
         };
-        let step = &self.doc.main_steps[index];
         if step.action == "bosun:echo" || outputs_of(step).any(|name| name == output) {
             return None;
         }
@@ -491,17 +606,20 @@ fn time_problem(node: &Node, what: &str, parse: impl Fn(&str) -> Option<String>)
 /// The Automation step graph. `None` as a successor is the end of the execution.
 struct Graph<'a> {
     doc: &'a Document,
-    names: &'a HashMap<&'a str, usize>,
+    names: &'a HashMap<&'a str, StepRef>,
 }
 
 impl<'a> Graph<'a> {
-    fn new(doc: &'a Document, names: &'a HashMap<&'a str, usize>) -> Self {
+    fn new(doc: &'a Document, names: &'a HashMap<&'a str, StepRef>) -> Self {
         Graph { doc, names }
     }
 
-    /// A named step; a missing one (reported elsewhere) counts as the end.
+    /// A named main step; a missing one or one inside a loop (reported elsewhere) counts as the end.
     fn target(&self, name: &str) -> Option<usize> {
-        self.names.get(name).copied()
+        match self.names.get(name) {
+            Some(StepRef::Main(i)) => Some(*i),
+            _ => None,
+        }
     }
 
     /// Where a step goes when it succeeds.
@@ -911,6 +1029,90 @@ mod tests {
                 "d.yaml:3:63: mainSteps[0].inputs.runCommand[0]: unknown parameter \"Missing\"",
                 "d.yaml:4:10: mainSteps[1].name: duplicate step name \"a\" (first used by mainSteps[0])",
                 "d.yaml:4:21: mainSteps[1].action: unknown action \"aws:runShelScript\" (did you mean aws:runShellScript?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_valid_loop_and_its_references() {
+        let text = concat!(
+            "schemaVersion: '0.3'\n",
+            "parameters:\n",
+            "  Hosts: {type: StringList}\n",
+            "mainSteps:\n",
+            "- name: each\n",
+            "  action: aws:loop\n",
+            "  inputs:\n",
+            "    Iterators: '{{ Hosts }}'\n",
+            "    MaxIterations: 5\n",
+            "    Steps:\n",
+            "    - {name: ping, action: 'bosun:echo', inputs: {Host: '{{ each.CurrentIteratorValue }}', N: '{{ each.CurrentIteration }}'}}\n",
+            "    - {name: check, action: aws:branch, inputs: {Choices: [{NextStep: ping, Variable: '{{ ping.Host }}', StringEquals: x}], Default: report}}\n",
+            "    - {name: report, action: 'bosun:echo', inputs: {Seen: '{{ ping.Host }}'}}\n",
+            "- {name: after, action: 'bosun:echo', inputs: {Last: '{{ each.CurrentIteratorValue }} {{ report.Seen }}'}}\n",
+        );
+        assert_eq!(check(text), NONE);
+        let doc = crate::load("d.yaml", text, &StructureOnly).document.expect("modelled");
+        let names: Vec<&str> = doc.main_steps[0].loop_steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["ping", "check", "report"]);
+        assert_eq!(doc.find_step("check"), Some(StepRef::Nested { parent: 0, index: 1 }));
+        assert_eq!(doc.find_step("after"), Some(StepRef::Main(1)));
+    }
+
+    #[test]
+    fn steps_inside_a_loop_are_checked_like_main_steps() {
+        let text = auto(concat!(
+            "- name: each\n",
+            "  action: aws:loop\n",
+            "  inputs:\n",
+            "    Iterators: [a, b]\n",
+            "    Steps:\n",
+            "    - {name: one, action: aws:runShelScript, nextStep: after}\n",
+            "    - {name: two, action: 'bosun:echo', inputs: {X: '{{ Nme }} {{ one.Nope }}'}, onFailure: 'step:nowhere'}\n",
+            "    - {name: each, action: aws:loop, inputs: {LoopCondition: {Variable: x, StringEquals: y}, Steps: [{name: deep, action: aws:pause}]}}\n",
+            "- {name: after, action: aws:pause, nextStep: two}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:10:27: mainSteps[0].inputs.Steps[0].action: unknown action \"aws:runShelScript\" (did you mean aws:runShellScript?)",
+                "d.yaml:10:56: mainSteps[0].inputs.Steps[0].nextStep: step \"after\" is outside the loop \"each\"; a step inside a loop can only go to steps of the same loop",
+                "d.yaml:11:53: mainSteps[0].inputs.Steps[1].inputs.X: unknown parameter \"Nme\" (did you mean Name?)",
+                "d.yaml:11:53: mainSteps[0].inputs.Steps[1].inputs.X: step \"one\" has no output \"Nope\"",
+                "d.yaml:11:93: mainSteps[0].inputs.Steps[1].onFailure: unknown step \"nowhere\"",
+                "d.yaml:12:14: mainSteps[0].inputs.Steps[2].name: duplicate step name \"each\" (first used by mainSteps[0])",
+                "d.yaml:12:28: mainSteps[0].inputs.Steps[2].action: aws:loop cannot run inside another aws:loop",
+                "d.yaml:13:46: mainSteps[1].nextStep: step \"two\" is inside the loop \"each\"; only steps of that loop can go to it",
+            ]
+        );
+    }
+
+    #[test]
+    fn loop_inputs() {
+        let text = auto(concat!(
+            "- {name: l1, action: aws:loop, inputs: {Steps: [{name: a, action: aws:pause}]}}\n",
+            "- {name: l2, action: aws:loop, inputs: {Iterators: [x], LoopCondition: {Variable: x, StringEquals: y}, Steps: [{name: b, action: aws:pause}]}}\n",
+            "- {name: l3, action: aws:loop, inputs: {Iterators: 5, MaxIterations: 101, Steps: [{name: c, action: aws:pause}]}}\n",
+            "- {name: l4, action: aws:loop, inputs: {LoopCondition: {Variable: x, StringEqual: y}, MaxIterations: 0, Steps: []}}\n",
+            "- {name: l5, action: aws:loop, inputs: {LoopCondition: {NextStep: a, Variable: x, StringEquals: y}, Steps: [{name: e, action: aws:pause}]}}\n",
+            "- {name: l6, action: aws:loop, onCancel: Abort, inputs: {Iterators: [x], IteratorDataType: Text, Steps: [{name: f, action: aws:pause}]}}\n",
+            "- {name: l7, action: aws:loop}\n",
+        ));
+        assert_eq!(
+            check(&text),
+            [
+                "d.yaml:5:32: mainSteps[0].inputs: aws:loop needs the input \"Iterators\" or \"LoopCondition\"",
+                "d.yaml:6:57: mainSteps[1].inputs.LoopCondition: aws:loop takes \"Iterators\" or \"LoopCondition\", not both",
+                "d.yaml:7:52: mainSteps[2].inputs.Iterators: expected a list of items or a {{ reference }} to one, found a number",
+                "d.yaml:7:70: mainSteps[2].inputs.MaxIterations: MaxIterations must be an integer from 1 to 100, found 101",
+                "d.yaml:8:70: mainSteps[3].inputs.LoopCondition: unknown operator \"StringEqual\" (did you mean StringEquals?)",
+                "d.yaml:8:102: mainSteps[3].inputs.MaxIterations: MaxIterations must be an integer from 1 to 100, found 0",
+                "d.yaml:8:112: mainSteps[3].inputs.Steps: aws:loop needs at least one step in Steps",
+                "d.yaml:9:56: mainSteps[4].inputs.LoopCondition: NextStep is not allowed in a LoopCondition",
+                "d.yaml:10:32: mainSteps[5].onCancel: warning: onCancel is not applied to aws:loop; set it on the steps inside the loop; it is ignored",
+                "d.yaml:10:92: mainSteps[5].inputs.IteratorDataType: IteratorDataType must be one of Boolean, Integer, String, StringMap",
+                "d.yaml:11:22: mainSteps[6].inputs: aws:loop needs the input \"Steps\"",
+                "d.yaml:11:22: mainSteps[6].inputs: aws:loop needs the input \"Iterators\" or \"LoopCondition\"",
             ]
         );
     }
