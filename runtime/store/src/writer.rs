@@ -1,8 +1,8 @@
 //! The write path: group commit without a writer thread. Every writer queues
 //! its job and, if no other writer holds the connection, takes it and commits
-//! batches of queued jobs until the queue is empty (each job in its own
-//! savepoint, so one failing job does not undo the others), answering each
-//! job. A writer that finds the connection taken leaves its job to the holder
+//! batches of queued jobs until the queue is empty, one transaction a batch,
+//! answering each job; when a job fails, the batch is rolled back and each of
+//! its jobs runs again alone, so one failing job does not undo the others. A writer that finds the connection taken leaves its job to the holder
 //! and awaits its answer. Alone, a writer commits on its own thread with no
 //! hand-off; under load, the jobs that queue during one fsync share the next.
 
@@ -23,7 +23,9 @@ pub enum Durability {
     Full,
 }
 
-type Job = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+/// A job may run twice: when another job of its batch fails, the batch is rolled back
+/// and each job runs again in a transaction of its own.
+type Job = Box<dyn Fn(&Connection) -> Result<(), StoreError> + Send>;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The most jobs one transaction takes.
@@ -89,45 +91,29 @@ impl Writer {
     }
 }
 
-fn commit_batch(conn: &Connection, mut batch: Vec<(Job, Reply)>) {
-    if batch.is_empty() {
-        return;
-    }
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        for (_, reply) in batch {
-            reply(Err(e.clone()));
+fn commit_batch(conn: &Connection, batch: Vec<(Job, Reply)>) {
+    if batch.len() > 1 {
+        match in_transaction(conn, |conn| batch.iter().try_for_each(|(job, _)| job(conn))) {
+            Ok(()) => batch.into_iter().for_each(|(_, reply)| reply(Ok(()))),
+            // Someone's job failed: each job again, alone, so only that one fails.
+            Err(_) => batch.into_iter().for_each(|(job, reply)| reply(in_transaction(conn, &job))),
         }
-        return;
-    }
-    let results: Vec<_> = if batch.len() == 1 {
-        // Alone in its transaction, a failing job is undone by the rollback below.
-        batch.drain(..).map(|(job, reply)| (job(conn), reply)).collect()
     } else {
-        batch.drain(..).map(|(job, reply)| (in_savepoint(conn, job), reply)).collect()
-    };
-    let committed =
-        if results.len() == 1 && results[0].0.is_err() { Err(StoreError("rolled back".into())) } else { run_cached(conn, "COMMIT") };
-    if committed.is_err() {
+        batch.into_iter().for_each(|(job, reply)| reply(in_transaction(conn, &job)));
+    }
+}
+
+/// Runs `work` in one transaction: committed when it succeeds, rolled back when it fails.
+fn in_transaction(conn: &Connection, work: impl Fn(&Connection) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    run_cached(conn, "BEGIN IMMEDIATE")?;
+    let result = work(conn).and_then(|()| run_cached(conn, "COMMIT"));
+    if result.is_err() {
         let _ = run_cached(conn, "ROLLBACK");
     }
-    for (result, reply) in results {
-        reply(result.and(committed.clone()));
-    }
+    result
 }
 
 /// Runs a statement without parameters through the statement cache.
 fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(sql_error)
-}
-
-fn in_savepoint(conn: &Connection, job: Job) -> Result<(), StoreError> {
-    run_cached(conn, "SAVEPOINT job")?;
-    match job(conn) {
-        Ok(()) => run_cached(conn, "RELEASE job"),
-        Err(e) => {
-            let _ = run_cached(conn, "ROLLBACK TO job");
-            let _ = run_cached(conn, "RELEASE job");
-            Err(e)
-        }
-    }
 }
