@@ -1,6 +1,6 @@
 //! Running the current step: the control-flow actions the engine implements
 //! itself (aws:sleep, aws:pause, aws:approve, aws:branch,
-//! aws:executeAutomation), the action dispatcher for everything else, step
+//! aws:executeAutomation; aws:loop runs in `looping`), the action dispatcher for everything else, step
 //! deadlines, and the signals that steer a waiting step.
 
 use std::sync::Arc;
@@ -95,10 +95,10 @@ impl Engine {
             run.consumed.push(cancel.id);
             return Ok(Outcome::Cancelled);
         }
-        let Some(index) = run.current_index() else {
+        let Some(at) = run.current_ref() else {
             return Ok(Outcome::failed("the execution has no current step"));
         };
-        let timeout = run.doc.main_steps[index].timeout_seconds;
+        let timeout = run.doc.step(at).and_then(|s| s.timeout_seconds);
         let started = run.current().map_or_else(Utc::now, |s| s.started_at);
         let Some(seconds) = timeout else {
             return self.perform(run, handle).await;
@@ -127,6 +127,8 @@ impl Engine {
             "aws:approve" => self.approve(run, handle).await,
             "aws:branch" => Ok(branch(&step.inputs)),
             "aws:executeAutomation" => self.await_child(run, handle).await,
+            // A loop runs as the steps inside it; its own record never runs.
+            "aws:loop" => Ok(Outcome::failed("aws:loop has no current iteration")),
             _ => self.dispatch(run, handle).await,
         }
     }

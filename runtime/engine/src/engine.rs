@@ -62,7 +62,7 @@ pub struct Engine {
 }
 
 /// The control-flow actions the engine runs itself.
-pub const CONTROL_FLOW: &[&str] = &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:executeAutomation"];
+pub const CONTROL_FLOW: &[&str] = &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:executeAutomation", "aws:loop"];
 
 impl ActionCatalog for Engine {
     fn availability(&self, action: &str) -> Availability {
@@ -113,14 +113,14 @@ impl Engine {
         let mocked: Vec<String> = loaded
             .document
             .iter()
-            .flat_map(|d| d.main_steps.iter().enumerate())
+            .flat_map(|d| d.all_steps())
             .filter(|(_, s)| mocks.contains_key(&s.name))
-            .map(|(i, _)| format!("mainSteps[{i}]"))
+            .map(|(at, _)| bosun_document::validate::step_path(at))
             .collect();
         let errors: Vec<String> = loaded
             .diagnostics
             .errors()
-            .filter(|d| !(d.kind == DiagKind::NotAvailable && mocked.iter().any(|m| d.path.starts_with(m.as_str()))))
+            .filter(|d| !(d.kind == DiagKind::NotAvailable && mocked.iter().any(|m| d.path == *m || d.path.starts_with(&format!("{m}.")))))
             .map(|d| d.render(&snapshot.file_name))
             .collect();
         match loaded.document {
@@ -167,7 +167,7 @@ impl Engine {
                 request.document.name, doc.schema_version
             )));
         }
-        if let Some(step) = request.mocks.keys().find(|name| doc.step_index(name).is_none()) {
+        if let Some(step) = request.mocks.keys().find(|name| doc.find_step(name).is_none()) {
             return Err(EngineError::InvalidRequest(format!("--mock names step \"{step}\", which the document does not have")));
         }
         let parameters = resolve_parameters(&doc.parameters, &request.parameters).map_err(EngineError::InvalidParameters)?;
@@ -273,7 +273,7 @@ impl Engine {
         let handle = self.handles.get(id);
         let mut pending = match run.record.status {
             ExecutionStatus::Pending => {
-                let changes = self.transition(&mut run, None, Some(crate::flow::Next::Step(0))).await?;
+                let changes = self.transition(&mut run, None, Some(crate::flow::Next::Step(bosun_document::StepRef::Main(0)))).await?;
                 self.commit(&mut run, changes).await?;
                 None
             }

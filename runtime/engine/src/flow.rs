@@ -1,51 +1,59 @@
 //! Pure control flow: which step runs after a step ends, and how an execution
-//! ends. No IO; the runner applies what these functions decide.
+//! ends. No IO; the runner applies what these functions decide. A step inside an
+//! `aws:loop` goes only to steps of the same loop; running off the end of them
+//! ends the iteration.
 
-use bosun_document::{Document, OnFailure};
+use bosun_document::{Document, OnFailure, StepRef};
 
 use crate::status::{ExecutionStatus, StepStatus};
 
 /// Where an execution goes after a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
-    /// Run the step at this index of `mainSteps`.
-    Step(usize),
+    /// Run this step.
+    Step(StepRef),
+    /// The steps of the `aws:loop` at this index of `mainSteps` are done for this
+    /// iteration: run the next iteration, or end the loop.
+    EndIteration(usize),
     /// No more steps: the execution ends with its accumulated status.
     End,
-    /// Stop now with this status.
+    /// Stop now with this status. Inside a loop: the loop step ends with it.
     Stop(ExecutionStatus),
 }
 
-/// The step after `index` when it succeeded; `goto` is an aws:branch decision.
-pub fn after_success(doc: &Document, index: usize, goto: Option<&str>) -> Next {
-    let step = &doc.main_steps[index];
+/// The step after `at` when it succeeded; `goto` is an aws:branch decision.
+pub fn after_success(doc: &Document, at: StepRef, goto: Option<&str>) -> Next {
+    let steps = doc.siblings(at);
+    let Some(step) = steps.get(at.index()) else {
+        return end_of(at);
+    };
     if let Some(target) = goto {
-        return jump(doc, target);
+        return jump(doc, at, target);
     }
     if step.is_end {
-        return Next::End;
+        return end_of(at);
     }
     match &step.next_step {
-        Some(target) => jump(doc, target),
-        None if index + 1 < doc.main_steps.len() => Next::Step(index + 1),
-        None => Next::End,
+        Some(target) => jump(doc, at, target),
+        None if at.index() + 1 < steps.len() => Next::Step(at.sibling(at.index() + 1)),
+        None => end_of(at),
     }
 }
 
-/// The step after `index` when it ended with `status` (Failed or TimedOut), per `onFailure`.
-pub fn after_failure(doc: &Document, index: usize, status: StepStatus) -> Next {
-    match &doc.main_steps[index].on_failure {
-        OnFailure::Abort => Next::Stop(stop_status(status)),
-        OnFailure::Continue => after_success(doc, index, None),
-        OnFailure::Step(target) => jump(doc, target),
+/// The step after `at` when it ended with `status` (Failed or TimedOut), per `onFailure`.
+pub fn after_failure(doc: &Document, at: StepRef, status: StepStatus) -> Next {
+    match doc.step(at).map(|s| &s.on_failure) {
+        Some(OnFailure::Continue) => after_success(doc, at, None),
+        Some(OnFailure::Step(target)) => jump(doc, at, target),
+        Some(OnFailure::Abort) | None => Next::Stop(stop_status(status)),
     }
 }
 
-/// The step after `index` when it was cancelled, per `onCancel`.
-pub fn after_cancel(doc: &Document, index: usize) -> Next {
-    match &doc.main_steps[index].on_cancel {
-        OnFailure::Step(target) => jump(doc, target),
-        OnFailure::Abort | OnFailure::Continue => Next::Stop(ExecutionStatus::Cancelled),
+/// The step after `at` when it was cancelled, per `onCancel`.
+pub fn after_cancel(doc: &Document, at: StepRef) -> Next {
+    match doc.step(at).map(|s| &s.on_cancel) {
+        Some(OnFailure::Step(target)) => jump(doc, at, target),
+        _ => Next::Stop(ExecutionStatus::Cancelled),
     }
 }
 
@@ -61,7 +69,7 @@ pub fn end_status(cancelled: bool, critical_failure: Option<StepStatus>) -> Exec
     }
 }
 
-fn stop_status(step: StepStatus) -> ExecutionStatus {
+pub fn stop_status(step: StepStatus) -> ExecutionStatus {
     match step {
         StepStatus::TimedOut => ExecutionStatus::TimedOut,
         StepStatus::Cancelled => ExecutionStatus::Cancelled,
@@ -69,7 +77,16 @@ fn stop_status(step: StepStatus) -> ExecutionStatus {
     }
 }
 
-fn jump(doc: &Document, target: &str) -> Next {
-    // Validation guarantees targets exist; a missing one still ends cleanly.
-    doc.step_index(target).map_or(Next::Stop(ExecutionStatus::Failed), Next::Step)
+/// The end of the list that holds `at`: the execution's steps, or one iteration of a loop.
+fn end_of(at: StepRef) -> Next {
+    match at.parent() {
+        Some(parent) => Next::EndIteration(parent),
+        None => Next::End,
+    }
+}
+
+/// The step named `target` in the list that holds `at`.
+fn jump(doc: &Document, at: StepRef, target: &str) -> Next {
+    // Validation guarantees targets exist in the same list; a missing one still ends cleanly.
+    doc.siblings(at).iter().position(|s| s.name == target).map_or(Next::Stop(ExecutionStatus::Failed), |i| Next::Step(at.sibling(i)))
 }

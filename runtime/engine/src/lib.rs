@@ -9,6 +9,7 @@ mod engine;
 pub mod error;
 pub mod flow;
 mod handle;
+mod looping;
 pub mod record;
 pub mod resolve;
 mod run;

@@ -37,7 +37,8 @@ impl ExecutionResolver<'_> {
             .steps
             .iter()
             .rev()
-            .find(|s| s.name == step && s.status == StepStatus::Success)
+            // A running aws:loop answers with its current iteration.
+            .find(|s| s.name == step && (s.status == StepStatus::Success || (s.action == "aws:loop" && !s.status.is_terminal())))
             .ok_or_else(|| format!("step \"{step}\" has not completed successfully"))?;
         record.outputs.get(output).cloned().ok_or_else(|| format!("step \"{step}\" has no output \"{output}\""))
     }

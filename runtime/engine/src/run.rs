@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bosun_document::Document;
+use bosun_document::{Document, OnFailure, StepRef};
 use serde_json::{Map, Value};
 
 use crate::record::{ExecutionRecord, StepRecord};
@@ -52,13 +52,16 @@ pub struct Run {
     pub dirty: bool,
     /// When the store was last asked for signals.
     pub signals_checked: Option<std::time::Instant>,
-    /// Step name -> index in `mainSteps`.
-    index: std::collections::HashMap<String, usize>,
+    /// Step name -> where the step sits (main steps and the steps inside loops).
+    index: std::collections::HashMap<String, StepRef>,
 }
 
 impl Run {
     pub fn new(record: ExecutionRecord, doc: Arc<Document>, steps: Vec<StepRecord>) -> Self {
-        let index = doc.main_steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let mut index = std::collections::HashMap::new();
+        for (at, step) in doc.all_steps() {
+            index.entry(step.name.clone()).or_insert(at);
+        }
         Self { record, doc, steps, consumed: vec![], children: vec![], dirty: false, signals_checked: None, index }
     }
 
@@ -77,9 +80,20 @@ impl Run {
         self.steps.last_mut()
     }
 
-    /// Index in `mainSteps` of the current step.
-    pub fn current_index(&self) -> Option<usize> {
-        self.current().and_then(|s| self.index.get(&s.name).copied())
+    /// Where the step named `name` sits in the document.
+    pub fn step_ref(&self, name: &str) -> Option<StepRef> {
+        self.index.get(name).copied()
+    }
+
+    /// Where the current step sits in the document.
+    pub fn current_ref(&self) -> Option<StepRef> {
+        self.current().and_then(|s| self.step_ref(&s.name))
+    }
+
+    /// The position in `steps` of the latest run of the `aws:loop` at `parent` in `mainSteps`.
+    pub fn loop_record(&self, parent: usize) -> Option<usize> {
+        let name = &self.doc.main_steps.get(parent)?.name;
+        self.steps.iter().rposition(|s| &s.name == name)
     }
 
     pub fn is_mocked(&self, step: &str) -> bool {
@@ -90,14 +104,14 @@ impl Run {
         self.steps.iter().any(|s| s.status == StepStatus::Cancelled) || self.record.status == ExecutionStatus::Cancelling
     }
 
-    /// The status of the last critical step that failed, if any.
+    /// The status of the last critical step that failed, if any. A step inside a loop
+    /// whose failure aborted the loop does not count itself: the loop's failure does.
     pub fn critical_failure(&self) -> Option<StepStatus> {
-        self.steps
-            .iter()
-            .rev()
-            .filter(|s| s.status.is_failure())
-            .find(|s| self.doc.main_steps.iter().any(|d| d.name == s.name && d.is_critical))
-            .map(|s| s.status)
+        let counts = |name: &str| {
+            let Some(at) = self.step_ref(name) else { return false };
+            self.doc.step(at).is_some_and(|d| d.is_critical && !(at.parent().is_some() && d.on_failure == OnFailure::Abort))
+        };
+        self.steps.iter().rev().filter(|s| s.status.is_failure()).find(|s| counts(&s.name)).map(|s| s.status)
     }
 
     /// The first failure message of a step that made the execution fail.

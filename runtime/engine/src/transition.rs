@@ -1,13 +1,15 @@
 //! One transition of an execution: finish the current step with its outcome,
 //! choose what comes next, begin it (interpolate its inputs, arm control flow),
-//! and collect every change to commit as one transaction.
+//! and collect every change to commit as one transaction. An `aws:loop` begins
+//! with its first step inside; the end of an iteration starts the next one or
+//! ends the loop, in the same transition as the step that ended it.
 
 use std::sync::Arc;
 
-use bosun_document::Step;
 use bosun_document::interpolate::interpolate;
 use bosun_document::params::ParamInput;
 use bosun_document::selector::select;
+use bosun_document::{Step, StepRef};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
@@ -15,6 +17,7 @@ use crate::control;
 use crate::engine::{Engine, StartRequest};
 use crate::error::EngineError;
 use crate::flow::{Next, after_cancel, after_failure, after_success, end_status};
+use crate::looping;
 use crate::record::{Change, ParentRef, StepRecord};
 use crate::resolve::ExecutionResolver;
 use crate::run::{Outcome, Run};
@@ -27,6 +30,14 @@ enum Finish {
     Next(Next),
 }
 
+/// What `begin` started.
+enum Begun {
+    /// A step that now runs.
+    Step,
+    /// The `aws:loop` at this index of `mainSteps`: its first step begins next.
+    Loop(usize),
+}
+
 impl Engine {
     /// Applies `outcome` to the current step (if any), then follows `next` until a step
     /// has begun or the execution has ended. Returns the changes to commit.
@@ -37,9 +48,11 @@ impl Engine {
         mut next: Option<Next>,
     ) -> Result<Vec<Change>, EngineError> {
         let mut changes = Vec::with_capacity(3);
+        // The outcome and the position in the history of the record it ends.
+        let mut ending = outcome.take().map(|o| (run.steps.len().saturating_sub(1), o));
         loop {
-            if let Some(o) = outcome.take() {
-                match self.finish(run, o, &mut changes) {
+            if let Some((pos, o)) = ending.take() {
+                match self.finish(run, pos, o, &mut changes) {
                     Finish::Retry => break,
                     Finish::Next(n) => next = Some(n),
                 }
@@ -47,12 +60,18 @@ impl Engine {
             match next.take() {
                 Some(Next::Step(_)) if run.steps.len() >= self.config.max_step_runs => {
                     let message = format!("the execution made {} step runs, the most allowed", run.steps.len());
+                    self.close_loops(run, &mut changes);
                     self.finalize(run, ExecutionStatus::Failed, Some(message));
                     break;
                 }
-                Some(Next::Step(index)) => match self.begin(run, index, &mut changes).await {
-                    Ok(()) => break,
-                    Err(o) => outcome = Some(o),
+                Some(Next::Step(at)) => match self.begin(run, at, &mut changes).await {
+                    Ok(Begun::Step) => break,
+                    Ok(Begun::Loop(parent)) => next = Some(Next::Step(StepRef::Nested { parent, index: 0 })),
+                    Err(o) => ending = Some((run.steps.len().saturating_sub(1), o)),
+                },
+                Some(Next::EndIteration(parent)) => match self.next_iteration(run, parent, &mut changes) {
+                    Ok(()) => next = Some(Next::Step(StepRef::Nested { parent, index: 0 })),
+                    Err(end) => ending = Some(end),
                 },
                 Some(Next::End) => {
                     let status = end_status(run.was_cancelled(), run.critical_failure());
@@ -80,12 +99,17 @@ impl Engine {
         Ok(changes)
     }
 
-    fn finish(&self, run: &mut Run, outcome: Outcome, changes: &mut Vec<Change>) -> Finish {
+    /// Ends the record at `pos` of the history (the current step, or a loop whose
+    /// iterations are over) with `outcome`, and decides what comes next.
+    fn finish(&self, run: &mut Run, pos: usize, outcome: Outcome, changes: &mut Vec<Change>) -> Finish {
         let doc = Arc::clone(&run.doc);
-        let Some(index) = run.current_index() else {
+        let Some(at) = run.steps.get(pos).and_then(|r| run.step_ref(&r.name)) else {
             return Finish::Next(Next::End);
         };
-        let step = &doc.main_steps[index];
+        let Some(step) = doc.step(at) else {
+            return Finish::Next(Next::End);
+        };
+        let is_loop = step.action == "aws:loop";
         let outcome = match outcome {
             Outcome::Success { response, goto } => match step_outputs(step, response) {
                 Ok(outputs) => Outcome::Success { response: outputs, goto },
@@ -93,7 +117,7 @@ impl Engine {
             },
             other => other,
         };
-        let Some(record) = run.current_mut() else {
+        let Some(record) = run.steps.get_mut(pos) else {
             return Finish::Next(Next::End);
         };
         let now = Utc::now();
@@ -102,15 +126,16 @@ impl Engine {
                 record.status = StepStatus::Success;
                 record.outputs = response;
                 record.failure_message = None;
-                after_success(&doc, index, goto.as_deref())
+                after_success(&doc, at, goto.as_deref())
             }
-            Outcome::Failed { message, .. } if record.attempt < step.max_attempts => {
+            // A loop is not retried as a whole; its steps have their own maxAttempts.
+            Outcome::Failed { message, .. } if record.attempt < step.max_attempts && !is_loop => {
                 record.attempt += 1;
                 record.failure_message = Some(message);
                 record.status = StepStatus::InProgress;
                 record.started_at = now;
                 if let Err(o) = control::arm_local(record, now) {
-                    return self.finish(run, o, changes);
+                    return self.finish(run, pos, o, changes);
                 }
                 let record = record.clone();
                 self.emit(TraceEvent::step(&record, true));
@@ -120,34 +145,96 @@ impl Engine {
             Outcome::Failed { status, message } => {
                 record.status = status;
                 record.failure_message = Some(message);
-                after_failure(&doc, index, status)
+                after_failure(&doc, at, status)
             }
             Outcome::Interrupted { message } => {
                 record.status = StepStatus::Failed;
                 record.failure_message = Some(message);
-                after_failure(&doc, index, StepStatus::Failed)
+                after_failure(&doc, at, StepStatus::Failed)
             }
             Outcome::Cancelled => {
                 record.status = StepStatus::Cancelled;
                 record.failure_message = Some("cancelled".into());
-                after_cancel(&doc, index)
+                // aws:loop takes no onCancel (the steps inside it do).
+                if is_loop { Next::Stop(ExecutionStatus::Cancelled) } else { after_cancel(&doc, at) }
             }
         };
         record.ended_at = Some(now);
         let record = record.clone();
         self.emit(TraceEvent::step(&record, false));
-        changes.push(Change::PutStep(record));
-        if matches!(run.current().map(|s| s.status), Some(StepStatus::Cancelled)) && matches!(next, Next::Step(_)) {
+        changes.push(Change::PutStep(record.clone()));
+        if record.status == StepStatus::Cancelled && matches!(next, Next::Step(_)) {
             run.set_status(ExecutionStatus::Cancelling);
+        }
+        // A step inside a loop that stops the execution ends its loop the same way, and the
+        // loop's own onFailure decides what comes next.
+        if let (Some(parent), Next::Stop(_)) = (at.parent(), &next)
+            && let Some(loop_pos) = run.loop_record(parent)
+        {
+            let message =
+                format!("step \"{}\" {}: {}", record.name, record.status, record.failure_message.as_deref().unwrap_or("no message"));
+            let outcome = match record.status {
+                StepStatus::Cancelled => Outcome::Cancelled,
+                StepStatus::TimedOut => Outcome::Failed { status: StepStatus::TimedOut, message },
+                _ => Outcome::failed(message),
+            };
+            return self.finish(run, loop_pos, outcome, changes);
         }
         Finish::Next(next)
     }
 
-    /// Starts the step at `index`: a new record with interpolated inputs, armed for its
+    /// After an iteration of the loop at `parent`: the next iteration is committed on the
+    /// loop's record (`Ok`), or the loop ends with the outcome returned for its record.
+    fn next_iteration(&self, run: &mut Run, parent: usize, changes: &mut Vec<Change>) -> Result<(), (usize, Outcome)> {
+        let Some(pos) = run.loop_record(parent) else {
+            return Err((run.steps.len().saturating_sub(1), Outcome::failed("the loop step has no record")));
+        };
+        let record = &run.steps[pos];
+        let done = looping::current_iteration(&record.outputs);
+        let decision = looping::plan(&record.inputs).and_then(|plan| {
+            let resolver = ExecutionResolver {
+                execution_id: &run.record.id,
+                parameters: &run.record.parameters,
+                steps: &run.steps,
+                globals: &self.config.globals,
+                now: Utc::now(),
+            };
+            let condition = run.doc.main_steps.get(parent).and_then(|s| s.inputs.get("LoopCondition"));
+            let again = looping::runs_again(&plan, done, condition, &resolver)?;
+            Ok(again.then(|| plan.items.as_ref().and_then(|items| items.get(done as usize).cloned())))
+        });
+        let record = &mut run.steps[pos];
+        match decision {
+            Ok(Some(value)) => {
+                record.outputs = looping::iteration_outputs(done + 1, value.as_ref());
+                changes.push(Change::PutStep(record.clone()));
+                Ok(())
+            }
+            Ok(None) => Err((pos, Outcome::success(record.outputs.clone()))),
+            Err(message) => Err((pos, Outcome::failed(message))),
+        }
+    }
+
+    /// Loop steps still running end as Failed (the execution is stopping without them).
+    fn close_loops(&self, run: &mut Run, changes: &mut Vec<Change>) {
+        let now = Utc::now();
+        for record in run.steps.iter_mut().filter(|s| s.action == "aws:loop" && !s.status.is_terminal()) {
+            record.status = StepStatus::Failed;
+            record.failure_message = Some("the execution stopped during the loop".into());
+            record.ended_at = Some(now);
+            changes.push(Change::PutStep(record.clone()));
+        }
+    }
+
+    /// Starts the step at `at`: a new record with interpolated inputs, armed for its
     /// action. An `Err` is the step's immediate outcome (it failed before running).
-    async fn begin(self: &Arc<Self>, run: &mut Run, index: usize, changes: &mut Vec<Change>) -> Result<(), Outcome> {
+    async fn begin(self: &Arc<Self>, run: &mut Run, at: StepRef, changes: &mut Vec<Change>) -> Result<Begun, Outcome> {
         let doc = Arc::clone(&run.doc);
-        let step = &doc.main_steps[index];
+        let Some(step) = doc.step(at) else {
+            return Err(Outcome::failed("no such step"));
+        };
+        let is_loop = step.action == "aws:loop" && !run.is_mocked(&step.name);
+        let written = if is_loop { looping::begin_inputs(&step.inputs) } else { step.inputs.clone() };
         let now = Utc::now();
         let inputs = {
             let resolver = ExecutionResolver {
@@ -157,7 +244,7 @@ impl Engine {
                 globals: &self.config.globals,
                 now,
             };
-            interpolate(&step.inputs, &resolver)
+            interpolate(&written, &resolver)
         };
         let seq = u32::try_from(run.steps.len()).unwrap_or(u32::MAX);
         run.steps.push(StepRecord {
@@ -181,6 +268,21 @@ impl Engine {
             run.set_status(ExecutionStatus::InProgress);
         }
         inputs.map_err(|e| Outcome::failed(format!("inputs: {e}")))?;
+        if is_loop {
+            let Some(record) = run.current_mut() else {
+                return Err(Outcome::failed("the loop step has no record"));
+            };
+            let plan = looping::plan(&record.inputs).map_err(Outcome::failed)?;
+            let first = plan.items.as_ref().map(|items| items.first());
+            if first == Some(None) {
+                // Nothing to iterate over: the loop is done before its first iteration.
+                return Err(Outcome::success(looping::iteration_outputs(0, None)));
+            }
+            record.outputs = looping::iteration_outputs(1, first.flatten());
+            self.emit(TraceEvent::step(record, true));
+            changes.push(Change::PutStep(record.clone()));
+            return Ok(Begun::Loop(at.index()));
+        }
         if !run.is_mocked(&step.name) {
             self.arm(run, changes).await?;
         }
@@ -188,7 +290,7 @@ impl Engine {
             self.emit(TraceEvent::step(record, true));
             changes.push(Change::PutStep(record.clone()));
         }
-        Ok(())
+        Ok(Begun::Step)
     }
 
     /// Prepares the current step's action: wake-up time, waiting status, child execution.
