@@ -84,6 +84,9 @@ pub struct StepRecord {
     /// How many times the step was started again after the engine restarted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub resumed: u32,
+    /// For a step inside an aws:loop: the loop's iteration it ran in (from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -247,6 +247,7 @@ impl Engine {
             interpolate(&written, &resolver)
         };
         let seq = u32::try_from(run.steps.len()).unwrap_or(u32::MAX);
+        let iteration = at.parent().and_then(|p| run.loop_record(p)).map(|i| looping::current_iteration(&run.steps[i].outputs));
         run.steps.push(StepRecord {
             execution_id: run.record.id.clone(),
             seq,
@@ -263,6 +264,7 @@ impl Engine {
             child_execution_id: None,
             decisions: vec![],
             resumed: 0,
+            iteration,
         });
         if matches!(run.record.status, ExecutionStatus::Pending | ExecutionStatus::Waiting) {
             run.set_status(ExecutionStatus::InProgress);

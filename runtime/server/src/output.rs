@@ -40,6 +40,7 @@ pub fn step_json(step: &StepRecord) -> Value {
         "status": step.status.as_str(),
         "attempt": step.attempt,
         "resumed": step.resumed,
+        "iteration": step.iteration,
         "inputs": step.inputs,
         "outputs": step.outputs,
         "failureMessage": step.failure_message,

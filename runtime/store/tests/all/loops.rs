@@ -47,6 +47,8 @@ outputs: [each.Count, each.CurrentIteratorValue, after.Ping]
     assert_eq!(names(&e), ["each", "ping", "ping", "ping", "after"]);
     assert_eq!(outputs_of(&e, "ping", "Host"), [json!("web1"), json!("web2"), json!("db1")]);
     assert_eq!(outputs_of(&e, "ping", "N"), [json!(1), json!(2), json!(3)]);
+    let iterations: Vec<_> = e.steps.iter().map(|s| s.iteration).collect();
+    assert_eq!(iterations, [None, Some(1), Some(2), Some(3), None], "each run inside the loop records its iteration");
     assert_eq!(e.steps[0].status, StepStatus::Success);
     assert_eq!(e.steps[0].inputs, json!({"Iterators": ["web1", "web2", "db1"]}), "the resolved items are kept with the loop");
     assert_eq!(e.steps[0].outputs["CurrentIteration"], json!(3));

@@ -327,6 +327,7 @@ fn step(execution_id: &str, seq: u32, status: StepStatus) -> StepRecord {
         child_execution_id: None,
         decisions: Vec::new(),
         resumed: 0,
+        iteration: None,
     }
 }
 
