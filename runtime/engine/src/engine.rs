@@ -2,7 +2,7 @@
 //! transitions, resumes unfinished executions after a restart, and takes
 //! signals (approve, reject, resume, cancel).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{broadcast, watch};
 
 use crate::action::ActionDispatcher;
+use crate::checked::CheckedDocuments;
 use crate::control;
 use crate::error::EngineError;
 use crate::handle::Handles;
@@ -55,8 +56,7 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) handles: Handles,
     driving: Mutex<HashSet<String>>,
-    /// Documents parsed when their execution was started, until its task takes them.
-    parsed: Mutex<HashMap<String, Arc<Document>>>,
+    checked: CheckedDocuments,
     finished: watch::Sender<u64>,
     trace: broadcast::Sender<TraceEvent>,
 }
@@ -91,7 +91,7 @@ impl Engine {
             config,
             handles: Handles::default(),
             driving: Mutex::new(HashSet::new()),
-            parsed: Mutex::new(HashMap::new()),
+            checked: CheckedDocuments::default(),
             finished: watch::channel(0).0,
             trace: broadcast::channel(4096).0,
         })
@@ -108,7 +108,11 @@ impl Engine {
 
     /// Parses and validates a document against what this engine can run.
     /// Steps that are mocked need no implementation of their action.
-    pub fn check_document(&self, snapshot: &DocumentSnapshot, mocks: &Map<String, Value>) -> Result<Document, EngineError> {
+    pub fn check_document(&self, snapshot: &DocumentSnapshot, mocks: &Map<String, Value>) -> Result<Arc<Document>, EngineError> {
+        self.checked.get_or_check(snapshot, mocks.keys().cloned(), || self.check_uncached(snapshot, mocks))
+    }
+
+    fn check_uncached(&self, snapshot: &DocumentSnapshot, mocks: &Map<String, Value>) -> Result<Document, EngineError> {
         let loaded = bosun_document::load(&snapshot.file_name, &snapshot.text, self);
         let mocked: Vec<String> = loaded
             .document
@@ -131,10 +135,9 @@ impl Engine {
 
     /// Checks the request, commits a Pending execution and starts driving it.
     pub async fn start(self: &Arc<Self>, request: StartRequest) -> Result<String, EngineError> {
-        let (record, document, doc) = self.prepare(request, None)?;
+        let (record, document) = self.prepare(request, None)?;
         let id = record.id.clone();
         self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
-        self.keep_parsed(&id, doc);
         self.spawn(id.clone());
         Ok(id)
     }
@@ -142,16 +145,10 @@ impl Engine {
     /// Checks the request and commits a Pending execution without driving it: the
     /// process that drives executions picks it up with [`Engine::resume_all`].
     pub async fn create(&self, request: StartRequest) -> Result<String, EngineError> {
-        let (record, document, _) = self.prepare(request, None)?;
+        let (record, document) = self.prepare(request, None)?;
         let id = record.id.clone();
         self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
         Ok(id)
-    }
-
-    /// Keeps a document parsed at start for the task that will drive the execution,
-    /// so it is not parsed twice.
-    pub(crate) fn keep_parsed(&self, id: &str, doc: Document) {
-        self.parsed.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), Arc::new(doc));
     }
 
     /// A Pending execution record for a request, checked.
@@ -159,7 +156,7 @@ impl Engine {
         &self,
         request: StartRequest,
         parent: Option<ParentRef>,
-    ) -> Result<(ExecutionRecord, DocumentSnapshot, Document), EngineError> {
+    ) -> Result<(ExecutionRecord, DocumentSnapshot), EngineError> {
         let doc = self.check_document(&request.document, &request.mocks)?;
         if doc.kind != DocumentKind::Automation {
             return Err(EngineError::InvalidRequest(format!(
@@ -185,7 +182,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        Ok((record, request.document, doc))
+        Ok((record, request.document))
     }
 
     /// Starts a task for every unfinished execution in the store. Returns how many.
@@ -261,13 +258,9 @@ impl Engine {
         if stored.record.status.is_terminal() {
             return Ok(());
         }
-        let parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-        let doc = match parsed {
-            Some(doc) => doc,
-            None => match self.check_document(&stored.document, &stored.record.mocks) {
-                Ok(doc) => Arc::new(doc),
-                Err(error) => return self.fail_unloadable(stored, error).await,
-            },
+        let doc = match self.check_document(&stored.document, &stored.record.mocks) {
+            Ok(doc) => doc,
+            Err(error) => return self.fail_unloadable(stored, error).await,
         };
         let mut run = Run::new(stored.record, doc, stored.steps);
         let handle = self.handles.get(id);

@@ -4,6 +4,7 @@
 //! [`action::ActionDispatcher`].
 
 pub mod action;
+mod checked;
 mod control;
 mod engine;
 pub mod error;

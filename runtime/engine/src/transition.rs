@@ -334,10 +334,9 @@ impl Engine {
         };
         let request = StartRequest { document, parameters, mocks: Map::new() };
         let parent = ParentRef { execution_id: run.record.id.clone(), step_seq: seq };
-        let (record, document, parsed) =
+        let (record, document) =
             self.prepare(request, Some(parent)).map_err(|e| Outcome::failed(format!("child execution of {name}: {e}")))?;
         let id = record.id.clone();
-        self.keep_parsed(&id, parsed);
         changes.push(Change::CreateExecution { record, document });
         run.children.push(id.clone());
         Ok(id)

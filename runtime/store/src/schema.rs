@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS executions (
     steps TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_state ON executions (terminal, created_at);
+CREATE INDEX IF NOT EXISTS executions_log_first ON executions (terminal, log_first);
 -- The step records of running executions, in commit order: one row per committed
 -- transition of one execution, holding the JSON array of the step records it wrote
 -- (the latest record of a step's `seq` wins). Every commit appends at the end of
