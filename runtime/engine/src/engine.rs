@@ -102,8 +102,11 @@ impl Engine {
         self.trace.subscribe()
     }
 
-    pub(crate) fn emit(&self, event: TraceEvent) {
-        let _ = self.trace.send(event);
+    /// Broadcasts a transition; the event is built only when someone listens.
+    pub(crate) fn emit(&self, event: impl FnOnce() -> TraceEvent) {
+        if self.trace.receiver_count() > 0 {
+            let _ = self.trace.send(event());
+        }
     }
 
     /// Parses and validates a document against what this engine can run.
