@@ -26,11 +26,13 @@ pub(crate) fn append_steps(conn: &Connection, execution_id: &str, records: &str)
 
 /// Deletes the step-log rows below the first row any running execution may have: they
 /// belong to executions that have ended, whose history is in `executions.steps`. The
-/// newest row always stays, so row ids never go back and `log_first` stays a bound.
+/// newest row always stays, even when every execution has ended: a new execution's
+/// `log_first` is one past the newest row, and keeping it means row ids never go back
+/// below a `log_first` already handed out.
 pub(crate) fn purge_step_log(conn: &Connection) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "DELETE FROM step_log WHERE id < COALESCE(
-             (SELECT MIN(log_first) FROM executions WHERE terminal = 0),
+        "DELETE FROM step_log WHERE id < MIN(
+             COALESCE((SELECT MIN(log_first) FROM executions WHERE terminal = 0), (SELECT MAX(id) FROM step_log)),
              (SELECT MAX(id) FROM step_log))",
     )
     .and_then(|mut s| s.execute([]))

@@ -764,3 +764,27 @@ fn an_ended_execution_leaves_the_step_log_once_no_running_execution_is_older() {
     assert_eq!(store.load_execution("old").unwrap().unwrap().steps, old_steps);
     assert_eq!(store.load_execution("new").unwrap().unwrap().steps, new_steps);
 }
+
+#[test]
+fn a_running_execution_that_has_written_no_step_yet_keeps_its_future_rows() {
+    // E runs and writes; P is created (its first row will come after E's); E ends before P
+    // writes anything. The purge must keep the newest row, so P's rows never get ids below
+    // the bound P was given and stay visible.
+    let (_dir, store) = open();
+    store.commit_blocking(vec![create(execution("e", ExecutionStatus::InProgress, 0))]).unwrap();
+    for seq in 0..2 {
+        store.commit_blocking(vec![Change::PutStep(step("e", seq, StepStatus::Success))]).unwrap();
+    }
+    store.commit_blocking(vec![create(execution("p", ExecutionStatus::InProgress, 1))]).unwrap();
+    let e_steps: Vec<_> = (0..2).map(|seq| step("e", seq, StepStatus::Success)).collect();
+    store.commit_blocking(vec![Change::EndExecution { record: execution("e", ExecutionStatus::Success, 0), steps: e_steps }]).unwrap();
+    store.commit_blocking(vec![Change::PutStep(step("p", 0, StepStatus::Success))]).unwrap();
+    assert_eq!(store.load_execution("p").unwrap().unwrap().steps, [step("p", 0, StepStatus::Success)]);
+
+    // Another execution ending must not purge P's rows either.
+    store.commit_blocking(vec![create(execution("r", ExecutionStatus::InProgress, 2))]).unwrap();
+    store.commit_blocking(vec![Change::EndExecution { record: execution("r", ExecutionStatus::Success, 2), steps: vec![] }]).unwrap();
+    store.commit_blocking(vec![Change::PutStep(step("p", 1, StepStatus::Success))]).unwrap();
+    let p = store.load_execution("p").unwrap().unwrap();
+    assert_eq!(p.steps, [step("p", 0, StepStatus::Success), step("p", 1, StepStatus::Success)]);
+}
