@@ -45,8 +45,9 @@ fn wake_at(inputs: &Value, now: DateTime<Utc>) -> Result<DateTime<Utc>, Outcome>
     }
 }
 
-/// Checks that a signal applies to the execution as it is now.
-pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor: &str) -> Result<(), EngineError> {
+/// Checks that a signal applies to the execution as it is now; returns the step run it is
+/// for (None for Cancel, which applies to the whole execution).
+pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor: &str) -> Result<Option<u32>, EngineError> {
     let record = &execution.record;
     if record.status.is_terminal() {
         return Err(EngineError::Conflict(format!("execution {} has already ended with status {}", record.id, record.status)));
@@ -54,9 +55,9 @@ pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor:
     let current = execution.steps.last();
     let waiting_on = |action: &str| current.filter(|s| s.action == action && s.status == StepStatus::Waiting);
     match kind {
-        SignalKind::Cancel => Ok(()),
+        SignalKind::Cancel => Ok(None),
         SignalKind::Resume => waiting_on("aws:pause")
-            .map(|_| ())
+            .map(|s| Some(s.seq))
             .ok_or_else(|| EngineError::Conflict(format!("execution {} is not paused at an aws:pause step", record.id))),
         SignalKind::Approve | SignalKind::Reject => {
             let step = waiting_on("aws:approve")
@@ -72,7 +73,7 @@ pub(crate) fn check_signal(execution: &StoredExecution, kind: SignalKind, actor:
             if step.decisions.iter().any(|d| d.approver == actor) {
                 return Err(EngineError::Conflict(format!("\"{actor}\" has already decided on step {}", step.name)));
             }
-            Ok(())
+            Ok(Some(step.seq))
         }
     }
 }
@@ -262,18 +263,25 @@ impl Engine {
         }
     }
 
-    /// The oldest pending signal of one of `kinds`; stale signals of other kinds are consumed.
+    /// The oldest pending signal of one of `kinds` that applies to the current step run.
+    /// Signals sent to a step run that has ended no longer apply and are consumed; signals
+    /// for the current run that are not asked for now stay for later.
     async fn take_signal(&self, run: &mut Run, kinds: &[SignalKind]) -> Result<Option<SignalRecord>, EngineError> {
         run.signals_checked = Some(Instant::now());
+        let current = run.current().map(|s| s.seq);
         let mut found = None;
         for signal in self.store.pending_signals(&run.record.id).await? {
             if run.consumed.contains(&signal.id) {
                 continue;
             }
-            if found.is_none() && kinds.contains(&signal.kind) {
-                found = Some(signal);
-            } else if !kinds.contains(&signal.kind) {
+            let stale = match signal.kind {
+                SignalKind::Cancel => false,
+                _ => signal.step_seq.is_none() || signal.step_seq != current,
+            };
+            if stale {
                 run.consumed.push(signal.id);
+            } else if found.is_none() && kinds.contains(&signal.kind) {
+                found = Some(signal);
             }
         }
         Ok(found)

@@ -224,7 +224,7 @@ impl Engine {
     /// Records a signal for the execution after checking that it applies now.
     pub async fn signal(&self, id: &str, kind: SignalKind, actor: &str, comment: Option<String>) -> Result<(), EngineError> {
         let execution = self.get(id).await?;
-        control::check_signal(&execution, kind, actor)?;
+        let step_seq = control::check_signal(&execution, kind, actor)?;
         let signal = SignalRecord {
             id: uuid::Uuid::new_v4().to_string(),
             execution_id: id.to_string(),
@@ -232,6 +232,7 @@ impl Engine {
             actor: actor.to_string(),
             comment,
             created_at: Utc::now(),
+            step_seq,
         };
         self.store.commit(vec![Change::AddSignal(signal)]).await?;
         self.handles.wake(id);

@@ -126,6 +126,10 @@ pub struct SignalRecord {
     pub actor: String,
     pub comment: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// For Approve, Reject and Resume: the step run (its `seq`) the signal was sent to.
+    /// Once that run has ended the signal no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_seq: Option<u32>,
 }
 
 /// One change; a transition commits a list of them in one transaction.

@@ -78,3 +78,26 @@ fn an_idempotent_step_in_flight_runs_again_once() {
     assert_eq!(calls, 1, "only the in-flight step ran on the second engine; the completed one did not run again");
     assert_eq!(e.steps.iter().map(|s| s.resumed).collect::<Vec<_>>(), [0, 1, 0]);
 }
+
+#[test]
+fn an_approval_sent_while_no_engine_runs_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "schemaVersion: '0.3'\nmainSteps:\n  - { name: gate, action: aws:approve, inputs: { Approvers: [alice] } }\n  - { name: pause, action: aws:pause, inputs: {} }\n  - { name: after, action: bosun:echo, inputs: {} }\n";
+    let id = on_first_engine(dir.path(), |f| async move {
+        let id = f.start(doc, &[]).await;
+        f.until(&id, |e| e.record.status == ExecutionStatus::Waiting).await;
+        id
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let f = Fixture::on_path(dir.path(), false);
+        // Sent before any engine drives the execution again, as the CLI does while `bosun dev` is down.
+        f.engine.signal(&id, bosun_engine::SignalKind::Approve, "alice", Some("go".into())).await.unwrap();
+        assert_eq!(f.engine.resume_all().await.unwrap(), 1);
+        let e = f.until(&id, |e| e.steps.len() == 2 && e.steps[1].status == StepStatus::Waiting).await;
+        assert_eq!(e.steps[0].status, StepStatus::Success, "the approval sent while down was used");
+        assert_eq!(e.steps[0].decisions.len(), 1);
+        f.engine.signal(&id, bosun_engine::SignalKind::Resume, "ops", None).await.unwrap();
+        assert_status(&f.wait(&id).await, ExecutionStatus::Success);
+    });
+}

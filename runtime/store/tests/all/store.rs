@@ -339,6 +339,7 @@ fn signal(id: &str, execution_id: &str, kind: SignalKind, created: i64) -> Signa
         actor: "operator".into(),
         comment: Some(format!("comment {id}")),
         created_at: at(created),
+        step_seq: None,
     }
 }
 
