@@ -5,4 +5,5 @@ mod doc;
 mod durability;
 mod local;
 mod module_docs;
+mod read_only;
 mod support;

@@ -73,9 +73,34 @@ pub fn content_hash(content: &str) -> String {
     hex::encode(Sha256::digest(content.as_bytes()))
 }
 
-const INFO_SELECT: &str = "SELECT d.name, d.version, d.kind, d.schema_version, d.hash, d.owner, d.created_at, \
-     COALESCE(df.version, 1), (SELECT MAX(version) FROM documents m WHERE m.name = d.name) \
-     FROM documents d LEFT JOIN document_defaults df ON df.name = d.name";
+/// The columns [`info_from_row`] reads, then any `$extra` columns (from index 9).
+macro_rules! info_select {
+    ($($extra:literal)?) => {
+        concat!(
+            "SELECT d.name, d.version, d.kind, d.schema_version, d.hash, d.owner, d.created_at, ",
+            "COALESCE(df.version, 1), (SELECT MAX(version) FROM documents m WHERE m.name = d.name)",
+            $(", ", $extra,)?
+            " FROM documents d LEFT JOIN document_defaults df ON df.name = d.name"
+        )
+    };
+}
+
+const INFO_SELECT: &str = info_select!();
+/// [`INFO_SELECT`] followed by the file name (column 9) and the content (column 10).
+const INFO_SELECT_WITH_CONTENT: &str = info_select!("d.file_name, d.content");
+
+/// The SQL condition on `d.version` selecting a version: a number, `$LATEST`, or `$DEFAULT` (also `None`).
+fn version_filter(version: Option<&str>) -> Result<String, StoreError> {
+    Ok(match version {
+        None | Some("$DEFAULT") => "d.version = COALESCE(df.version, 1)".to_string(),
+        Some("$LATEST") => "d.version = (SELECT MAX(version) FROM documents m WHERE m.name = d.name)".to_string(),
+        Some(v) => {
+            let n: u32 =
+                v.parse().map_err(|_| StoreError(format!("invalid document version \"{v}\": use a number, $LATEST or $DEFAULT")))?;
+            format!("d.version = {n}")
+        }
+    })
+}
 
 fn info_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> {
     let version: u32 = r.get(1)?;
@@ -213,30 +238,29 @@ impl Store {
         }))
     }
 
-    /// `version`: a number, `$LATEST`, `$DEFAULT`, or None for the default.
+    /// `version`: a number, `$LATEST`, `$DEFAULT`, or None for the default. The
+    /// facts and the content come from one query, so a concurrent delete or update
+    /// cannot fall between them.
     pub fn get_document(&self, name: &str, version: Option<&str>) -> Result<Option<(DocumentInfo, DocumentSnapshot)>, StoreError> {
-        let Some(info) = self.document_info(name, version)? else {
-            return Ok(None);
-        };
-        let (file_name, text): (String, String) = self.read(|c| {
-            c.query_row("SELECT file_name, content FROM documents WHERE name = ?1 AND version = ?2", params![name, info.version], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let filter = version_filter(version)?;
+        let sql = format!("{INFO_SELECT_WITH_CONTENT} WHERE d.name = ?1 AND {filter}");
+        let found = self.read(|c| {
+            c.query_row(&sql, params![name], |r| {
+                let info = info_from_row(r)?;
+                let file_name: String = r.get(9)?;
+                let text: String = r.get(10)?;
+                Ok((info, file_name, text))
             })
+            .optional()
         })?;
-        let snapshot = DocumentSnapshot { name: name.to_string(), version: Some(info.version.to_string()), file_name, text };
-        Ok(Some((info, snapshot)))
+        Ok(found.map(|(info, file_name, text)| {
+            let snapshot = DocumentSnapshot { name: name.to_string(), version: Some(info.version.to_string()), file_name, text };
+            (info, snapshot)
+        }))
     }
 
     pub fn document_info(&self, name: &str, version: Option<&str>) -> Result<Option<DocumentInfo>, StoreError> {
-        let filter = match version {
-            None | Some("$DEFAULT") => "d.version = COALESCE(df.version, 1)".to_string(),
-            Some("$LATEST") => "d.version = (SELECT MAX(version) FROM documents m WHERE m.name = d.name)".to_string(),
-            Some(v) => {
-                let n: u32 =
-                    v.parse().map_err(|_| StoreError(format!("invalid document version \"{v}\": use a number, $LATEST or $DEFAULT")))?;
-                format!("d.version = {n}")
-            }
-        };
+        let filter = version_filter(version)?;
         self.read(|c| c.query_row(&format!("{INFO_SELECT} WHERE d.name = ?1 AND {filter}"), params![name], info_from_row).optional())
     }
 

@@ -1,6 +1,8 @@
 //! Bosun's SQLite store (WAL mode): documents with versions, and the engine's
-//! executions, steps and signals. All writes go through one writer thread
-//! that commits whatever is queued in one transaction (group commit).
+//! executions, steps and signals. There is no writer thread: writers queue
+//! their jobs, and whichever writer holds the write connection commits what is
+//! queued in one transaction (group commit; see `writer.rs`). Reads use a
+//! connection of their own.
 
 mod documents;
 mod executions;

@@ -72,7 +72,6 @@ CREATE TABLE IF NOT EXISTS signals (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signals_by_execution ON signals (execution_id, created_at);
-PRAGMA user_version = 1;
 ";
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
@@ -80,5 +79,11 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if version > 1 {
         return Err(StoreError(format!("the database has schema version {version}, newer than this Bosun understands (1)")));
     }
-    conn.execute_batch(SCHEMA).map_err(sql_error)
+    // Creating what exists already writes nothing; setting user_version always
+    // writes, so it is set only once, and opening a current database changes nothing.
+    conn.execute_batch(SCHEMA).map_err(sql_error)?;
+    if version < 1 {
+        conn.execute_batch("PRAGMA user_version = 1").map_err(sql_error)?;
+    }
+    Ok(())
 }

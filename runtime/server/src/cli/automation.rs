@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use super::{CliError, Context, LockHolder, engine, open_store, take_engine_lock};
+use super::{CliError, Context, LockHolder, engine, open_store, open_store_with_builtins, take_engine_lock};
 use crate::output::{OutputArg, OutputFormat, execution_json, execution_text, executions_text, print_json, trace_line};
 use crate::runbooks::document_facts;
 
@@ -107,13 +107,13 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
         AutomationCommand::Run(args) if args.local => run_local(ctx, args).await,
         AutomationCommand::Run(args) => {
             let _lock = take_engine_lock(&ctx.data_dir, LockHolder::Run)?;
-            let store = open_store(&ctx.data_dir, ctx.durability)?;
+            let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
             let engine = engine(&store);
             let request = request(&store, &args.target)?;
             run_to_end(&engine, request, args.trace, args.output.output).await
         }
         AutomationCommand::Start(args) => {
-            let store = open_store(&ctx.data_dir, ctx.durability)?;
+            let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
             let engine = engine(&store);
             let request = request(&store, &args.target)?;
             let id = engine.create(request).await?;
@@ -233,7 +233,7 @@ fn request(store: &Store, target: &Target) -> Result<StartRequest, CliError> {
 
 async fn run_local(ctx: &Context, args: RunArgs) -> Result<ExitCode, CliError> {
     let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
-    let store = open_store(dir.path(), ctx.durability)?;
+    let store = open_store_with_builtins(dir.path(), ctx.durability)?;
     for documents in &args.document_dir {
         load_document_dir(&store, documents)?;
     }

@@ -11,7 +11,7 @@ use bosun_engine::ExecutionStore;
 use clap::Args;
 use tokio::sync::broadcast;
 
-use super::{CliError, Context, LockHolder, engine, open_store, take_engine_lock};
+use super::{CliError, Context, LockHolder, engine, open_store_with_builtins, take_engine_lock};
 
 /// How often the data directory is checked for executions to drive.
 const POLL: Duration = Duration::from_millis(250);
@@ -21,7 +21,7 @@ pub struct DevArgs {}
 
 pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
     let _lock = take_engine_lock(&ctx.data_dir, LockHolder::Dev)?;
-    let store = open_store(&ctx.data_dir, ctx.durability)?;
+    let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
     let engine = engine(&store);
     tracing::info!(path = %store.path().display(), durability = ?ctx.durability, "store open");
 

@@ -11,7 +11,7 @@ use bosun_store::NewDocument;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{CliError, Context, catalog_engine, open_store};
+use super::{CliError, Context, catalog_engine, open_store, open_store_with_builtins};
 use crate::output::{OutputArg, OutputFormat, document_info_json, documents_text, print_json};
 use crate::runbooks::document_facts;
 
@@ -92,12 +92,12 @@ pub fn run(ctx: &Context, command: DocCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         DocCommand::SetDefault { name, version } => {
-            open_store(&ctx.data_dir, ctx.durability)?.set_default_version(&name, version)?;
+            open_store_with_builtins(&ctx.data_dir, ctx.durability)?.set_default_version(&name, version)?;
             crate::outln!("{name}: default version is now {version}");
             Ok(ExitCode::SUCCESS)
         }
         DocCommand::Delete { name } => {
-            open_store(&ctx.data_dir, ctx.durability)?.delete_document(&name)?;
+            open_store_with_builtins(&ctx.data_dir, ctx.durability)?.delete_document(&name)?;
             crate::outln!("{name}: deleted");
             Ok(ExitCode::SUCCESS)
         }
@@ -165,7 +165,7 @@ fn store_version(ctx: &Context, name: &str, file: &Path, update: bool, output: O
     let file_name = file.file_name().and_then(|f| f.to_str()).unwrap_or("document.yaml").to_string();
     let (document_type, schema_version) = document_facts(&file.display().to_string(), &text)
         .map_err(|errors| CliError::failed(format!("{} is not a valid document:\n{}", file.display(), errors.join("\n"))))?;
-    let store = open_store(&ctx.data_dir, ctx.durability)?;
+    let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
     let doc = NewDocument { name, file_name: &file_name, content: &text, document_type: &document_type, schema_version: &schema_version };
     let info = if update { store.update_document(&doc)? } else { store.create_document(&doc)? };
     match output {

@@ -140,12 +140,20 @@ fn block_on<T>(future: impl Future<Output = Result<T, CliError>>) -> Result<T, C
     result
 }
 
-/// Opens the store of a directory and loads the built-in documents into it.
+/// Opens the store of a directory as it is, for commands that only read it or send signals.
 pub fn open_store(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliError> {
     let store =
         Store::open(dir, durability).map_err(|e| CliError::failed(format!("cannot open the data directory {}: {e}", dir.display())))?;
-    crate::runbooks::load_builtins(&store).map_err(CliError::failed)?;
     Ok(Arc::new(store))
+}
+
+/// Opens the store of a directory and loads the built-in documents into it (a write,
+/// and a new version when a built-in changed): for the commands that run or start
+/// executions and those that change documents.
+pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliError> {
+    let store = open_store(dir, durability)?;
+    crate::runbooks::load_builtins(&store).map_err(CliError::failed)?;
+    Ok(store)
 }
 
 /// An engine over a store, running control flow and `bosun:echo`.
