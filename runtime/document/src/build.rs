@@ -8,6 +8,11 @@ use crate::model::{Document, DocumentKind, OnFailure, ParamType, ParameterSpec, 
 use crate::node::{Key, Node, NodeValue};
 use crate::params::closest_name;
 
+/// The most attempts a step may declare (`maxAttempts`).
+pub const MAX_ATTEMPTS: i64 = 100;
+/// The longest `timeoutSeconds` a step may declare: one year.
+pub const MAX_TIMEOUT_SECONDS: i64 = 366 * 24 * 3600;
+
 const COMMAND_FIELDS: &[&str] = &["schemaVersion", "description", "parameters", "mainSteps"];
 const AUTOMATION_FIELDS: &[&str] = &["schemaVersion", "description", "assumeRole", "parameters", "outputs", "mainSteps", "files"];
 const COMMAND_STEP_FIELDS: &[&str] = &["name", "action", "description", "inputs", "precondition"];
@@ -270,6 +275,21 @@ impl Cx<'_> {
         }
     }
 
+    /// An integer from `min` to `max`.
+    fn bounded(&mut self, node: &Node, path: &str, min: i64, max: i64) -> Option<i64> {
+        match node.value {
+            NodeValue::Int(i) if (min..=max).contains(&i) => Some(i),
+            NodeValue::Int(i) => {
+                self.error(node, path, format!("expected an integer from {min} to {max}, found {i}"));
+                None
+            }
+            _ => {
+                self.expected(node, path, &format!("an integer from {min} to {max}"));
+                None
+            }
+        }
+    }
+
     fn count(&mut self, map: &Node, path: &str, key: &str) -> Option<u64> {
         let node = map.get(key)?;
         self.integer(node, &join(path, key), 0).and_then(|i| u64::try_from(i).ok())
@@ -442,11 +462,11 @@ impl Cx<'_> {
             flow.is_critical = self.boolean(node, &path).unwrap_or(flow.is_critical);
         }
         if let Some((node, path)) = field("maxAttempts") {
-            let attempts = self.integer(node, &path, 1).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+            let attempts = self.bounded(node, &path, 1, MAX_ATTEMPTS).and_then(|n| u32::try_from(n).ok());
             flow.max_attempts = attempts.unwrap_or(1);
         }
         if let Some((node, path)) = field("timeoutSeconds") {
-            flow.timeout_seconds = self.integer(node, &path, 1).and_then(|n| u64::try_from(n).ok());
+            flow.timeout_seconds = self.bounded(node, &path, 1, MAX_TIMEOUT_SECONDS).and_then(|n| u64::try_from(n).ok());
         }
         flow
     }
@@ -780,8 +800,8 @@ mod tests {
         assert_eq!(
             diags,
             [
-                "d.yaml:5:16: mainSteps[0].maxAttempts: expected an integer of at least 1, found 0",
-                "d.yaml:6:19: mainSteps[0].timeoutSeconds: expected an integer of at least 1, found -5",
+                "d.yaml:5:16: mainSteps[0].maxAttempts: expected an integer from 1 to 100, found 0",
+                "d.yaml:6:19: mainSteps[0].timeoutSeconds: expected an integer from 1 to 31622400, found -5",
                 "d.yaml:7:15: mainSteps[0].isCritical: expected true or false, found the number 1",
                 "d.yaml:8:13: mainSteps[0].nextStep: expected a string, found a map",
                 "d.yaml:9:10: mainSteps[0].isEnd: expected true or false, found the string \"yes\"",
@@ -793,8 +813,8 @@ mod tests {
         assert_eq!(
             diags,
             [
-                "d.yaml:5:16: mainSteps[0].maxAttempts: expected an integer of at least 1, found the string \"3\"",
-                "d.yaml:6:19: mainSteps[0].timeoutSeconds: expected an integer of at least 1, found the number 1.5",
+                "d.yaml:5:16: mainSteps[0].maxAttempts: expected an integer from 1 to 100, found the string \"3\"",
+                "d.yaml:6:19: mainSteps[0].timeoutSeconds: expected an integer from 1 to 31622400, found the number 1.5",
             ]
         );
     }

@@ -104,7 +104,11 @@ impl Engine {
         let Some(seconds) = timeout else {
             return self.perform(run, handle).await;
         };
-        let deadline = started + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+        // Documents cap timeoutSeconds; a deadline past what a timestamp can hold is none.
+        let deadline = i64::try_from(seconds).ok().and_then(chrono::Duration::try_seconds).and_then(|d| started.checked_add_signed(d));
+        let Some(deadline) = deadline else {
+            return self.perform(run, handle).await;
+        };
         let remaining = (deadline - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         match tokio::time::timeout(remaining, self.perform(run, handle)).await {
             Ok(outcome) => outcome,

@@ -248,8 +248,20 @@ impl Engine {
         }
         let engine = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(error) = engine.drive(&id).await {
-                tracing::error!(execution = %id, %error, "execution stopped");
+            // Driven in a task of its own, so that even a panic ends here, not silently.
+            let driver = tokio::spawn({
+                let engine = Arc::clone(&engine);
+                let id = id.clone();
+                async move { engine.drive(&id).await }
+            });
+            let stopped = match driver.await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(join) => Some(format!("internal error: {join}")),
+            };
+            if let Some(reason) = stopped {
+                tracing::error!(execution = %id, %reason, "the engine could not go on with the execution");
+                engine.abandon(&id, &reason).await;
             }
             engine.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
             engine.handles.remove(&id);
@@ -257,10 +269,28 @@ impl Engine {
         });
     }
 
+    /// Ends an execution the engine cannot go on with as Failed, with the reason, so that
+    /// nobody waits for it forever. If even that cannot be committed, the execution stays
+    /// as it is and is tried again at the next resume.
+    async fn abandon(&self, id: &str, reason: &str) {
+        let Ok(stored) = self.get(id).await else { return };
+        if stored.record.status.is_terminal() {
+            return;
+        }
+        let error = EngineError::Conflict(format!("the engine could not go on with the execution: {reason}"));
+        if let Err(error) = self.fail_unloadable(stored, error).await {
+            tracing::error!(execution = %id, %error, "could not mark the execution Failed");
+        }
+    }
+
     async fn drive(self: &Arc<Self>, id: &str) -> Result<(), EngineError> {
         let stored = self.get(id).await?;
         if stored.record.status.is_terminal() {
             return Ok(());
+        }
+        if stored.record.status != ExecutionStatus::Pending && stored.steps.is_empty() {
+            let error = EngineError::Conflict("the execution has started but its step history is missing".into());
+            return self.fail_unloadable(stored, error).await;
         }
         let doc = match self.check_document(&stored.document, &stored.record.mocks) {
             Ok(doc) => doc,

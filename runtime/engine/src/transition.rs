@@ -104,10 +104,10 @@ impl Engine {
     fn finish(&self, run: &mut Run, pos: usize, outcome: Outcome, changes: &mut Vec<Change>) -> Finish {
         let doc = Arc::clone(&run.doc);
         let Some(at) = run.steps.get(pos).and_then(|r| run.step_ref(&r.name)) else {
-            return Finish::Next(Next::End);
+            return Finish::Next(Next::Stop(ExecutionStatus::Failed)); // a history that does not fit its document
         };
         let Some(step) = doc.step(at) else {
-            return Finish::Next(Next::End);
+            return Finish::Next(Next::Stop(ExecutionStatus::Failed)); // a history that does not fit its document
         };
         let is_loop = step.action == "aws:loop";
         let outcome = match outcome {
@@ -118,7 +118,7 @@ impl Engine {
             other => other,
         };
         let Some(record) = run.steps.get_mut(pos) else {
-            return Finish::Next(Next::End);
+            return Finish::Next(Next::Stop(ExecutionStatus::Failed)); // a history that does not fit its document
         };
         let now = Utc::now();
         let next = match outcome {

@@ -280,7 +280,7 @@ impl Store {
     }
 }
 
-/// An owned copy of a [`NewDocument`], to move into the writer thread.
+/// An owned copy of a [`NewDocument`], to move into a write job.
 struct OwnedDocument {
     name: String,
     file_name: String,

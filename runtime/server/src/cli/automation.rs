@@ -95,7 +95,7 @@ pub struct StartArgs {
 #[derive(Debug, Args)]
 pub struct DecisionArgs {
     pub execution_id: String,
-    /// Who decides (default: the user name in $USER).
+    /// Who decides (default: $USER, $LOGNAME or $USERNAME, else "operator").
     #[arg(long)]
     pub approver: Option<String>,
     #[arg(long)]

@@ -299,3 +299,13 @@ async fn command_documents_and_bad_parameters_are_refused() {
     let error = f.engine.start(request).await.unwrap_err();
     assert!(error.to_string().starts_with("parameter N: "), "{error}");
 }
+
+#[tokio::test]
+async fn a_panicking_action_fails_the_execution_instead_of_hanging_it() {
+    let f = Fixture::new();
+    let doc = "schemaVersion: '0.3'\nmainSteps:\n  - { name: boom, action: plugin:test/panic, inputs: {} }\n";
+    let e = f.run(doc, &[]).await;
+    assert_status(&e, ExecutionStatus::Failed);
+    let message = e.record.failure_message.unwrap();
+    assert!(message.starts_with("the engine could not go on with the execution: internal error"), "{message}");
+}

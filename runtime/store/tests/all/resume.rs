@@ -101,3 +101,25 @@ fn an_approval_sent_while_no_engine_runs_is_kept() {
         assert_status(&f.wait(&id).await, ExecutionStatus::Success);
     });
 }
+
+#[test]
+fn a_started_execution_without_step_history_fails_instead_of_succeeding() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "schemaVersion: '0.3'\nmainSteps:\n  - { name: a, action: bosun:echo, inputs: {} }\n";
+    let id = on_first_engine(dir.path(), |f| async move {
+        let id = f.start(doc, &[]).await;
+        f.until(&id, |e| e.record.status.is_terminal()).await;
+        id
+    });
+    // The same execution as if its history had been lost: InProgress, no steps.
+    let store = bosun_store::Store::open(dir.path(), bosun_store::Durability::Normal).unwrap();
+    let mut stored = store.load_execution(&id).unwrap().unwrap();
+    let copy = "lost-history";
+    stored.record.id = copy.into();
+    stored.record.status = ExecutionStatus::InProgress;
+    store.commit_blocking(vec![bosun_engine::Change::CreateExecution { record: stored.record, document: stored.document }]).unwrap();
+    drop(store);
+    let (e, _) = resume_and_wait(dir.path(), copy);
+    assert_status(&e, ExecutionStatus::Failed);
+    assert_eq!(e.record.failure_message.as_deref(), Some("the execution has started but its step history is missing"));
+}

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 /// `plugin:test/count` (not idempotent) counts its calls; `plugin:test/hang` (not idempotent)
 /// never returns; `plugin:test/idem` (idempotent) never returns while `hang` is set, and
-/// counts its calls otherwise; the rest is bosun:echo.
+/// counts its calls otherwise; `plugin:test/panic` panics; the rest is bosun:echo.
 #[derive(Default)]
 pub struct TestActions {
     pub calls: AtomicUsize,
@@ -27,7 +27,7 @@ pub struct TestActions {
 impl ActionDispatcher for TestActions {
     fn availability(&self, action: &str) -> Availability {
         match action {
-            "plugin:test/count" | "plugin:test/hang" | "plugin:test/idem" => Availability::Available,
+            "plugin:test/count" | "plugin:test/hang" | "plugin:test/idem" | "plugin:test/panic" => Availability::Available,
             other => Echo.availability(other),
         }
     }
@@ -44,6 +44,7 @@ impl ActionDispatcher for TestActions {
                 out.insert("Calls".into(), Value::from(n));
                 Ok(out)
             }
+            "plugin:test/panic" => panic!("a broken action"),
             "plugin:test/hang" | "plugin:test/idem" => {
                 std::future::pending::<()>().await;
                 Err(ActionError::Failed("unreachable".into()))
