@@ -102,11 +102,30 @@ impl Engine {
         self.trace.subscribe()
     }
 
-    /// Broadcasts a transition; the event is built only when someone listens.
-    pub(crate) fn emit(&self, event: impl FnOnce() -> TraceEvent) {
-        if self.trace.receiver_count() > 0 {
-            let _ = self.trace.send(event());
+    /// Commits changes, then broadcasts the transitions among them: events only ever
+    /// describe what is committed.
+    async fn commit_and_broadcast(&self, changes: Vec<Change>) -> Result<(), EngineError> {
+        let events = self.events_of(&changes);
+        self.store.commit(changes).await?;
+        for event in events {
+            let _ = self.trace.send(event);
         }
+        Ok(())
+    }
+
+    /// The transitions in `changes`, as events; none when nobody listens.
+    fn events_of(&self, changes: &[Change]) -> Vec<TraceEvent> {
+        if self.trace.receiver_count() == 0 {
+            return Vec::new();
+        }
+        changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::PutStep(step) => Some(TraceEvent::step(step, !step.status.is_terminal())),
+                Change::UpdateExecution(record) | Change::EndExecution { record, .. } => Some(TraceEvent::execution(record)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Parses and validates a document against what this engine can run.
@@ -320,9 +339,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Commits a transition, then starts the child executions it created.
+    /// Commits a transition, then broadcasts it and starts the child executions it created.
     async fn commit(self: &Arc<Self>, run: &mut Run, changes: Vec<Change>) -> Result<(), EngineError> {
-        self.store.commit(changes).await?;
+        self.commit_and_broadcast(changes).await?;
         for child in run.children.drain(..) {
             self.spawn(child);
         }
@@ -356,7 +375,6 @@ impl Engine {
         record.status = ExecutionStatus::Failed;
         record.failure_message = Some(error.to_string());
         record.updated_at = Utc::now();
-        self.store.commit(vec![Change::EndExecution { record, steps }]).await?;
-        Ok(())
+        self.commit_and_broadcast(vec![Change::EndExecution { record, steps }]).await
     }
 }

@@ -22,7 +22,6 @@ use crate::record::{Change, ParentRef, StepRecord};
 use crate::resolve::ExecutionResolver;
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
-use crate::trace::TraceEvent;
 
 enum Finish {
     /// The same step runs again (another attempt).
@@ -138,7 +137,6 @@ impl Engine {
                     return self.finish(run, pos, o, changes);
                 }
                 let record = record.clone();
-                self.emit(|| TraceEvent::step(&record, true));
                 changes.push(Change::PutStep(record));
                 return Finish::Retry;
             }
@@ -161,7 +159,6 @@ impl Engine {
         };
         record.ended_at = Some(now);
         let record = record.clone();
-        self.emit(|| TraceEvent::step(&record, false));
         changes.push(Change::PutStep(record.clone()));
         if record.status == StepStatus::Cancelled && matches!(next, Next::Step(_)) {
             run.set_status(ExecutionStatus::Cancelling);
@@ -281,7 +278,6 @@ impl Engine {
                 return Err(Outcome::success(looping::iteration_outputs(0, None)));
             }
             record.outputs = looping::iteration_outputs(1, first.flatten());
-            self.emit(|| TraceEvent::step(record, true));
             changes.push(Change::PutStep(record.clone()));
             return Ok(Begun::Loop(at.index()));
         }
@@ -289,7 +285,6 @@ impl Engine {
             self.arm(run, changes).await?;
         }
         if let Some(record) = run.current() {
-            self.emit(|| TraceEvent::step(record, true));
             changes.push(Change::PutStep(record.clone()));
         }
         Ok(Begun::Step)
@@ -350,7 +345,6 @@ impl Engine {
             ExecutionStatus::Success => None,
             _ => message.or_else(|| run.failure_message()),
         };
-        self.emit(|| TraceEvent::execution(&run.record));
     }
 }
 
