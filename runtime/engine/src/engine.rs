@@ -118,14 +118,18 @@ impl Engine {
         if self.trace.receiver_count() == 0 {
             return Vec::new();
         }
-        changes
+        // In reading order: the execution's new status, its steps, then its end.
+        let mut events: Vec<(u8, TraceEvent)> = changes
             .iter()
             .filter_map(|change| match change {
-                Change::PutStep(step) => Some(TraceEvent::step(step, !step.status.is_terminal())),
-                Change::UpdateExecution(record) | Change::EndExecution { record, .. } => Some(TraceEvent::execution(record)),
+                Change::UpdateExecution(record) => Some((0, TraceEvent::execution(record))),
+                Change::PutStep(step) => Some((1, TraceEvent::step(step, !step.status.is_terminal()))),
+                Change::EndExecution { record, .. } => Some((2, TraceEvent::execution(record))),
                 _ => None,
             })
-            .collect()
+            .collect();
+        events.sort_by_key(|(order, _)| *order);
+        events.into_iter().map(|(_, event)| event).collect()
     }
 
     /// Parses and validates a document against what this engine can run.
