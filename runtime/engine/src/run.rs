@@ -107,19 +107,24 @@ impl Run {
     /// The status of the last critical step that failed, if any. A step inside a loop
     /// whose failure aborted the loop does not count itself: the loop's failure does.
     pub fn critical_failure(&self) -> Option<StepStatus> {
+        self.last_critical_failure().map(|s| s.status)
+    }
+
+    /// The latest failed step that counts against the execution (critical, and not a step
+    /// inside a loop whose failure the loop itself reports).
+    fn last_critical_failure(&self) -> Option<&StepRecord> {
         let counts = |name: &str| {
             let Some(at) = self.step_ref(name) else { return false };
             self.doc.step(at).is_some_and(|d| d.is_critical && !(at.parent().is_some() && d.on_failure == OnFailure::Abort))
         };
-        self.steps.iter().rev().filter(|s| s.status.is_failure()).find(|s| counts(&s.name)).map(|s| s.status)
+        self.steps.iter().rev().filter(|s| s.status.is_failure()).find(|s| counts(&s.name))
     }
 
-    /// The first failure message of a step that made the execution fail.
+    /// Why the execution failed: the latest critical step that failed, else the latest
+    /// failed step (an Abort on a non-critical step also stops the execution).
     pub fn failure_message(&self) -> Option<String> {
-        self.steps
-            .iter()
-            .rev()
-            .find(|s| s.status.is_failure())
+        self.last_critical_failure()
+            .or_else(|| self.steps.iter().rev().find(|s| s.status.is_failure()))
             .map(|s| format!("step \"{}\" {}: {}", s.name, s.status, s.failure_message.as_deref().unwrap_or("no message")))
     }
 

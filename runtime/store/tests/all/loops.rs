@@ -164,7 +164,11 @@ async fn a_failing_step_inside_a_loop_aborts_it() {
     assert_eq!(e.steps[0].status, StepStatus::Failed, "the loop fails with its step");
     assert_eq!(e.steps[0].failure_message.as_deref(), Some("step \"bad\" Failed: bad item b"));
     assert_eq!(e.steps[0].outputs["CurrentIteration"], json!(2));
-    assert_eq!(e.record.failure_message.as_deref(), Some("step \"bad\" Failed: bad item b"));
+    assert_eq!(
+        e.record.failure_message.as_deref(),
+        Some("step \"each\" Failed: step \"bad\" Failed: bad item b"),
+        "the loop is the failed critical step"
+    );
 
     // The loop's own onFailure decides what follows a failed loop.
     let doc = FAILING.replace("    action: aws:loop\n", "    action: aws:loop\n    onFailure: Continue\n");
