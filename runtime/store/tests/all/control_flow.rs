@@ -309,3 +309,18 @@ async fn a_panicking_action_fails_the_execution_instead_of_hanging_it() {
     let message = e.record.failure_message.unwrap();
     assert!(message.starts_with("the engine could not go on with the execution: internal error"), "{message}");
 }
+
+#[tokio::test]
+async fn the_failure_message_names_the_critical_step_not_a_later_non_critical_one() {
+    let f = Fixture::new();
+    let doc = r#"
+schemaVersion: "0.3"
+mainSteps:
+  - { name: deploy, action: bosun:echo, inputs: { Fail: "deploy broke" }, onFailure: "step:notify" }
+  - { name: skipped, action: bosun:echo, inputs: {} }
+  - { name: notify, action: bosun:echo, inputs: { Fail: "mail server down" }, onFailure: Continue }
+"#;
+    let e = f.run(doc, &[]).await;
+    assert_status(&e, ExecutionStatus::Failed);
+    assert_eq!(e.record.failure_message.as_deref(), Some("step \"deploy\" Failed: deploy broke"));
+}
