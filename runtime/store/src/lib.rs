@@ -6,11 +6,12 @@
 
 mod documents;
 mod executions;
+mod housekeeping;
 mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
@@ -22,8 +23,9 @@ use bosun_engine::StoreError;
 
 /// The store of one data directory.
 pub struct Store {
-    writer: writer::Writer,
+    writer: Arc<writer::Writer>,
     pub(crate) reader: Mutex<Connection>,
+    housekeeping: housekeeping::Housekeeper,
     path: PathBuf,
 }
 
@@ -45,7 +47,15 @@ impl Store {
         let conn = schema::connect(&path, durability)?;
         schema::migrate(&conn)?;
         let reader = schema::connect(&path, durability)?;
-        Ok(Self { writer: writer::Writer::new(conn), reader: Mutex::new(reader), path })
+        let writer = Arc::new(writer::Writer::new(conn));
+        let housekeeping = housekeeping::Housekeeper::start(Arc::clone(&writer));
+        Ok(Self { writer, reader: Mutex::new(reader), housekeeping, path })
+    }
+
+    /// Does now the housekeeping that otherwise runs in the background after executions
+    /// end (deleting step-log rows that no running execution needs).
+    pub fn tidy(&self) -> Result<(), StoreError> {
+        self.writer.run_blocking(Box::new(executions::tidy))
     }
 
     pub fn path(&self) -> &Path {

@@ -22,6 +22,11 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError(format!("cannot decode a stored record: {e}")))
 }
 
+/// Housekeeping: deletes the step-log rows no running execution needs.
+pub(crate) fn tidy(conn: &Connection) -> Result<(), StoreError> {
+    steps::purge_step_log(conn)
+}
+
 fn load_in(conn: &Connection, id: &str) -> Result<Option<StoredExecution>, StoreError> {
     type Row = (i64, String, String, Option<i64>, Option<String>);
     let row: Option<Row> = conn
@@ -53,7 +58,12 @@ impl Store {
     /// Commits changes from blocking code (tools, tests).
     pub fn commit_blocking(&self, changes: Vec<Change>) -> Result<(), StoreError> {
         let ops = ops::encode(changes)?;
-        self.writer.run_blocking(Box::new(move |conn| ops::apply(conn, &ops)))
+        let ends = ops::ends_an_execution(&ops);
+        self.writer.run_blocking(Box::new(move |conn| ops::apply(conn, &ops)))?;
+        if ends {
+            self.housekeeping.request();
+        }
+        Ok(())
     }
 
     pub fn load_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
@@ -85,7 +95,12 @@ impl Store {
 impl ExecutionStore for Store {
     async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
         let ops = ops::encode(changes)?;
-        self.writer.run_async(Box::new(move |conn| ops::apply(conn, &ops))).await
+        let ends = ops::ends_an_execution(&ops);
+        self.writer.run_async(Box::new(move |conn| ops::apply(conn, &ops))).await?;
+        if ends {
+            self.housekeeping.request();
+        }
+        Ok(())
     }
 
     async fn load(&self, execution_id: &str) -> Result<Option<StoredExecution>, StoreError> {

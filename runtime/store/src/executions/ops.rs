@@ -5,7 +5,7 @@
 use bosun_engine::{Change, StepRecord, StoreError};
 use rusqlite::{Connection, params};
 
-use super::steps::{append_steps, purge_step_log};
+use super::steps::append_steps;
 use super::to_json;
 use crate::sql_error;
 
@@ -103,13 +103,12 @@ pub(crate) fn encode(changes: Vec<Change>) -> Result<Vec<Op>, StoreError> {
 
 /// Runs the operations on the write connection, inside the caller's transaction.
 pub(crate) fn apply(conn: &Connection, ops: &[Op]) -> Result<(), StoreError> {
-    for op in ops {
-        apply_one(conn, op)?;
-    }
-    if ops.iter().any(|op| matches!(op, Op::End { .. })) {
-        purge_step_log(conn)?;
-    }
-    Ok(())
+    ops.iter().try_for_each(|op| apply_one(conn, op))
+}
+
+/// True when the operations end an execution, after which housekeeping has work.
+pub(crate) fn ends_an_execution(ops: &[Op]) -> bool {
+    ops.iter().any(|op| matches!(op, Op::End { .. }))
 }
 
 fn apply_one(conn: &Connection, op: &Op) -> Result<(), StoreError> {
