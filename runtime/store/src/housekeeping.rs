@@ -10,7 +10,9 @@ use crate::executions;
 use crate::writer::Writer;
 
 pub(crate) struct Housekeeper {
-    requests: mpsc::Sender<()>,
+    /// None once dropping: closing the channel ends the thread.
+    requests: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Housekeeper {
@@ -25,14 +27,32 @@ impl Housekeeper {
                 }
             }
         });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "cannot start the store's housekeeping thread; ended executions' step-log rows stay until `tidy`");
-        }
-        Self { requests }
+        let thread = match spawned {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the store's housekeeping thread; ended executions' step-log rows stay until `tidy`");
+                None
+            }
+        };
+        Self { requests: Some(requests), thread }
     }
 
     /// Asks for a pass; returns at once.
     pub(crate) fn request(&self) {
-        let _ = self.requests.send(());
+        if let Some(requests) = &self.requests {
+            let _ = requests.send(());
+        }
+    }
+}
+
+impl Drop for Housekeeper {
+    /// Ends the thread and waits for it, so that its handle on the write connection is
+    /// gone when the store is: the connection then closes (and SQLite checkpoints the
+    /// WAL) as the store is dropped, not at some later point or never.
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
