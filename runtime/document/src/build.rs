@@ -262,29 +262,27 @@ impl Cx<'_> {
 
     /// An integer of at least `min`.
     fn integer(&mut self, node: &Node, path: &str, min: i64) -> Option<i64> {
-        match node.value {
-            NodeValue::Int(i) if i >= min => Some(i),
-            NodeValue::Int(i) => {
-                self.error(node, path, format!("expected an integer of at least {min}, found {i}"));
-                None
-            }
-            _ => {
-                self.expected(node, path, &format!("an integer of at least {min}"));
-                None
-            }
-        }
+        self.integer_in(node, path, min, None)
     }
 
     /// An integer from `min` to `max`.
     fn bounded(&mut self, node: &Node, path: &str, min: i64, max: i64) -> Option<i64> {
+        self.integer_in(node, path, min, Some(max))
+    }
+
+    fn integer_in(&mut self, node: &Node, path: &str, min: i64, max: Option<i64>) -> Option<i64> {
+        let range = match max {
+            Some(max) => format!("from {min} to {max}"),
+            None => format!("of at least {min}"),
+        };
         match node.value {
-            NodeValue::Int(i) if (min..=max).contains(&i) => Some(i),
+            NodeValue::Int(i) if i >= min && max.is_none_or(|max| i <= max) => Some(i),
             NodeValue::Int(i) => {
-                self.error(node, path, format!("expected an integer from {min} to {max}, found {i}"));
+                self.error(node, path, format!("expected an integer {range}, found {i}"));
                 None
             }
             _ => {
-                self.expected(node, path, &format!("an integer from {min} to {max}"));
+                self.expected(node, path, &format!("an integer {range}"));
                 None
             }
         }
