@@ -9,8 +9,10 @@ use bosun_document::Document;
 use crate::error::EngineError;
 use crate::record::DocumentSnapshot;
 
-/// How many distinct documents are kept; past that the cache starts over.
+/// How many distinct documents are kept, and how many bytes of their text; past either
+/// the cache starts over.
 const CAPACITY: usize = 64;
+const CAPACITY_BYTES: usize = 32 << 20;
 
 /// What a check depends on besides the engine: the text, its format, and which steps are mocked.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -40,7 +42,8 @@ impl CheckedDocuments {
         }
         let doc = Arc::new(check()?);
         let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CAPACITY {
+        let bytes: usize = entries.keys().map(|k| k.text.len()).sum::<usize>() + key.text.len();
+        if entries.len() >= CAPACITY || bytes > CAPACITY_BYTES {
             entries.clear();
         }
         entries.insert(key, Arc::clone(&doc));
