@@ -301,7 +301,7 @@ impl Engine {
             return;
         }
         let error = EngineError::Conflict(format!("the engine could not go on with the execution: {reason}"));
-        if let Err(error) = self.fail_unloadable(stored, error).await {
+        if let Err(error) = self.end_as_failed(stored, error).await {
             tracing::error!(execution = %id, %error, "could not mark the execution Failed");
         }
     }
@@ -313,11 +313,11 @@ impl Engine {
         }
         if stored.record.status != ExecutionStatus::Pending && stored.steps.is_empty() {
             let error = EngineError::Conflict("the execution has started but its step history is missing".into());
-            return self.fail_unloadable(stored, error).await;
+            return self.end_as_failed(stored, error).await;
         }
         let doc = match self.check_document(&stored.document, &stored.record.mocks) {
             Ok(doc) => doc,
-            Err(error) => return self.fail_unloadable(stored, error).await,
+            Err(error) => return self.end_as_failed(stored, error).await,
         };
         let mut run = Run::new(stored.record, doc, stored.steps);
         let handle = self.handles.get(id);
@@ -374,7 +374,9 @@ impl Engine {
         }))
     }
 
-    async fn fail_unloadable(&self, stored: StoredExecution, error: EngineError) -> Result<(), EngineError> {
+    /// Ends an execution the engine cannot run (its document no longer loads, its history
+    /// is missing, or driving it failed) as Failed, keeping the history it has.
+    async fn end_as_failed(&self, stored: StoredExecution, error: EngineError) -> Result<(), EngineError> {
         let StoredExecution { mut record, steps, .. } = stored;
         record.status = ExecutionStatus::Failed;
         record.failure_message = Some(error.to_string());
