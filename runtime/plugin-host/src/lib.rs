@@ -1,0 +1,2 @@
+//! The sandboxed WebAssembly plugin host, shared by the control plane and the
+//! node agent.
