@@ -1,2 +1,101 @@
 //! The sandboxed WebAssembly plugin host, shared by the control plane and the
-//! node agent.
+//! node agent: one wasmtime engine with the pooling allocator and epoch
+//! deadlines, a precompiled-artifact cache, plugins linked once and called
+//! many times, and the `host` interface checked against each plugin's grants.
+
+mod bindings;
+mod cache;
+mod call;
+mod capabilities;
+mod engine;
+mod error;
+mod exec;
+mod host_api;
+mod http;
+mod limiter;
+mod plugin;
+mod services;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, Linker};
+
+pub use bosun_plugin_manifest::{Grant, Limits, Manifest};
+pub use cache::engine_key;
+pub use call::CallOutcome;
+pub use capabilities::Denial;
+pub use error::{CallError, HostError, LoadError};
+pub use plugin::{Plugin, sha256_hex};
+pub use services::{HostKind, ParameterSource, StaticParameters};
+pub use state::{LogLevel, LogLine};
+
+use crate::bindings::ActionPlugin;
+use crate::cache::ArtifactCache;
+use crate::engine::{EpochTicker, build_engine};
+use crate::services::Services;
+use crate::state::CallState;
+
+/// How a host is set up.
+pub struct HostConfig {
+    pub kind: HostKind,
+    /// Where precompiled artifacts are kept; none compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// How many plugin calls may run at once; more wait for a slot.
+    pub slots: u32,
+    /// Counts instructions so manifests may set a fuel budget (slower calls).
+    pub fuel: bool,
+    /// The largest HTTP response body or exec output stream a plugin receives.
+    pub max_transfer_bytes: usize,
+    pub parameters: Arc<dyn ParameterSource>,
+}
+
+impl HostConfig {
+    pub fn new(kind: HostKind) -> HostConfig {
+        HostConfig {
+            kind,
+            cache_dir: None,
+            slots: 256,
+            fuel: false,
+            max_transfer_bytes: 16 << 20,
+            parameters: Arc::new(StaticParameters::default()),
+        }
+    }
+}
+
+pub struct PluginHost {
+    engine: wasmtime::Engine,
+    linker: Linker<CallState>,
+    cache: Option<ArtifactCache>,
+    services: Arc<Services>,
+    slots: Semaphore,
+    fuel: bool,
+    // Last: the ticker thread holds an engine clone and stops when this drops.
+    _ticker: EpochTicker,
+}
+
+impl PluginHost {
+    pub fn new(config: HostConfig) -> Result<PluginHost, HostError> {
+        let slots = config.slots.max(1);
+        let engine = build_engine(slots, config.fuel)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        ActionPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let cache = config.cache_dir.as_deref().map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| HostError::Engine(format!("HTTP client: {e}")))?;
+        let services =
+            Arc::new(Services { kind: config.kind, http, params: config.parameters, max_transfer_bytes: config.max_transfer_bytes });
+        let ticker = EpochTicker::start(&engine)?;
+        Ok(PluginHost { engine, linker, cache, services, slots: Semaphore::new(slots as usize), fuel: config.fuel, _ticker: ticker })
+    }
+
+    /// The directory of precompiled artifacts, when there is one.
+    pub fn cache_path(&self) -> Option<&std::path::Path> {
+        self.cache.as_ref().map(|c| c.path())
+    }
+}

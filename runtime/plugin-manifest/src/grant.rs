@@ -279,9 +279,8 @@ fn parse_param(rest: &str) -> Result<ParamScope, String> {
 }
 
 fn parse_env(rest: &str) -> Result<Grant, String> {
-    let ok = !rest.is_empty()
-        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !rest.starts_with(|c: char| c.is_ascii_digit());
+    let ok =
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !rest.starts_with(|c: char| c.is_ascii_digit());
     if ok { Ok(Grant::Env { name: rest.to_string() }) } else { Err(format!("bad variable name \"{rest}\"")) }
 }
 

@@ -217,10 +217,7 @@ fn is_word(part: &str) -> bool {
 fn check_name(name: &str) -> Result<(), ManifestError> {
     let parts: Vec<&str> = name.split('/').collect();
     if parts.len() > 2 || !parts.iter().all(|p| is_word(p)) {
-        return Err(field(
-            "name",
-            format!("\"{name}\" is not a plugin name: lowercase letters, digits and -, optionally OWNER/NAME"),
-        ));
+        return Err(field("name", format!("\"{name}\" is not a plugin name: lowercase letters, digits and -, optionally OWNER/NAME")));
     }
     Ok(())
 }
@@ -242,7 +239,10 @@ fn check_action_name(name: &str) -> Result<(), String> {
     };
     let ok = match namespace {
         "aws" | "bosun" => {
-            !rest.is_empty() && rest.len() <= 64 && rest.chars().all(|c| c.is_ascii_alphanumeric()) && rest.starts_with(|c: char| c.is_ascii_lowercase())
+            !rest.is_empty()
+                && rest.len() <= 64
+                && rest.chars().all(|c| c.is_ascii_alphanumeric())
+                && rest.starts_with(|c: char| c.is_ascii_lowercase())
         }
         "plugin" => check_name(rest).is_ok(),
         _ => return Err(format!("\"{name}\": unknown namespace \"{namespace}\"; expected aws:, bosun: or plugin:")),

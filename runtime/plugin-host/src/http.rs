@@ -1,0 +1,74 @@
+//! `http-request`: outbound HTTP to granted scheme://host:port only, no
+//! redirects, bounded bodies, within the call's deadline.
+
+use std::time::Instant;
+
+use reqwest::{Method, Url};
+
+use crate::bindings::{GuestError, HttpRequest, HttpResponse};
+use crate::state::CallState;
+
+/// Headers a plugin may not set: they would change where the request goes or
+/// how it is framed.
+const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "proxy-authorization"];
+
+pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpResponse, GuestError> {
+    let url = Url::parse(&request.url).map_err(|e| GuestError::InvalidInput(format!("bad URL {:?}: {e}", request.url)))?;
+    let scheme = url.scheme().to_string();
+    let host = url.host_str().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no host", request.url)))?.to_string();
+    let port = url.port_or_known_default().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no port", request.url)))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(GuestError::InvalidInput("URLs with credentials are refused".into()));
+    }
+    if let Err(denial) = state.caps.check_http(&scheme, host.trim_start_matches('[').trim_end_matches(']'), port) {
+        return Err(GuestError::Denied(state.deny(denial)));
+    }
+    let method = match request.method.to_ascii_uppercase().as_str() {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        "PATCH" => Method::PATCH,
+        "HEAD" => Method::HEAD,
+        other => return Err(GuestError::InvalidInput(format!("HTTP method {other} is not supported"))),
+    };
+    let mut builder = state.services.http.request(method, url);
+    for (name, value) in request.headers {
+        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(GuestError::InvalidInput(format!("the header {name} is set by the host")));
+        }
+        builder = builder.header(name, value);
+    }
+    let remaining = state.deadline.saturating_duration_since(Instant::now());
+    let started = Instant::now();
+    let mut response = builder.body(request.body).timeout(remaining).send().await.map_err(|e| transport_error(&e, remaining))?;
+    let status = response.status().as_u16();
+    let headers =
+        response.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let limit = state.services.max_transfer_bytes;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e, remaining))? {
+        if body.len() + chunk.len() > limit {
+            return Err(GuestError::Failed(format!("the HTTP response body is larger than {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    tracing::debug!(plugin = %state.plugin, status, elapsed_ms = started.elapsed().as_millis() as u64, "plugin http request");
+    Ok(HttpResponse { status, headers, body })
+}
+
+fn transport_error(error: &reqwest::Error, remaining: std::time::Duration) -> GuestError {
+    if error.is_timeout() {
+        GuestError::TimedOut(format!("the HTTP request did not finish within the call's remaining {} ms", remaining.as_millis()))
+    } else {
+        // reqwest's Display leaves out the cause; the chain says why.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        GuestError::Failed(message)
+    }
+}
