@@ -1,5 +1,5 @@
-//! Bosun's SQLite store (WAL mode): documents with versions, and the engine's
-//! executions, steps and signals. There is no writer thread: writers queue
+//! Bosun's SQLite store (WAL mode): documents with versions, installed plugins,
+//! and the engine's executions, steps and signals. There is no writer thread: writers queue
 //! their jobs, and whichever writer holds the write connection commits what is
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
@@ -7,6 +7,7 @@
 mod documents;
 mod executions;
 mod housekeeping;
+mod plugins;
 mod schema;
 mod writer;
 
@@ -17,6 +18,7 @@ use rusqlite::Connection;
 
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
+pub use plugins::{InstalledPlugin, NewPlugin, version_order};
 pub use writer::Durability;
 
 use bosun_engine::StoreError;

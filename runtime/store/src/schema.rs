@@ -72,6 +72,21 @@ CREATE TABLE IF NOT EXISTS signals (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signals_by_execution ON signals (execution_id, created_at);
+-- Installed plugin versions: component bytes, manifest (JSON), the actions they
+-- implement and the operator's grants (JSON arrays), limit overrides (JSON).
+CREATE TABLE IF NOT EXISTS plugins (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    grants TEXT NOT NULL,
+    limits TEXT,
+    builtin INTEGER NOT NULL,
+    installed_at TEXT NOT NULL,
+    wasm BLOB NOT NULL,
+    PRIMARY KEY (name, version)
+);
 ";
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
