@@ -1,0 +1,1 @@
+//! bosun-builtin-plugins (being written).

@@ -1,0 +1,1 @@
+//! bosun-plugin-build (being written).

@@ -1,0 +1,1 @@
+//! bosun-test-plugin-hostile (being written).
