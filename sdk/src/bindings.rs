@@ -10,6 +10,8 @@ pub mod imports {
         path: "../wit/plugin",
         world: "bosun:sdk/imports",
         generate_all,
+        // The exported worlds take their types from here, `inventory-item` too.
+        generate_unused_types: true,
     });
 }
 

@@ -69,6 +69,8 @@ pub(crate) fn to_wit(error: PluginError) -> wit::Error {
 
 /// The error type of the exported functions.
 pub type WitError = wit::Error;
+/// The item type `collect` returns.
+pub type WitInventoryItem = wit::InventoryItem;
 
 /// A panic is logged to the step's log before the component traps, so the
 /// step failure can say why.
@@ -98,12 +100,12 @@ pub fn run_action(action: &str, inputs: &str, dispatch: fn(&str, &str, &Host) ->
 pub fn run_collect(
     inputs: &str,
     dispatch: fn(&str, &Host) -> Result<Vec<InventoryItem>, PluginError>,
-) -> Result<Vec<wit::InventoryItem>, WitError> {
+) -> Result<Vec<WitInventoryItem>, WitError> {
     install_panic_hook();
     let items = dispatch(inputs, &Host::new(Backend)).map_err(to_wit)?;
     Ok(items
         .into_iter()
-        .map(|item| wit::InventoryItem {
+        .map(|item| WitInventoryItem {
             type_name: item.type_name,
             schema_version: item.schema_version,
             capture_time: item.capture_time,

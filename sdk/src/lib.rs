@@ -68,7 +68,7 @@ pub mod __private {
     pub use crate::bindings::inventory::exports::bosun::plugin::collector::Guest as CollectorGuest;
     pub use crate::dispatch::{call, collect, unknown_action};
     #[cfg(target_arch = "wasm32")]
-    pub use crate::guest::{WitError, action_names, run_action, run_collect};
+    pub use crate::guest::{WitError, WitInventoryItem, action_names, run_action, run_collect};
 }
 
 /// Exports action functions: `export_action!("plugin:a" => a, "plugin:b" => b)`
@@ -167,10 +167,7 @@ macro_rules! __export_inventory_world {
             impl $crate::__private::CollectorGuest for BosunCollector {
                 fn collect(
                     inputs: ::std::string::String,
-                ) -> ::core::result::Result<
-                    ::std::vec::Vec<$crate::__private::inventory_bindings::bosun::plugin::types::InventoryItem>,
-                    $crate::__private::WitError,
-                > {
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::__private::WitInventoryItem>, $crate::__private::WitError> {
                     $crate::__private::run_collect(&inputs, bosun_collect)
                 }
             }
