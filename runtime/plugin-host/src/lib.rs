@@ -28,7 +28,7 @@ pub use cache::engine_key;
 pub use call::CallOutcome;
 pub use capabilities::Denial;
 pub use error::{CallError, HostError, LoadError};
-pub use plugin::{Plugin, sha256_hex};
+pub use plugin::{Interfaces, Plugin, sha256_hex};
 pub use services::{HostKind, ParameterSource, StaticParameters};
 pub use state::{LogLevel, LogLine};
 

@@ -37,11 +37,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The ABI packages a component imports and exports, e.g. `bosun:plugin/host@0.1.0`.
-pub(crate) fn abi_names(host: &PluginHost, component: &Component) -> Vec<String> {
+/// What a component imports and exports, e.g. `bosun:plugin/host@0.1.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interfaces {
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+fn interfaces_of(host: &PluginHost, component: &Component) -> Interfaces {
     let ty = component.component_type();
-    let engine = &host.engine;
-    ty.imports(engine).map(|(name, _)| name.to_string()).chain(ty.exports(engine).map(|(name, _)| name.to_string())).collect()
+    Interfaces {
+        imports: ty.imports(&host.engine).map(|(name, _)| name.to_string()).collect(),
+        exports: ty.exports(&host.engine).map(|(name, _)| name.to_string()).collect(),
+    }
 }
 
 /// Refuses a component built for an ABI major this host does not speak, or
@@ -76,7 +84,9 @@ impl PluginHost {
         }
         let sha256 = sha256_hex(wasm);
         let component = self.component(wasm, &sha256)?;
-        check_abi(&abi_names(self, &component))?;
+        let interfaces = interfaces_of(self, &component);
+        check_abi(&interfaces.imports)?;
+        check_abi(&interfaces.exports)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let pre = ActionPluginPre::new(instance_pre).map_err(|e| LoadError::Abi(format!("{e:#}")))?;
         let mut schemas = HashMap::new();
@@ -105,6 +115,12 @@ impl PluginHost {
             return Err(LoadError::ActionsMismatch { claimed: missing.join(", "), implemented: implemented.join(", ") });
         }
         Ok(plugin)
+    }
+
+    /// What a component imports and exports, compiling it if needed.
+    pub fn interfaces(&self, wasm: &[u8]) -> Result<Interfaces, LoadError> {
+        let component = self.component(wasm, &sha256_hex(wasm))?;
+        Ok(interfaces_of(self, &component))
     }
 
     /// The compiled component, from the artifact cache or compiled now (and cached).

@@ -1,0 +1,7 @@
+//! The plugin host's integration tests, against real components built from
+//! plugins/ and tests/plugins/: hostile plugins, capabilities, the artifact cache.
+
+mod cache;
+mod capabilities;
+mod hostile;
+mod support;
