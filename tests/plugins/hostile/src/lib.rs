@@ -50,7 +50,7 @@ pub enum Input {
     /// allocation fails, then fails with `failed("allocation failed after N MiB")`
     /// (if the host does not trap first).
     Memory {
-        #[serde(default = "default_chunk")]
+        #[serde(default = "default_chunk", rename = "ChunkMiB")]
         chunk_mib: usize,
     },
     /// Returns `{"Data": "xxx…"}` with `Bytes` characters.
@@ -222,6 +222,12 @@ mod tests {
         let out = run(json!({"Case": "env", "Name": "BOSUN_SURELY_UNSET_VARIABLE"})).unwrap();
         assert_eq!(out["Visible"], false);
         assert_eq!(out["Value"], Value::Null);
+    }
+
+    #[test]
+    fn memory_takes_its_chunk_size_in_mib() {
+        let e = run(json!({"Case": "memory", "ChunkMiB": "big"})).unwrap_err();
+        assert!(matches!(&e, PluginError::InvalidInput(m) if m.contains("invalid type")), "{e}");
     }
 
     #[test]
