@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod output;
+mod plugins;
 mod runbooks;
 
 use std::process::ExitCode;

@@ -99,13 +99,15 @@ fn install(conn: &Connection, p: &OwnedPlugin, now: &str) -> Result<(), StoreErr
         .optional()
         .map_err(sql_error)?;
     if let Some((sha256, builtin)) = &existing {
-        if *sha256 != p.sha256 {
+        if *builtin && p.builtin {
+            // A built-in plugin is whatever this Bosun binary carries.
+            conn.execute("DELETE FROM plugins WHERE name = ?1 AND version = ?2", params![p.name, p.version]).map_err(sql_error)?;
+        } else if *sha256 != p.sha256 {
             return Err(StoreError(format!(
                 "plugin {}@{} is installed already with another sha256 ({sha256}); remove it first or raise the version",
                 p.name, p.version
             )));
-        }
-        if *builtin != p.builtin {
+        } else if *builtin != p.builtin {
             return Err(StoreError(format!("plugin {} is built in; its grants change with `bosun plugin grant`", p.name)));
         }
     }

@@ -22,7 +22,7 @@ pub struct DevArgs {}
 pub async fn run(ctx: &Context, _args: DevArgs) -> Result<ExitCode, CliError> {
     let _lock = take_engine_lock(&ctx.data_dir, LockHolder::Dev)?;
     let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
-    let engine = engine(&store);
+    let engine = engine(&store, &ctx.data_dir)?;
     tracing::info!(path = %store.path().display(), durability = ?ctx.durability, "store open");
 
     let mut events = engine.subscribe();

@@ -5,6 +5,8 @@
 pub mod automation;
 pub mod dev;
 pub mod doc;
+pub mod plugin;
+pub mod plugin_new;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::IsTerminal as _;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use bosun_engine::{Echo, Engine, EngineConfig, EngineError, StoreError};
+use bosun_engine::{Engine, EngineConfig, EngineError, StoreError};
 use bosun_store::{Durability, Store};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -55,6 +57,9 @@ pub enum Command {
     /// Run Automation documents and act on their executions.
     #[command(subcommand)]
     Automation(automation::AutomationCommand),
+    /// Build, test, install and inspect WebAssembly plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Run Bosun on this machine: drive the executions of the data directory.
     Dev(dev::DevArgs),
     /// Measure the store and the engine, and print a table.
@@ -126,6 +131,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS).map_err(CliError::failed),
         Command::Doc(command) => doc::run(&ctx, command),
         Command::Automation(command) => block_on(automation::run(&ctx, command)),
+        Command::Plugin(command) => block_on(plugin::run(&ctx, command)),
         Command::Dev(args) => block_on(dev::run(&ctx, args)),
     }
 }
@@ -147,25 +153,27 @@ pub fn open_store(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliE
     Ok(Arc::new(store))
 }
 
-/// Opens the store of a directory and loads the built-in documents into it (a write,
-/// and a new version when a built-in changed): for the commands that run or start
-/// executions and those that change documents.
+/// Opens the store of a directory and loads the built-in plugins and documents into
+/// it (a write, and a new version when a built-in changed): for the commands that
+/// run or start executions and those that change documents or plugins.
 pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Arc<Store>, CliError> {
     let store = open_store(dir, durability)?;
+    crate::plugins::load_builtins(&store).map_err(CliError::failed)?;
     crate::runbooks::load_builtins(&store).map_err(CliError::failed)?;
     Ok(store)
 }
 
-/// An engine over a store, running control flow and `bosun:echo`.
-pub fn engine(store: &Arc<Store>) -> Arc<Engine> {
-    Engine::new(store.clone(), Arc::new(Echo), store.clone(), EngineConfig::default())
+/// An engine over a store, running control flow, `bosun:echo` and the installed plugins.
+pub fn engine(store: &Arc<Store>, data_dir: &Path) -> Result<Arc<Engine>, CliError> {
+    let dispatcher = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
+    Ok(Engine::new(store.clone(), Arc::new(dispatcher), store.clone(), EngineConfig::default()))
 }
 
-/// An engine over a throw-away store: the action catalog of `doc validate`.
+/// An engine over a throw-away store holding the built-ins: the action catalog of `doc validate`.
 pub fn catalog_engine() -> Result<(Arc<Engine>, tempfile::TempDir), CliError> {
     let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
-    let store = Arc::new(Store::open(dir.path(), Durability::Normal)?);
-    Ok((engine(&store), dir))
+    let store = open_store_with_builtins(dir.path(), Durability::Normal)?;
+    Ok((engine(&store, dir.path())?, dir))
 }
 
 /// Who takes the engine lock, for the message when it is taken.

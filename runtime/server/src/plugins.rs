@@ -1,0 +1,166 @@
+//! Plugins in the control plane: the built-in plugins kept installed, the
+//! routes from action names to installed plugin versions, and the action
+//! dispatcher that runs a plugin step in the plugin host (beside `bosun:echo`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use bosun_document::Availability;
+use bosun_engine::action::ECHO;
+use bosun_engine::{ActionCall, ActionDispatcher, ActionError, Echo};
+use bosun_plugin_host::{CallError, Grant, HostConfig, HostKind, Limits, Manifest, Plugin, PluginHost};
+use bosun_store::{InstalledPlugin, NewPlugin, Store};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+/// Where the control plane keeps precompiled plugins, inside the data directory.
+pub fn cache_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("plugin-cache")
+}
+
+/// Installs the plugins this binary carries, keeping the grants an operator
+/// gave an earlier build of them.
+pub fn load_builtins(store: &Store) -> Result<(), String> {
+    for builtin in bosun_builtin_plugins::builtin() {
+        let manifest = bosun_plugin_manifest::extract(builtin.bytes).map_err(|e| format!("built-in plugin {}: {e}", builtin.name))?;
+        let sha256 = bosun_plugin_host::sha256_hex(builtin.bytes);
+        let previous = store.get_plugin(&manifest.name, None).map_err(|e| e.to_string())?;
+        if previous.as_ref().is_some_and(|p| p.sha256 == sha256 && p.version == manifest.version) {
+            continue;
+        }
+        let grants = previous.map(|p| p.grants).unwrap_or_default();
+        let actions: Vec<String> = manifest.actions.iter().map(|a| a.name.clone()).collect();
+        store
+            .install_plugin(&NewPlugin {
+                name: &manifest.name,
+                version: &manifest.version,
+                sha256: &sha256,
+                manifest: &manifest.to_json(),
+                actions: &actions,
+                grants: &grants,
+                limits: None,
+                builtin: true,
+                wasm: builtin.bytes,
+            })
+            .map_err(|e| format!("built-in plugin {}: {e}", manifest.name))?;
+    }
+    Ok(())
+}
+
+/// The plugin version an action name leads to.
+#[derive(Debug, Clone)]
+struct Route {
+    plugin: InstalledPlugin,
+    /// The action as the plugin knows it (without an `@version` suffix).
+    action: String,
+    idempotent: bool,
+}
+
+/// Runs control-plane actions: `bosun:echo` and every installed plugin's actions.
+pub struct PluginDispatcher {
+    store: Arc<Store>,
+    data_dir: std::path::PathBuf,
+    routes: HashMap<String, Route>,
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    loaded: Mutex<HashMap<(String, String), Arc<Plugin>>>,
+}
+
+impl PluginDispatcher {
+    /// Routes every action of the installed plugins: the highest version of a
+    /// plugin answers its plain action names, and `plugin:NAME@VERSION` names
+    /// one version.
+    pub fn new(store: Arc<Store>, data_dir: &Path) -> Result<PluginDispatcher, String> {
+        let mut routes = HashMap::new();
+        for plugin in store.list_plugins().map_err(|e| e.to_string())? {
+            let manifest = Manifest::from_json(&plugin.manifest).map_err(|e| format!("installed plugin {}: {e}", plugin.name))?;
+            for spec in &manifest.actions {
+                let route = Route { plugin: plugin.clone(), action: spec.name.clone(), idempotent: spec.idempotent };
+                if spec.name.starts_with("plugin:") {
+                    routes.insert(format!("{}@{}", spec.name, plugin.version), route.clone());
+                }
+                // Versions come in ascending order, so the highest one wins.
+                routes.insert(spec.name.clone(), route);
+            }
+        }
+        Ok(PluginDispatcher { store, data_dir: data_dir.to_path_buf(), routes, host: OnceLock::new(), loaded: Mutex::new(HashMap::new()) })
+    }
+
+    fn host(&self) -> Result<Arc<PluginHost>, String> {
+        self.host
+            .get_or_init(|| {
+                let mut config = HostConfig::new(HostKind::Server);
+                config.cache_dir = Some(cache_dir(&self.data_dir));
+                PluginHost::new(config).map(Arc::new).map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    async fn plugin(&self, installed: &InstalledPlugin) -> Result<Arc<Plugin>, ActionError> {
+        let key = (installed.name.clone(), installed.version.clone());
+        let mut loaded = self.loaded.lock().await;
+        if let Some(plugin) = loaded.get(&key) {
+            return Ok(plugin.clone());
+        }
+        let unavailable = |e: String| ActionError::Failed(format!("plugin {}@{} cannot be loaded: {e}", key.0, key.1));
+        let host = self.host().map_err(unavailable)?;
+        let wasm = self
+            .store
+            .plugin_wasm(&key.0, &key.1)
+            .map_err(|e| unavailable(e.to_string()))?
+            .ok_or_else(|| unavailable("it was removed".into()))?;
+        if bosun_plugin_host::sha256_hex(&wasm) != installed.sha256 {
+            return Err(unavailable("its bytes no longer match the sha256 recorded at install".into()));
+        }
+        let grants = parse_grants(&installed.grants).map_err(unavailable)?;
+        let limits = parse_limits(installed.limits.as_deref()).map_err(unavailable)?;
+        let plugin = Arc::new(host.load(&wasm, grants, limits).await.map_err(|e| unavailable(e.to_string()))?);
+        loaded.insert(key, plugin.clone());
+        Ok(plugin)
+    }
+}
+
+pub fn parse_grants(grants: &[String]) -> Result<Vec<Grant>, String> {
+    grants.iter().map(|g| Grant::parse(g).map_err(|e| e.to_string())).collect()
+}
+
+pub fn parse_limits(limits: Option<&str>) -> Result<Option<Limits>, String> {
+    limits.map(|text| serde_json::from_str::<Limits>(text).map_err(|e| format!("stored limits: {e}"))).transpose()
+}
+
+#[async_trait]
+impl ActionDispatcher for PluginDispatcher {
+    fn availability(&self, action: &str) -> Availability {
+        if action == ECHO || self.routes.contains_key(action) { Availability::Available } else { Availability::NotAvailable }
+    }
+
+    fn is_idempotent(&self, action: &str) -> bool {
+        action == ECHO || self.routes.get(action).is_some_and(|r| r.idempotent)
+    }
+
+    async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError> {
+        if call.action == ECHO {
+            return Echo::echo(&call.inputs);
+        }
+        let route = self.routes.get(&call.action).ok_or_else(|| ActionError::NotAvailable(call.action.clone()))?;
+        let plugin = self.plugin(&route.plugin).await?;
+        let host = self.host().map_err(ActionError::Failed)?;
+        let inputs = if call.inputs.is_null() { Value::Object(Map::new()) } else { call.inputs };
+        let outcome = host.call(&plugin, &route.action, &inputs).await;
+        for line in &outcome.logs {
+            tracing::info!(
+                execution = %call.execution_id,
+                step = %call.step_name,
+                plugin = %route.plugin.name,
+                level = line.level.as_str(),
+                "{}",
+                line.message
+            );
+        }
+        outcome.result.map_err(|error| match error {
+            CallError::InvalidInput(message) => ActionError::InvalidInput(message),
+            other => ActionError::Failed(other.to_string()),
+        })
+    }
+}
