@@ -91,7 +91,9 @@ impl Engine {
             run.record.updated_at = Utc::now();
             run.dirty = false;
             changes.push(match run.record.status.is_terminal() {
-                true => Change::EndExecution { record: run.record.clone(), steps: run.steps.clone() },
+                // The history goes with the end rather than a copy of it: an ended run takes
+                // no more transitions, and if this commit fails the execution is loaded again.
+                true => Change::EndExecution { record: run.record.clone(), steps: std::mem::take(&mut run.steps) },
                 false => Change::UpdateExecution(run.record.clone()),
             });
         }

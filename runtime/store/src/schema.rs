@@ -1,4 +1,5 @@
-//! Connection settings (WAL, durability) and the schema.
+//! Connection settings (WAL, durability), the schema, and the move of older
+//! databases to the current schema version.
 
 use std::path::Path;
 use std::time::Duration;
@@ -46,7 +47,6 @@ CREATE TABLE IF NOT EXISTS executions (
     terminal INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     record TEXT NOT NULL,
-    document TEXT NOT NULL,
     -- The first step_log row of the execution, while it runs.
     log_first INTEGER,
     -- The whole step history (a JSON array), once the execution has ended.
@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_state ON executions (terminal, created_at);
 CREATE INDEX IF NOT EXISTS executions_log_first ON executions (terminal, log_first);
+-- The document an execution runs (a JSON DocumentSnapshot), apart from the execution's
+-- row: that row is written again whenever the execution's status changes, and the
+-- document, often the largest part, would be written again with it.
+CREATE TABLE IF NOT EXISTS execution_documents (
+    execution_no INTEGER PRIMARY KEY REFERENCES executions (no) ON DELETE CASCADE,
+    document TEXT NOT NULL
+);
 -- The step records of running executions, in commit order: one row per committed
 -- transition of one execution, holding the JSON array of the step records it wrote
 -- (the latest record of a step's `seq` wins). Every commit appends at the end of
@@ -89,16 +96,52 @@ CREATE TABLE IF NOT EXISTS plugins (
 );
 ";
 
+/// The schema version this Bosun writes and reads (`PRAGMA user_version`).
+const VERSION: i64 = 2;
+
+/// Schema version 1 kept each execution's document in its `executions` row.
+const FROM_1: &str = "
+CREATE TABLE execution_documents (
+    execution_no INTEGER PRIMARY KEY REFERENCES executions (no) ON DELETE CASCADE,
+    document TEXT NOT NULL
+);
+INSERT INTO execution_documents (execution_no, document) SELECT no, document FROM executions;
+ALTER TABLE executions DROP COLUMN document;
+";
+
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_error)?;
-    if version > 1 {
-        return Err(StoreError(format!("the database has schema version {version}, newer than this Bosun understands (1)")));
+    let version = user_version(conn)?;
+    if version > VERSION {
+        return Err(StoreError(format!("the database has schema version {version}, newer than this Bosun understands ({VERSION})")));
+    }
+    if version == 1 {
+        // One transaction, with the version read again inside it: another process may
+        // have moved the database on meanwhile.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_error)?;
+        let moved = match user_version(conn) {
+            Ok(1) => {
+                conn.execute_batch(FROM_1).and_then(|()| conn.execute_batch(&format!("PRAGMA user_version = {VERSION}"))).map_err(sql_error)
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match moved {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(sql_error)?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError(format!("cannot move the database from schema version 1 to {VERSION}: {e}")));
+            }
+        }
     }
     // Creating what exists already writes nothing; setting user_version always
     // writes, so it is set only once, and opening a current database changes nothing.
     conn.execute_batch(SCHEMA).map_err(sql_error)?;
     if version < 1 {
-        conn.execute_batch("PRAGMA user_version = 1").map_err(sql_error)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {VERSION}")).map_err(sql_error)?;
     }
     Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_error)
 }

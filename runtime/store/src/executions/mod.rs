@@ -1,6 +1,7 @@
 //! The engine's persistence: executions, steps and signals as JSON records,
 //! with status columns for queries.
 
+mod compact;
 mod ops;
 mod steps;
 
@@ -30,15 +31,17 @@ pub(crate) fn tidy(conn: &Connection) -> Result<(), StoreError> {
 fn load_in(conn: &Connection, id: &str) -> Result<Option<StoredExecution>, StoreError> {
     type Row = (i64, String, String, Option<i64>, Option<String>);
     let row: Option<Row> = conn
-        .prepare_cached("SELECT no, record, document, log_first, steps FROM executions WHERE id = ?1")
+        .prepare_cached(
+            "SELECT no, record, document, log_first, steps FROM executions JOIN execution_documents ON execution_no = no WHERE id = ?1",
+        )
         .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional())
         .map_err(sql_error)?;
     let Some((no, record, document, log_first, archived)) = row else { return Ok(None) };
     let record: ExecutionRecord = from_json(&record)?;
     let document: DocumentSnapshot = from_json(&document)?;
     let steps = match (archived, log_first) {
-        (Some(steps), _) => from_json(&steps)?,
-        (None, Some(first)) => steps::load_steps(conn, no, first)?,
+        (Some(steps), _) => compact::decode_steps(id, &steps)?,
+        (None, Some(first)) => steps::load_steps(conn, id, no, first)?,
         (None, None) => Vec::new(),
     };
     Ok(Some(StoredExecution { record, document, steps }))

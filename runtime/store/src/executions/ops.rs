@@ -5,6 +5,7 @@
 use bosun_engine::{Change, StepRecord, StoreError};
 use rusqlite::{Connection, params};
 
+use super::compact::encode_steps;
 use super::steps::append_steps;
 use super::to_json;
 use crate::sql_error;
@@ -32,7 +33,7 @@ pub(crate) enum Op {
         record: String,
         steps: String,
     },
-    /// Step records of one execution, as one step-log row.
+    /// Step records of one execution, as one step-log row (in the form of `compact`).
     Steps {
         execution_id: String,
         records: String,
@@ -79,7 +80,7 @@ pub(crate) fn encode(changes: Vec<Change>) -> Result<Vec<Op>, StoreError> {
                 ops.push(Op::Update { status: record.status.as_str(), record: to_json(&record)?, id: record.id })
             }
             Change::EndExecution { record, steps } => {
-                ops.push(Op::End { status: record.status.as_str(), record: to_json(&record)?, steps: to_json(&steps)?, id: record.id })
+                ops.push(Op::End { status: record.status.as_str(), record: to_json(&record)?, steps: encode_steps(&steps)?, id: record.id })
             }
             Change::PutStep(step) if ending.contains(&step.execution_id) => {}
             Change::PutStep(step) => match steps.iter_mut().find(|(id, _)| *id == step.execution_id) {
@@ -96,7 +97,7 @@ pub(crate) fn encode(changes: Vec<Change>) -> Result<Vec<Op>, StoreError> {
         }
     }
     for (execution_id, records) in steps {
-        ops.push(Op::Steps { records: to_json(&records)?, execution_id });
+        ops.push(Op::Steps { records: encode_steps(&records)?, execution_id });
     }
     Ok(ops)
 }
@@ -115,10 +116,12 @@ fn apply_one(conn: &Connection, op: &Op) -> Result<(), StoreError> {
     let changed = match op {
         Op::Create { id, document_name, status, terminal, created_at, record, document } => conn
             .prepare_cached(
-                "INSERT INTO executions (id, document_name, status, terminal, created_at, record, document, log_first)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT COALESCE(MAX(id), 0) + 1 FROM step_log))",
+                "INSERT INTO executions (id, document_name, status, terminal, created_at, record, log_first)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT COALESCE(MAX(id), 0) + 1 FROM step_log))",
             )
-            .and_then(|mut s| s.execute(params![id, document_name, status, terminal, created_at, record, document])),
+            .and_then(|mut s| s.execute(params![id, document_name, status, terminal, created_at, record]))
+            .and_then(|_| conn.prepare_cached("INSERT INTO execution_documents (execution_no, document) VALUES (last_insert_rowid(), ?1)"))
+            .and_then(|mut s| s.execute(params![document])),
         Op::Update { id, status, record } => conn
             .prepare_cached("UPDATE executions SET status = ?2, record = ?3 WHERE id = ?1 AND terminal = 0")
             .and_then(|mut s| s.execute(params![id, status, record])),

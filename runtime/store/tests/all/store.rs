@@ -601,6 +601,44 @@ fn a_newer_schema_version_is_refused_by_number() {
     Store::open(fresh.path(), Durability::Normal).unwrap();
 }
 
+#[test]
+fn a_version_1_database_moves_its_execution_documents_to_their_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = execution("e1", ExecutionStatus::InProgress, 0);
+    let expected = {
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        store.commit_blocking(vec![create(record.clone())]).unwrap();
+        store.commit_blocking(vec![Change::PutStep(step("e1", 0, StepStatus::Success))]).unwrap();
+        store.load_execution("e1").unwrap().unwrap()
+    };
+    // Back to the shape of version 1: the document in the execution's row.
+    let conn = rusqlite::Connection::open(dir.path().join("bosun.db")).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE executions ADD COLUMN document TEXT NOT NULL DEFAULT '';
+         UPDATE executions SET document = (SELECT document FROM execution_documents WHERE execution_no = no);
+         DROP TABLE execution_documents;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(dir.path(), Durability::Normal).unwrap();
+    assert_eq!(store.load_execution("e1").unwrap().unwrap(), expected);
+    let conn = rusqlite::Connection::open(dir.path().join("bosun.db")).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('executions')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!columns.iter().any(|c| c == "document"), "{columns:?}");
+    // And it goes on working.
+    store.commit_blocking(vec![Change::PutStep(step("e1", 1, StepStatus::Success))]).unwrap();
+    assert_eq!(store.load_execution("e1").unwrap().unwrap().steps.len(), 2);
+}
+
 // ---------------------------------------------------------------------------------
 // Concurrency
 // ---------------------------------------------------------------------------------
