@@ -5,5 +5,6 @@ mod doc;
 mod durability;
 mod local;
 mod module_docs;
+mod plugins;
 mod read_only;
 mod support;
