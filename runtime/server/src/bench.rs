@@ -11,9 +11,12 @@ use bosun_store::{Durability, Store, measure_commit_rate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure (only `engine` exists).
-    #[arg(value_parser = ["engine"], default_value = "engine")]
+    /// What to measure: engine, or plugins (needs a build with `--features bench-plugins`).
+    #[arg(value_parser = ["engine", "plugins"], default_value = "engine")]
     pub target: String,
+    /// Plugin calls timed in each warm-call measurement.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub calls: u64,
     /// Steps of the single long runbook.
     #[arg(long, default_value_t = 1000)]
     pub steps: usize,
@@ -42,6 +45,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let args = args.clone();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+        if args.target == "plugins" {
+            return runtime.block_on(plugins(args.calls as usize));
+        }
         runtime.block_on(measure(&args))
     })
     .join()
@@ -236,4 +242,14 @@ fn validation_ms(steps: usize) -> f64 {
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+#[cfg(feature = "bench-plugins")]
+async fn plugins(calls: usize) -> Result<(), String> {
+    crate::bench_plugins::measure(calls).await
+}
+
+#[cfg(not(feature = "bench-plugins"))]
+async fn plugins(_calls: usize) -> Result<(), String> {
+    Err("this build carries no benchmark plugins: run `cargo run --release -p bosun --features bench-plugins -- bench plugins`".into())
 }

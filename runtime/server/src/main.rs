@@ -1,6 +1,8 @@
 //! The `bosun` command: parses the command line, sets up logging and runs one command.
 
 mod bench;
+#[cfg(feature = "bench-plugins")]
+mod bench_plugins;
 mod cli;
 mod output;
 mod plugins;

@@ -11,7 +11,7 @@ use bosun_store::{InstalledPlugin, NewPlugin};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{CliError, Context, open_store, open_store_with_builtins};
+use super::{CliError, Context, open_store_with_builtins};
 use crate::outln;
 use crate::output::{OutputArg, OutputFormat, print_json};
 use crate::plugins::{cache_dir, parse_grants};
@@ -422,7 +422,7 @@ async fn inspect(ctx: &Context, target: &str, output: OutputFormat) -> Result<Ex
 }
 
 fn remove(ctx: &Context, target: &str) -> Result<ExitCode, CliError> {
-    let store = open_store(&ctx.data_dir, ctx.durability)?;
+    let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
     let (name, version) = split_target(target);
     let removed = store.remove_plugin(name, version).map_err(|e| CliError::usage(e.to_string()))?;
     outln!("removed {removed} version{} of {name}", if removed == 1 { "" } else { "s" });

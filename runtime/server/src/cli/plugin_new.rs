@@ -88,8 +88,8 @@ pub fn new(args: &NewArgs) -> Result<ExitCode, CliError> {
     write(dir.join(".gitignore"), TEMPLATE_GITIGNORE.to_string())?;
     outln!("created plugin {} in {}", args.name, dir.display());
     outln!("next:");
-    outln!("  cd {} && cargo test          # unit tests, natively", dir.display());
-    outln!("  bosun plugin build {}        # builds {}.wasm", dir.display(), short);
+    outln!("  (cd {} && cargo test)        # unit tests, natively", dir.display());
+    outln!("  bosun plugin build {}        # builds {}/{}.wasm", dir.display(), dir.display(), args.name.replace('/', "-"));
     Ok(ExitCode::SUCCESS)
 }
 
