@@ -118,9 +118,7 @@ fn install(conn: &Connection, p: &OwnedPlugin, now: &str) -> Result<(), StoreErr
         let (other_name, other_actions) = other.map_err(sql_error)?;
         let other_actions: Vec<String> = serde_json::from_str(&other_actions).unwrap_or_default();
         if let Some(clash) = actions.iter().find(|a| other_actions.contains(a)) {
-            return Err(StoreError(format!(
-                "action {clash} is implemented already by plugin {other_name}; remove that plugin first"
-            )));
+            return Err(StoreError(format!("action {clash} is implemented already by plugin {other_name}; remove that plugin first")));
         }
     }
     conn.execute(
@@ -190,8 +188,7 @@ impl Store {
     /// The component bytes of one installed version.
     pub fn plugin_wasm(&self, name: &str, version: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|conn| {
-            conn.query_row("SELECT wasm FROM plugins WHERE name = ?1 AND version = ?2", params![name, version], |r| r.get(0))
-                .optional()
+            conn.query_row("SELECT wasm FROM plugins WHERE name = ?1 AND version = ?2", params![name, version], |r| r.get(0)).optional()
         })
     }
 
