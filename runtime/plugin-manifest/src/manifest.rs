@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+        type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|v| v["name"] = "Bad Name".into()), "`name`"),
             (Box::new(|v| v["version"] = "1.0".into()), "`version`"),
             (Box::new(|v| v["actions"] = serde_json::json!([])), "`actions`"),
