@@ -201,6 +201,22 @@ fn the_tutorial_goes_from_scaffold_to_a_runbook_step() {
     assert!(by_name(&installed(dir, &readme), "acme/hello").is_none());
     let run = tutorial(&readme, dir, "bosun automation run hello.yaml -p Name=Ada", &[]);
     assert!(run.expect_code(2).stderr.contains("no installed plugin implements it"), "{}", run.stderr);
+
+    // Signing: once a key is trusted, only files it signed install.
+    tutorial(&readme, dir, "bosun plugin keygen --out acme.key", &[]).expect_code(0);
+    tutorial(&readme, dir, "bosun plugin trust add acme acme.key.pub", &[]).expect_code(0);
+    let run = tutorial(&readme, dir, "bosun plugin install hello/acme-hello.wasm", &[]);
+    assert!(run.expect_code(2).stderr.contains("is not signed, and signing keys are trusted here"), "{}", run.stderr);
+    tutorial(&readme, dir, "bosun plugin sign hello/acme-hello.wasm --key acme.key", &[]).expect_code(0);
+    let run = tutorial(&readme, dir, "bosun plugin install hello/acme-hello.wasm", &[]);
+    assert!(run.expect_code(0).stdout.contains("signed by acme"), "{}", run.stdout);
+    let hello = by_name(&installed(dir, &readme), "acme/hello").cloned().expect("installed again");
+    assert_eq!(hello["signedBy"], "acme");
+    // A signature from a key nobody trusts is refused, even with --allow-unsigned.
+    bosun_in(dir, &["plugin", "keygen", "--out", "other.key"]).expect_code(0);
+    bosun_in(dir, &["plugin", "sign", "hello/acme-hello.wasm", "--key", "other.key"]).expect_code(0);
+    let run = bosun_in(dir, &["plugin", "install", "hello/acme-hello.wasm", "--allow-unsigned"]);
+    assert!(run.expect_code(2).stderr.contains("not from a trusted key"), "{}", run.stderr);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod output;
 mod plugins;
 mod runbooks;
+mod signing;
 
 use std::process::ExitCode;
 

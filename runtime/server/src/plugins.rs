@@ -42,6 +42,7 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
                 grants: &grants,
                 limits: None,
                 builtin: true,
+                signed_by: None,
                 wasm: builtin.bytes,
             })
             .map_err(|e| format!("built-in plugin {}: {e}", manifest.name))?;

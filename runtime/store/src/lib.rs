@@ -18,7 +18,7 @@ use rusqlite::Connection;
 
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
-pub use plugins::{InstalledPlugin, NewPlugin, version_order};
+pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
 pub use writer::Durability;
 
 use bosun_engine::StoreError;

@@ -23,6 +23,8 @@ pub struct InstalledPlugin {
     pub limits: Option<String>,
     pub builtin: bool,
     pub installed_at: String,
+    /// The trusted key that signed it, if it was signed.
+    pub signed_by: Option<String>,
 }
 
 /// What installing a plugin version records.
@@ -36,6 +38,7 @@ pub struct NewPlugin<'a> {
     pub grants: &'a [String],
     pub limits: Option<&'a str>,
     pub builtin: bool,
+    pub signed_by: Option<&'a str>,
     pub wasm: &'a [u8],
 }
 
@@ -48,7 +51,7 @@ pub fn version_order(version: &str) -> (u64, u64, u64, bool, String) {
     (next(), next(), next(), pre.is_empty(), pre.to_string())
 }
 
-const COLUMNS: &str = "name, version, sha256, manifest, actions, grants, limits, builtin, installed_at";
+const COLUMNS: &str = "name, version, sha256, manifest, actions, grants, limits, builtin, installed_at, signed_by";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstalledPlugin> {
     let list = |i: usize| -> rusqlite::Result<Vec<String>> {
@@ -65,6 +68,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstalledPlugin> {
         limits: r.get(6)?,
         builtin: r.get(7)?,
         installed_at: r.get(8)?,
+        signed_by: r.get(9)?,
     })
 }
 
@@ -88,6 +92,7 @@ struct OwnedPlugin {
     grants: String,
     limits: Option<String>,
     builtin: bool,
+    signed_by: Option<String>,
     wasm: Vec<u8>,
 }
 
@@ -122,10 +127,11 @@ fn install(conn: &Connection, p: &OwnedPlugin, now: &str) -> Result<(), StoreErr
         }
     }
     conn.execute(
-        "INSERT INTO plugins (name, version, sha256, manifest, actions, grants, limits, builtin, installed_at, wasm)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (name, version) DO UPDATE SET grants = excluded.grants, limits = excluded.limits",
-        params![p.name, p.version, p.sha256, p.manifest, p.actions, p.grants, p.limits, p.builtin, now, p.wasm],
+        "INSERT INTO plugins (name, version, sha256, manifest, actions, grants, limits, builtin, installed_at, signed_by, wasm)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (name, version) DO UPDATE SET grants = excluded.grants, limits = excluded.limits,
+             signed_by = coalesce(excluded.signed_by, signed_by)",
+        params![p.name, p.version, p.sha256, p.manifest, p.actions, p.grants, p.limits, p.builtin, now, p.signed_by, p.wasm],
     )
     .map_err(sql_error)?;
     Ok(())
@@ -144,6 +150,7 @@ impl Store {
             grants: serde_json::to_string(plugin.grants).expect("strings serialise"),
             limits: plugin.limits.map(str::to_string),
             builtin: plugin.builtin,
+            signed_by: plugin.signed_by.map(str::to_string),
             wasm: plugin.wasm.to_vec(),
         };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -215,6 +222,55 @@ impl Store {
             Ok(())
         }))?;
         Ok(count)
+    }
+}
+
+/// A public key the operator trusts to sign plugins.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrustedKey {
+    pub name: String,
+    pub public_key: String,
+    pub added_at: String,
+}
+
+impl Store {
+    /// Trusts a public key under a name; both must be new.
+    pub fn trust_key(&self, name: &str, public_key: &str) -> Result<(), StoreError> {
+        let (name, key) = (name.to_string(), public_key.to_string());
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.writer.run_blocking(Box::new(move |conn| {
+            let clash: Option<String> = conn
+                .query_row("SELECT name FROM trusted_keys WHERE name = ?1 OR public_key = ?2", params![name, key], |r| r.get(0))
+                .optional()
+                .map_err(sql_error)?;
+            if let Some(existing) = clash {
+                return Err(StoreError(format!("a key named {existing} is trusted already with that name or key")));
+            }
+            conn.execute("INSERT INTO trusted_keys (name, public_key, added_at) VALUES (?1, ?2, ?3)", params![name, key, now])
+                .map_err(sql_error)?;
+            Ok(())
+        }))
+    }
+
+    pub fn trusted_keys(&self) -> Result<Vec<TrustedKey>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare("SELECT name, public_key, added_at FROM trusted_keys ORDER BY name")?;
+            statement.query_map([], |r| Ok(TrustedKey { name: r.get(0)?, public_key: r.get(1)?, added_at: r.get(2)? }))?.collect()
+        })
+    }
+
+    /// Stops trusting a key; plugins it signed stay installed.
+    pub fn distrust_key(&self, name: &str) -> Result<(), StoreError> {
+        let key = name.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.writer.run_blocking(Box::new(move |conn| {
+            let _ = tx.send(conn.execute("DELETE FROM trusted_keys WHERE name = ?1", params![key]).map_err(sql_error)?);
+            Ok(())
+        }))?;
+        match rx.try_iter().last() {
+            Some(0) | None => Err(StoreError(format!("no key named {name} is trusted"))),
+            Some(_) => Ok(()),
+        }
     }
 }
 

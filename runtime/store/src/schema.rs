@@ -91,8 +91,16 @@ CREATE TABLE IF NOT EXISTS plugins (
     limits TEXT,
     builtin INTEGER NOT NULL,
     installed_at TEXT NOT NULL,
+    -- The name of the trusted key that signed it, when it was signed.
+    signed_by TEXT,
     wasm BLOB NOT NULL,
     PRIMARY KEY (name, version)
+);
+-- Public keys whose plugin signatures the operator trusts.
+CREATE TABLE IF NOT EXISTS trusted_keys (
+    name TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL UNIQUE,
+    added_at TEXT NOT NULL
 );
 ";
 

@@ -7,6 +7,7 @@ pub mod dev;
 pub mod doc;
 pub mod plugin;
 pub mod plugin_new;
+pub mod plugin_trust;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::IsTerminal as _;

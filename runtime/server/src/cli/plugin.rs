@@ -55,6 +55,20 @@ pub enum PluginCommand {
     },
     /// Remove an installed plugin: NAME (every version) or NAME@VERSION.
     Remove { target: String },
+    /// Create an ed25519 key pair for signing plugins: FILE (secret, owner-only) and FILE.pub.
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a component with a secret key; writes FILE.wasm.sig.
+    Sign {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Manage the keys whose signatures `install` accepts.
+    #[command(subcommand)]
+    Trust(super::plugin_trust::TrustCommand),
 }
 
 /// Grants and limits, as `test` and `install` take them.
@@ -103,6 +117,12 @@ pub struct InstallArgs {
     /// Refuse the file unless its sha256 is this (hex).
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
+    /// Its signature file (default: FILE.sig when it exists), checked against the trusted keys.
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+    /// Install without a signature even though signing keys are trusted.
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 pub async fn run(ctx: &Context, command: PluginCommand) -> Result<ExitCode, CliError> {
@@ -116,6 +136,9 @@ pub async fn run(ctx: &Context, command: PluginCommand) -> Result<ExitCode, CliE
         PluginCommand::Inspect { target, output } => inspect(ctx, &target, output.output).await,
         PluginCommand::Versions { name, output } => versions(ctx, &name, output.output),
         PluginCommand::Remove { target } => remove(ctx, &target),
+        PluginCommand::Keygen { out } => super::plugin_trust::keygen(&out),
+        PluginCommand::Sign { file, key } => super::plugin_trust::sign(&file, &key),
+        PluginCommand::Trust(command) => super::plugin_trust::trust(ctx, command),
     }
 }
 
@@ -263,6 +286,7 @@ async fn install(ctx: &Context, args: &InstallArgs) -> Result<ExitCode, CliError
     let grants = args.grants.parsed()?;
     let limits = args.grants.limits(&manifest)?;
     let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
+    let signed_by = super::plugin_trust::check_signature(&store, &args.file, &bytes, args.signature.as_deref(), args.allow_unsigned)?;
     // Load it once: compiles into the cache, checks the ABI and the manifest's actions.
     let mut config = HostConfig::new(HostKind::Server);
     config.cache_dir = Some(cache_dir(&ctx.data_dir));
@@ -282,10 +306,12 @@ async fn install(ctx: &Context, args: &InstallArgs) -> Result<ExitCode, CliError
         grants: &grant_texts,
         limits: limits_json.as_deref(),
         builtin: false,
+        signed_by: signed_by.as_deref(),
         wasm: &bytes,
     })?;
-    tracing::info!(plugin = %manifest.name, version = %manifest.version, sha256 = %sha256, grants = ?grant_texts, "plugin installed");
-    outln!("installed {}@{} (sha256 {sha256})", manifest.name, manifest.version);
+    tracing::info!(plugin = %manifest.name, version = %manifest.version, sha256 = %sha256, grants = ?grant_texts, signed_by = ?signed_by, "plugin installed");
+    let signed = signed_by.map(|key| format!(", signed by {key}")).unwrap_or_default();
+    outln!("installed {}@{} (sha256 {sha256}{signed})", manifest.name, manifest.version);
     outln!("actions: {}", actions.join(", "));
     outln!("granted: {}", if grant_texts.is_empty() { "nothing".to_string() } else { grant_texts.join(", ") });
     for grant in unasked {
@@ -317,6 +343,7 @@ fn installed_json(plugin: &InstalledPlugin) -> Value {
         "limits": plugin.limits.as_deref().and_then(|l| serde_json::from_str::<Value>(l).ok()),
         "builtin": plugin.builtin,
         "installedAt": plugin.installed_at,
+        "signedBy": plugin.signed_by,
     })
 }
 
