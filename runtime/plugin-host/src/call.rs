@@ -215,18 +215,7 @@ fn collect_outputs(returned: &str, mut set: Map<String, Value>, limit: usize) ->
             set.extend(map);
             Ok(set)
         }
-        Ok(other) => Err(CallError::Failed(format!("the plugin returned {} instead of a map of outputs", kind(&other)))),
+        Ok(_) => Err(CallError::Failed("the plugin returned outputs that are not a map".into())),
         Err(e) => Err(CallError::Failed(format!("the plugin returned outputs that are not JSON: {e}"))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
     }
 }

@@ -2,7 +2,7 @@
 //! once into the shape each host function checks. Every check fails closed,
 //! and a denial says which capability was missing and how to grant it.
 
-use bosun_plugin_manifest::{ArgPattern, Grant, HostPattern, ParamScope, args_allowed};
+use bosun_plugin_manifest::{ArgPattern, Grant, HostPattern, ParamScope, args_allowed, default_port};
 
 /// A refused call: what was asked, and the grant that would allow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,14 +89,6 @@ impl Capabilities {
                 "reading parameter {name} denied: not granted; grant it with --grant param:{name} or a path such as param:/app/*"
             ),
         })
-    }
-}
-
-fn default_port(scheme: &str) -> Option<u16> {
-    match scheme {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
     }
 }
 

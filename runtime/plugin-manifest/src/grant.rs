@@ -166,7 +166,8 @@ fn check_absolute_path(path: &str, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn default_port(scheme: &str) -> Option<u16> {
+/// The port a URL of this scheme uses when it names none.
+pub fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
         "https" => Some(443),

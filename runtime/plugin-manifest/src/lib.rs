@@ -7,6 +7,6 @@ mod grant;
 mod manifest;
 mod section;
 
-pub use grant::{ArgPattern, Grant, GrantError, HostPattern, ParamScope, args_allowed};
+pub use grant::{ArgPattern, Grant, GrantError, HostPattern, ParamScope, args_allowed, default_port};
 pub use manifest::{ABI_MAJOR, ABI_VERSION, ActionSpec, Limits, Manifest, ManifestError, PluginKind, SUPPORTED_ABI, abi_major};
 pub use section::{MANIFEST_SECTION, SectionError, embed, extract};
