@@ -98,6 +98,9 @@ impl PluginHost {
             }
         }
         let limits = limits.unwrap_or(manifest.limits);
+        if limits.fuel.is_some() && !self.fuel {
+            tracing::warn!(plugin = %manifest.name, "the plugin sets a fuel budget, but this host does not meter fuel; its deadline still applies");
+        }
         let plugin = Plugin {
             name: Arc::from(format!("{}@{}", manifest.name, manifest.version)),
             caps: Arc::new(Capabilities::from_grants(&grants)),
