@@ -49,6 +49,8 @@ mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod guest;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod sandbox;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
 pub use error::PluginError;

@@ -78,6 +78,11 @@ fn tutorial_target_dir() -> PathBuf {
 /// `cargo ARGS` in `dir`, without the variables the outer cargo set that
 /// would point a nested build at the outer one.
 fn cargo_in(dir: &Path, args: &[&str]) -> Run {
+    cargo_in_with(dir, args, &[])
+}
+
+/// `cargo_in` with extra environment variables.
+fn cargo_in_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     for (key, _) in std::env::vars_os() {
@@ -85,7 +90,7 @@ fn cargo_in(dir: &Path, args: &[&str]) -> Run {
             command.env_remove(key);
         }
     }
-    command.args(args).current_dir(dir).env("CARGO_TARGET_DIR", tutorial_target_dir());
+    command.args(args).current_dir(dir).env("CARGO_TARGET_DIR", tutorial_target_dir()).envs(env.iter().copied());
     let output = command.output().unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -133,6 +138,15 @@ fn the_tutorial_goes_from_scaffold_to_a_runbook_step() {
     let wasm = std::fs::read(crate_dir.join("acme-hello.wasm")).unwrap();
     // A component (layer 1), not a core module.
     assert_eq!(&wasm[..8], b"\0asm\x0d\x00\x01\x00", "not a component");
+    // The same crate's test that runs it in the real sandbox, through this bosun.
+    assert!(readme.contains("BOSUN=$(command -v bosun) cargo test -- --ignored"), "sdk/README.md no longer shows the sandbox test");
+    let run = cargo_in_with(
+        &crate_dir,
+        &["test", "--", "--ignored"],
+        &[("BOSUN", bosun_path()), ("BOSUN_SANDBOX_TARGET_DIR", tutorial_target_dir().to_str().unwrap())],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("greets_in_the_real_sandbox ... ok"), "{}", run.stdout);
 
     // The real sandbox: outputs, the log line, time and memory.
     let run = tutorial(&readme, dir, r#"bosun plugin test hello/acme-hello.wasm --input '{"Name":"Ada"}'"#, &[]);
