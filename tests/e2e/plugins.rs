@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Run, bosun_in, bosun_path, repo_root, write};
+use crate::support::{Dev, Run, bosun, bosun_in, bosun_path, repo_root, start, wait_status, write};
 
 /// The tutorial.
 fn readme() -> String {
@@ -270,6 +271,35 @@ fn read_file_reads_only_the_directory_it_is_granted() {
     bosun_in(dir, &["plugin", "grant", "read-file"]).expect_code(0);
     let result = tutorial(&readme, dir, inside, &["--output", "json"]).expect_code(1).json();
     assert_eq!(result["status"], "Failed", "{result}");
+}
+
+#[test]
+fn a_running_dev_sees_grant_changes_without_a_restart() {
+    let readme = readme();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    std::fs::create_dir(dir.join("shared")).unwrap();
+    write(&dir.join("shared"), "motd.txt", "hello file\n");
+    let runbook = write(dir, "read.yaml", &readme_yaml(&readme, "read.yaml"));
+    let path = format!("Path={}", dir.join("shared/motd.txt").display());
+    let data_arg = data.to_str().unwrap();
+    let _dev = Dev::start(&data);
+
+    let id = start(&data, &runbook, &[&path]);
+    let execution = wait_status(&data, &id, &["Success", "Failed"], Duration::from_secs(60));
+    assert_eq!(execution["status"], "Failed", "nothing is granted yet: {execution}");
+
+    let grant = format!("fs:ro:{}", dir.join("shared").display());
+    bosun(&["plugin", "grant", "--data-dir", data_arg, "read-file", "--grant", &grant]).expect_code(0);
+    let id = start(&data, &runbook, &[&path]);
+    let execution = wait_status(&data, &id, &["Success", "Failed"], Duration::from_secs(60));
+    assert_eq!(execution["status"], "Success", "the new grant applies: {execution}");
+
+    bosun(&["plugin", "grant", "--data-dir", data_arg, "read-file"]).expect_code(0);
+    let id = start(&data, &runbook, &[&path]);
+    let execution = wait_status(&data, &id, &["Success", "Failed"], Duration::from_secs(60));
+    assert_eq!(execution["status"], "Failed", "the revocation applies: {execution}");
 }
 
 /// The built-in read-file component, as a file.

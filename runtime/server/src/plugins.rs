@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use bosun_document::Availability;
@@ -60,32 +60,58 @@ struct Route {
 }
 
 /// Runs control-plane actions: `bosun:echo` and every installed plugin's actions.
+/// Installs, removals and grant changes made by other `bosun` processes are
+/// picked up without a restart: routes are reloaded when an action is missing,
+/// and every call checks that its plugin version still has the grants, limits
+/// and bytes it was loaded with.
 pub struct PluginDispatcher {
     store: Arc<Store>,
     data_dir: std::path::PathBuf,
-    routes: HashMap<String, Route>,
+    routes: RwLock<HashMap<String, Route>>,
     host: OnceLock<Result<Arc<PluginHost>, String>>,
-    loaded: Mutex<HashMap<(String, String), Arc<Plugin>>>,
+    loaded: Mutex<HashMap<(String, String), (InstalledPlugin, Arc<Plugin>)>>,
+}
+
+/// Every action of the installed plugins: the highest version of a plugin
+/// answers its plain action names, and `plugin:NAME@VERSION` names one version.
+fn routes_of(store: &Store) -> Result<HashMap<String, Route>, String> {
+    let mut routes = HashMap::new();
+    for plugin in store.list_plugins().map_err(|e| e.to_string())? {
+        let manifest = Manifest::from_json(&plugin.manifest).map_err(|e| format!("installed plugin {}: {e}", plugin.name))?;
+        for spec in &manifest.actions {
+            let route = Route { plugin: plugin.clone(), action: spec.name.clone(), idempotent: spec.idempotent };
+            if spec.name.starts_with("plugin:") {
+                routes.insert(format!("{}@{}", spec.name, plugin.version), route.clone());
+            }
+            // Versions come in ascending order, so the highest one wins.
+            routes.insert(spec.name.clone(), route);
+        }
+    }
+    Ok(routes)
 }
 
 impl PluginDispatcher {
-    /// Routes every action of the installed plugins: the highest version of a
-    /// plugin answers its plain action names, and `plugin:NAME@VERSION` names
-    /// one version.
     pub fn new(store: Arc<Store>, data_dir: &Path) -> Result<PluginDispatcher, String> {
-        let mut routes = HashMap::new();
-        for plugin in store.list_plugins().map_err(|e| e.to_string())? {
-            let manifest = Manifest::from_json(&plugin.manifest).map_err(|e| format!("installed plugin {}: {e}", plugin.name))?;
-            for spec in &manifest.actions {
-                let route = Route { plugin: plugin.clone(), action: spec.name.clone(), idempotent: spec.idempotent };
-                if spec.name.starts_with("plugin:") {
-                    routes.insert(format!("{}@{}", spec.name, plugin.version), route.clone());
-                }
-                // Versions come in ascending order, so the highest one wins.
-                routes.insert(spec.name.clone(), route);
+        let routes = RwLock::new(routes_of(&store)?);
+        Ok(PluginDispatcher { store, data_dir: data_dir.to_path_buf(), routes, host: OnceLock::new(), loaded: Mutex::new(HashMap::new()) })
+    }
+
+    /// The route of an action, reloading the routes once when it has none.
+    fn route(&self, action: &str) -> Option<Route> {
+        if let Some(route) = self.routes.read().unwrap_or_else(|e| e.into_inner()).get(action) {
+            return Some(route.clone());
+        }
+        match routes_of(&self.store) {
+            Ok(fresh) => {
+                let route = fresh.get(action).cloned();
+                *self.routes.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+                route
+            }
+            Err(error) => {
+                tracing::warn!("cannot reload the plugin routes: {error}");
+                None
             }
         }
-        Ok(PluginDispatcher { store, data_dir: data_dir.to_path_buf(), routes, host: OnceLock::new(), loaded: Mutex::new(HashMap::new()) })
     }
 
     fn host(&self) -> Result<Arc<PluginHost>, String> {
@@ -98,13 +124,21 @@ impl PluginDispatcher {
             .clone()
     }
 
-    async fn plugin(&self, installed: &InstalledPlugin) -> Result<Arc<Plugin>, ActionError> {
-        let key = (installed.name.clone(), installed.version.clone());
+    /// The loaded plugin of a route, as the store has it now.
+    async fn plugin(&self, route: &Route) -> Result<Arc<Plugin>, ActionError> {
+        let key = (route.plugin.name.clone(), route.plugin.version.clone());
+        let unavailable = |e: String| ActionError::Failed(format!("plugin {}@{} cannot be loaded: {e}", key.0, key.1));
+        let installed = self
+            .store
+            .get_plugin(&key.0, Some(&key.1))
+            .map_err(|e| unavailable(e.to_string()))?
+            .ok_or_else(|| ActionError::NotAvailable(format!("{} (plugin {}@{} was removed)", route.action, key.0, key.1)))?;
         let mut loaded = self.loaded.lock().await;
-        if let Some(plugin) = loaded.get(&key) {
+        if let Some((was, plugin)) = loaded.get(&key)
+            && *was == installed
+        {
             return Ok(plugin.clone());
         }
-        let unavailable = |e: String| ActionError::Failed(format!("plugin {}@{} cannot be loaded: {e}", key.0, key.1));
         let host = self.host().map_err(unavailable)?;
         let wasm = self
             .store
@@ -117,7 +151,7 @@ impl PluginDispatcher {
         let grants = parse_grants(&installed.grants).map_err(unavailable)?;
         let limits = parse_limits(installed.limits.as_deref()).map_err(unavailable)?;
         let plugin = Arc::new(host.load(&wasm, grants, limits).await.map_err(|e| unavailable(e.to_string()))?);
-        loaded.insert(key, plugin.clone());
+        loaded.insert(key, (installed, plugin.clone()));
         Ok(plugin)
     }
 }
@@ -133,19 +167,19 @@ pub fn parse_limits(limits: Option<&str>) -> Result<Option<Limits>, String> {
 #[async_trait]
 impl ActionDispatcher for PluginDispatcher {
     fn availability(&self, action: &str) -> Availability {
-        if action == ECHO || self.routes.contains_key(action) { Availability::Available } else { Availability::NotAvailable }
+        if action == ECHO || self.route(action).is_some() { Availability::Available } else { Availability::NotAvailable }
     }
 
     fn is_idempotent(&self, action: &str) -> bool {
-        action == ECHO || self.routes.get(action).is_some_and(|r| r.idempotent)
+        action == ECHO || self.route(action).is_some_and(|r| r.idempotent)
     }
 
     async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError> {
         if call.action == ECHO {
             return Echo::echo(&call.inputs);
         }
-        let route = self.routes.get(&call.action).ok_or_else(|| ActionError::NotAvailable(call.action.clone()))?;
-        let plugin = self.plugin(&route.plugin).await?;
+        let route = self.route(&call.action).ok_or_else(|| ActionError::NotAvailable(call.action.clone()))?;
+        let plugin = self.plugin(&route).await?;
         let host = self.host().map_err(ActionError::Failed)?;
         let inputs = if call.inputs.is_null() { Value::Object(Map::new()) } else { call.inputs };
         let outcome = host.call(&plugin, &route.action, &inputs).await;
