@@ -69,8 +69,11 @@ pub struct PluginDispatcher {
     data_dir: std::path::PathBuf,
     routes: RwLock<HashMap<String, Route>>,
     host: OnceLock<Result<Arc<PluginHost>, String>>,
-    loaded: Mutex<HashMap<(String, String), (InstalledPlugin, Arc<Plugin>)>>,
+    loaded: Mutex<HashMap<(String, String), Loaded>>,
 }
+
+/// A plugin version in the host, with the installed record it was loaded from.
+type Loaded = (InstalledPlugin, Arc<Plugin>);
 
 /// Every action of the installed plugins: the highest version of a plugin
 /// answers its plain action names, and `plugin:NAME@VERSION` names one version.
