@@ -3,16 +3,18 @@
 //! engine's compatibility hash, so an engine only ever loads artifacts built
 //! for it. Artifacts are written whole (temporary file, then rename).
 
+#[cfg(feature = "compile")]
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+#[cfg(feature = "compile")]
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::error::{HostError, LoadError};
+use crate::error::HostError;
 
 pub struct ArtifactCache {
     path: PathBuf,
@@ -24,6 +26,7 @@ fn cache_error(path: &Path, error: impl std::fmt::Display) -> HostError {
 }
 
 /// Names the engine's artifact format: wasmtime version, target, and settings.
+#[cfg(feature = "compile")]
 pub fn engine_key(engine: &Engine) -> String {
     let mut hasher = DigestHasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -31,9 +34,19 @@ pub fn engine_key(engine: &Engine) -> String {
     format!("wasmtime-48.0.8-{}-{}", std::env::consts::ARCH, &digest[..16])
 }
 
+/// Without a compiler the settings hash is not available: artifacts are keyed
+/// by version and target, and wasmtime refuses one built under other settings
+/// when it is loaded (the cache then discards it).
+#[cfg(not(feature = "compile"))]
+pub fn engine_key(_engine: &Engine) -> String {
+    format!("wasmtime-48.0.8-{}-runtime", std::env::consts::ARCH)
+}
+
 /// Feeds `Hash` output into sha256, which is stable across builds and platforms.
+#[cfg(feature = "compile")]
 struct DigestHasher(Sha256);
 
+#[cfg(feature = "compile")]
 impl Hasher for DigestHasher {
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
@@ -81,7 +94,8 @@ impl ArtifactCache {
     }
 
     /// Stores a precompiled artifact.
-    pub fn store(&self, sha256: &str, artifact: &[u8]) -> Result<(), LoadError> {
+    #[cfg(feature = "compile")]
+    pub fn store(&self, sha256: &str, artifact: &[u8]) -> Result<(), crate::error::LoadError> {
         let name = Self::file_name(sha256);
         let temporary = format!("{name}.{}.tmp", std::process::id());
         self.dir.write(&temporary, artifact).map_err(|e| cache_error(&self.path, e))?;
