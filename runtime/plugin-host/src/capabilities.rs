@@ -52,6 +52,7 @@ impl Capabilities {
         if self.http.iter().any(|(s, pattern, p)| s == scheme && *p == port && pattern.matches(host)) {
             return Ok(());
         }
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
         let shown = if Some(port) == default_port(scheme) { format!("{scheme}://{host}") } else { format!("{scheme}://{host}:{port}") };
         Err(Denial {
             capability: "http",
@@ -118,6 +119,9 @@ mod tests {
         );
         assert!(c.check_http("https", "api.example.com", 443).is_ok());
         assert!(c.check_http("https", "api.example.com", 8443).is_err());
+        let v6 = caps(&["http:http://[::1]:9000"]);
+        assert!(v6.check_http("http", "::1", 9000).is_ok());
+        assert!(v6.check_http("http", "::1", 9001).unwrap_err().message.ends_with("--grant http:http://[::1]:9001"));
     }
 
     #[test]

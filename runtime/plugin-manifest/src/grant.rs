@@ -110,6 +110,8 @@ impl fmt::Display for Grant {
             }
             Grant::Http { scheme, host, port } => {
                 let host = match host {
+                    // An IPv6 address is kept bare and printed in brackets.
+                    HostPattern::Exact(h) if h.contains(':') => format!("[{h}]"),
                     HostPattern::Exact(h) => h.clone(),
                     HostPattern::SubdomainsOf(h) => format!("*.{h}"),
                 };
@@ -211,7 +213,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
             p => Some(p.strip_prefix(':').ok_or("expected :PORT after ]")?),
         };
         addr.parse::<std::net::Ipv6Addr>().map_err(|_| format!("bad IPv6 address \"{addr}\""))?;
-        return Ok((&authority[..addr.len() + 2], port));
+        return Ok((addr, port));
     }
     Ok(match authority.rsplit_once(':') {
         Some((host, port)) => (host, Some(port)),
@@ -220,7 +222,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
 }
 
 fn check_host(host: &str) -> Result<(), String> {
-    if host.starts_with('[') {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
         return Ok(());
     }
     let ok = !host.is_empty()
@@ -414,6 +416,8 @@ mod tests {
         assert!(host.matches("a.b.EXAMPLE.com"));
         assert!(!host.matches("example.com"));
         assert!(!host.matches("evilexample.com"));
+        let Grant::Http { host, port, .. } = ok("http:http://[::1]:9000") else { panic!() };
+        assert!(host.matches("::1") && port == 9000, "IPv6 hosts are matched bare, as URLs give them");
     }
 
     #[test]
