@@ -195,6 +195,8 @@ fn the_tutorial_goes_from_scaffold_to_a_runbook_step() {
 
     // A runbook step runs the plugin.
     write(dir, "hello.yaml", &readme_yaml(&readme, "hello.yaml"));
+    // Validation counts the plugins installed in the data directory.
+    bosun_in(dir, &["doc", "validate", "hello.yaml"]).expect_code(0);
     let run = tutorial(&readme, dir, "bosun automation run hello.yaml -p Name=Ada", &[]);
     assert!(run.expect_code(0).stdout.contains("Greet.Greeting = Hello, Ada!"), "{}", run.stdout);
     let result = tutorial(&readme, dir, "bosun automation run hello.yaml -p Name=Ada", &["--output", "json"]).expect_code(0).json();
@@ -216,6 +218,8 @@ fn the_tutorial_goes_from_scaffold_to_a_runbook_step() {
     assert!(by_name(&installed(dir, &readme), "acme/hello").is_none());
     let run = tutorial(&readme, dir, "bosun automation run hello.yaml -p Name=Ada", &[]);
     assert!(run.expect_code(2).stderr.contains("no installed plugin implements it"), "{}", run.stderr);
+    let run = bosun_in(dir, &["doc", "validate", "hello.yaml"]);
+    assert!(run.expect_code(1).stderr.contains("not available here"), "{}", run.stderr);
 
     // Signing: once a key is trusted, only files it signed install.
     tutorial(&readme, dir, "bosun plugin keygen --out acme.key", &[]).expect_code(0);

@@ -50,6 +50,21 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
+/// True when a plugin this binary carries implements `action`.
+fn is_builtin_action(action: &str) -> bool {
+    static ACTIONS: OnceLock<Vec<String>> = OnceLock::new();
+    ACTIONS
+        .get_or_init(|| {
+            bosun_builtin_plugins::builtin()
+                .iter()
+                .filter_map(|b| bosun_plugin_manifest::extract(b.bytes).ok())
+                .flat_map(|m| m.actions.into_iter().map(|a| a.name))
+                .collect()
+        })
+        .iter()
+        .any(|a| a == action)
+}
+
 /// The plugin version an action name leads to.
 #[derive(Debug, Clone)]
 struct Route {
@@ -170,7 +185,13 @@ pub fn parse_limits(limits: Option<&str>) -> Result<Option<Limits>, String> {
 #[async_trait]
 impl ActionDispatcher for PluginDispatcher {
     fn availability(&self, action: &str) -> Availability {
-        if action == ECHO || self.route(action).is_some() { Availability::Available } else { Availability::NotAvailable }
+        // Built-in plugins count even in a store that has not loaded them yet:
+        // every command that runs executions loads them first.
+        if action == ECHO || is_builtin_action(action) || self.route(action).is_some() {
+            Availability::Available
+        } else {
+            Availability::NotAvailable
+        }
     }
 
     fn is_idempotent(&self, action: &str) -> bool {

@@ -74,7 +74,7 @@ pub enum DocCommand {
 
 pub fn run(ctx: &Context, command: DocCommand) -> Result<ExitCode, CliError> {
     match command {
-        DocCommand::Validate { files, structure_only, output } => validate(&files, structure_only, output.output),
+        DocCommand::Validate { files, structure_only, output } => validate(ctx, &files, structure_only, output.output),
         DocCommand::Create { name, file, output } => store_version(ctx, &name, &file, false, output.output),
         DocCommand::Update { name, file, output } => store_version(ctx, &name, &file, true, output.output),
         DocCommand::Get { name, version, content, output } => get(ctx, &name, version.as_deref(), content, output.output),
@@ -108,12 +108,12 @@ fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display())))
 }
 
-fn validate(files: &[PathBuf], structure_only: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
+fn validate(ctx: &Context, files: &[PathBuf], structure_only: bool, output: OutputFormat) -> Result<ExitCode, CliError> {
     let engine;
     let catalog: &dyn ActionCatalog = if structure_only {
         &StructureOnly
     } else {
-        engine = catalog_engine()?;
+        engine = catalog_engine(ctx)?;
         engine.0.as_ref()
     };
     let mut all_valid = true;

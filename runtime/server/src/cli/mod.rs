@@ -170,11 +170,17 @@ pub fn engine(store: &Arc<Store>, data_dir: &Path) -> Result<Arc<Engine>, CliErr
     Ok(Engine::new(store.clone(), Arc::new(dispatcher), store.clone(), EngineConfig::default()))
 }
 
-/// An engine over a throw-away store holding the built-ins: the action catalog of `doc validate`.
-pub fn catalog_engine() -> Result<(Arc<Engine>, tempfile::TempDir), CliError> {
+/// The action catalog of `doc validate`: an engine over the data directory's
+/// store when it has one (read, never written), so installed plugins count, or
+/// else over a throw-away store holding the built-ins.
+pub fn catalog_engine(ctx: &Context) -> Result<(Arc<Engine>, Option<tempfile::TempDir>), CliError> {
+    if ctx.data_dir.join("bosun.db").is_file() {
+        let store = open_store(&ctx.data_dir, ctx.durability)?;
+        return Ok((engine(&store, &ctx.data_dir)?, None));
+    }
     let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
     let store = open_store_with_builtins(dir.path(), Durability::Normal)?;
-    Ok((engine(&store, dir.path())?, dir))
+    Ok((engine(&store, dir.path())?, Some(dir)))
 }
 
 /// Who takes the engine lock, for the message when it is taken.
@@ -229,7 +235,8 @@ mod tests {
 
     #[test]
     fn builtin_runbooks_run_with_what_this_build_has() {
-        let (engine, _dir) = catalog_engine().unwrap();
+        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal };
+        let (engine, _dir) = catalog_engine(&ctx).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             let snapshot = bosun_engine::DocumentSnapshot {
                 name: name.to_string(),
