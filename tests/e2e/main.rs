@@ -7,4 +7,5 @@ mod local;
 mod module_docs;
 mod plugins;
 mod read_only;
+mod server;
 mod support;

@@ -1,5 +1,6 @@
 //! The `bosun` command: parses the command line, sets up logging and runs one command.
 
+mod api;
 mod bench;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;

@@ -1,4 +1,4 @@
-//! Bosun's SQLite store (WAL mode): documents with versions, installed plugins,
+//! Bosun's SQLite store (WAL mode): documents with versions, installed plugins, API tokens,
 //! and the engine's executions, steps and signals. There is no writer thread: writers queue
 //! their jobs, and whichever writer holds the write connection commits what is
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
@@ -9,6 +9,7 @@ mod executions;
 mod housekeeping;
 mod plugins;
 mod schema;
+mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
+pub use tokens::{TokenInfo, token_hash, validate_token_name};
 pub use writer::Durability;
 
 use bosun_engine::StoreError;

@@ -102,6 +102,14 @@ CREATE TABLE IF NOT EXISTS trusted_keys (
     public_key TEXT NOT NULL UNIQUE,
     added_at TEXT NOT NULL
 );
+-- Admin API tokens: only the sha256 of each token is kept.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
 ";
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

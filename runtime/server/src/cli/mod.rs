@@ -5,9 +5,12 @@
 pub mod automation;
 pub mod dev;
 pub mod doc;
+pub mod drive;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
+pub mod server;
+pub mod token;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::IsTerminal as _;
@@ -63,6 +66,11 @@ pub enum Command {
     Plugin(plugin::PluginCommand),
     /// Run Bosun on this machine: drive the executions of the data directory.
     Dev(dev::DevArgs),
+    /// Serve the HTTP API and drive the executions of the data directory.
+    Server(server::ServerArgs),
+    /// Create, list and revoke the admin tokens of the HTTP API.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Measure the store and the engine, and print a table.
     Bench(bench::BenchArgs),
 }
@@ -111,7 +119,7 @@ pub struct Context {
 }
 
 pub fn init_logging(cli: &Cli) {
-    let default = if matches!(cli.command, Command::Dev(_)) { "info" } else { "warn" };
+    let default = if matches!(cli.command, Command::Dev(_) | Command::Server(_)) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let _ = match cli.log_format {
@@ -134,6 +142,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Automation(command) => block_on(automation::run(&ctx, command)),
         Command::Plugin(command) => block_on(plugin::run(&ctx, command)),
         Command::Dev(args) => block_on(dev::run(&ctx, args)),
+        Command::Server(args) => block_on(server::run(&ctx, args)),
+        Command::Token(command) => token::run(&ctx, command),
     }
 }
 

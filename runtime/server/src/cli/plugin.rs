@@ -333,7 +333,7 @@ fn grant(ctx: &Context, name: &str, grants: &[String]) -> Result<ExitCode, CliEr
     Ok(ExitCode::SUCCESS)
 }
 
-fn installed_json(plugin: &InstalledPlugin) -> Value {
+pub(crate) fn installed_json(plugin: &InstalledPlugin) -> Value {
     json!({
         "name": plugin.name,
         "version": plugin.version,

@@ -1,0 +1,50 @@
+//! `bosun server`: drives the executions of the data directory as `bosun dev` does
+//! and serves the HTTP API until Ctrl-C or SIGTERM.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::drive::{Driver, shutdown_signal};
+use super::{CliError, Context};
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = crate::api::DEFAULT_LIMIT, value_name = "BYTES")]
+    pub max_body: usize,
+}
+
+pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> {
+    let driver = Driver::start(ctx).await?;
+    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), args.max_body);
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let address = listener.local_addr().map_err(|e| CliError::failed(format!("cannot read the listening address: {e}")))?;
+    tracing::info!(%address, "serving the HTTP API");
+    crate::outln!("listening on http://{address}");
+    let _ = std::io::stdout().flush();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    driver.run_until(shutdown_signal()).await;
+    let _ = stop.send(());
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => return Err(CliError::failed(format!("the HTTP server failed: {e}"))),
+        Err(_) => tracing::warn!("requests still open after 5 s; stopping anyway"),
+        _ => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}

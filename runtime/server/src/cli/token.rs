@@ -1,0 +1,90 @@
+//! `bosun token`: create, list and revoke the admin tokens of the HTTP API. A new
+//! token is printed once; the store keeps only its sha256.
+
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{CliError, Context, open_store};
+use crate::output::{OutputArg, OutputFormat, print_json};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (only this once).
+    Create {
+        /// A name for the token: 1 to 64 letters, digits, '-', '_' or '.'.
+        name: String,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// List the tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Revoke a token: the API refuses it from then on.
+    Revoke { name: String },
+}
+
+/// A new token: `bosun_` and 32 random bytes in unpadded base64url.
+pub fn new_token() -> Result<String, CliError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| CliError::failed(format!("cannot get random bytes: {e}")))?;
+    Ok(format!("bosun_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+pub fn run(ctx: &Context, command: TokenCommand) -> Result<ExitCode, CliError> {
+    match command {
+        TokenCommand::Create { name, output } => {
+            bosun_store::validate_token_name(&name).map_err(|e| CliError::usage(e.0))?;
+            let store = open_store(&ctx.data_dir, ctx.durability)?;
+            let token = new_token()?;
+            let info = store.create_token(&name, bosun_store::token_hash(&token)).map_err(|e| CliError::usage(e.0))?;
+            match output.output {
+                OutputFormat::Json => print_json(&json!({"name": info.name, "token": token, "createdAt": info.created_at})),
+                OutputFormat::Text => {
+                    crate::outln!("{token}");
+                    crate::errln!("token {name} created; it is shown only this once");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List { output } => {
+            let tokens = open_store(&ctx.data_dir, ctx.durability)?.list_tokens()?;
+            match output.output {
+                OutputFormat::Json => print_json(&serde_json::to_value(&tokens).unwrap_or(Value::Null)),
+                OutputFormat::Text => {
+                    let width = tokens.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+                    crate::outln!("{:<width$}  {:<8}  {:<24}  LAST USED", "NAME", "STATE", "CREATED");
+                    for t in &tokens {
+                        let state = if t.revoked { "revoked" } else { "active" };
+                        crate::outln!("{:<width$}  {state:<8}  {:<24}  {}", t.name, t.created_at, t.last_used.as_deref().unwrap_or("-"));
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { name } => {
+            if !open_store(&ctx.data_dir, ctx.durability)?.revoke_token(&name)? {
+                return Err(CliError::usage(format!("no token named {name} (see `bosun token list`)")));
+            }
+            crate::outln!("token {name} revoked");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_prefixed() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_ne!(a, b);
+        assert!(a.starts_with("bosun_") && a.len() == 6 + 43, "{a}");
+        assert!(a[6..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
+    }
+}
