@@ -240,3 +240,37 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "{status}\n{}", server.log_text());
     assert!(server.log_text().contains("SIGTERM"), "{}", server.log_text());
 }
+
+/// The `export NAME=value` lines of `bosun dev`'s env file.
+fn env_value(text: &str, name: &str) -> String {
+    let prefix = format!("export {name}=");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap_or_else(|| panic!("no {name} in:\n{text}")).to_string()
+}
+
+#[test]
+fn dev_serves_the_api_with_the_token_of_its_env_file_and_reuses_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let dev = crate::support::Dev::start(&data);
+    let env_file = data.join("env");
+    assert_eq!(std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let (endpoint, token) = (env_value(&env, "BOSUN_ENDPOINT"), env_value(&env, "BOSUN_TOKEN"));
+    assert!(!dev.log_text().contains(&token), "the token is not logged");
+    let documents = client.get(format!("{endpoint}/v1/documents")).bearer_auth(&token).send().unwrap();
+    assert_eq!(documents.status(), StatusCode::OK);
+    let refused = client.get(format!("{endpoint}/v1/documents")).send().unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    dev.kill();
+
+    // A second start reuses the data and the token.
+    let again = crate::support::Dev::start(&data);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert_eq!(env_value(&env, "BOSUN_TOKEN"), token);
+    let endpoint = env_value(&env, "BOSUN_ENDPOINT");
+    let documents = client.get(format!("{endpoint}/v1/documents")).bearer_auth(&token).send().unwrap();
+    assert_eq!(documents.status(), StatusCode::OK);
+    drop(again);
+}

@@ -97,7 +97,7 @@ impl Dev {
         let out = log.with_extension("out");
         let create = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
         let data = data_dir.to_str().unwrap_or_default();
-        let child = command(&["dev", "--data-dir", data], None)
+        let child = command(&["dev", "--data-dir", data, "--listen", "127.0.0.1:0"], None)
             .stdin(Stdio::null())
             .stdout(create(&out))
             .stderr(create(&log))

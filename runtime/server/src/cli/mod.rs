@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod dev;
+pub mod dev_env;
 pub mod doc;
 pub mod drive;
 pub mod plugin;

@@ -23,12 +23,28 @@ pub struct ServerArgs {
 
 pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> {
     let driver = Driver::start(ctx).await?;
-    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), args.max_body);
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    serve(driver, args.listen, args.max_body, |address| {
+        crate::outln!("listening on http://{address}");
+        Ok(())
+    })
+    .await
+}
+
+/// Serves the HTTP API while `driver` drives executions, until Ctrl-C or SIGTERM.
+/// `announce` runs once the listener is bound, with its address.
+pub async fn serve(
+    driver: Driver,
+    listen: SocketAddr,
+    max_body: usize,
+    announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
+) -> Result<ExitCode, CliError> {
+    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), max_body);
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        CliError::failed(format!("cannot listen on {listen}: {e}; pick another address with --listen (port 0: any free port)"))
+    })?;
     let address = listener.local_addr().map_err(|e| CliError::failed(format!("cannot read the listening address: {e}")))?;
     tracing::info!(%address, "serving the HTTP API");
-    crate::outln!("listening on http://{address}");
+    announce(address)?;
     let _ = std::io::stdout().flush();
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
