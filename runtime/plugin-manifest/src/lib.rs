@@ -8,5 +8,7 @@ mod manifest;
 mod section;
 
 pub use grant::{ArgPattern, Grant, GrantError, HostPattern, ParamScope, args_allowed, default_port};
-pub use manifest::{ABI_MAJOR, ABI_VERSION, ActionSpec, Limits, Manifest, ManifestError, PluginKind, SUPPORTED_ABI, abi_major};
+pub use manifest::{
+    ABI_MAJOR, ABI_VERSION, ActionSpec, Limits, Manifest, ManifestError, PluginKind, SUPPORTED_ABI, abi_major, check_plugin_name,
+};
 pub use section::{MANIFEST_SECTION, SectionError, embed, extract};

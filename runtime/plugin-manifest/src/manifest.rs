@@ -141,7 +141,7 @@ impl Manifest {
     }
 
     pub fn check(&self) -> Result<(), ManifestError> {
-        check_name(&self.name)?;
+        check_plugin_name(&self.name)?;
         check_version(&self.version)?;
         let major = abi_major(&self.abi).ok_or_else(|| field("abi", format!("\"{}\" is not a version such as 0.1", self.abi)))?;
         if !SUPPORTED_ABI.contains(&major.as_str()) {
@@ -214,7 +214,8 @@ fn is_word(part: &str) -> bool {
         && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
-fn check_name(name: &str) -> Result<(), ManifestError> {
+/// Checks a plugin name: lowercase letters, digits and -, optionally OWNER/NAME.
+pub fn check_plugin_name(name: &str) -> Result<(), ManifestError> {
     let parts: Vec<&str> = name.split('/').collect();
     if parts.len() > 2 || !parts.iter().all(|p| is_word(p)) {
         return Err(field("name", format!("\"{name}\" is not a plugin name: lowercase letters, digits and -, optionally OWNER/NAME")));
@@ -244,7 +245,7 @@ fn check_action_name(name: &str) -> Result<(), String> {
                 && rest.chars().all(|c| c.is_ascii_alphanumeric())
                 && rest.starts_with(|c: char| c.is_ascii_lowercase())
         }
-        "plugin" => check_name(rest).is_ok(),
+        "plugin" => check_plugin_name(rest).is_ok(),
         _ => return Err(format!("\"{name}\": unknown namespace \"{namespace}\"; expected aws:, bosun: or plugin:")),
     };
     if ok { Ok(()) } else { Err(format!("\"{name}\" is not a valid action name")) }

@@ -44,16 +44,8 @@ fn default_sdk() -> Option<PathBuf> {
     sdk.join("Cargo.toml").is_file().then(|| sdk.canonicalize().unwrap_or(sdk))
 }
 
-fn check_name(name: &str) -> Result<(), CliError> {
-    let probe = format!(
-        r#"{{"name":{},"version":"0.1.0","abi":"0.1","actions":[{{"name":"plugin:{name}"}}]}}"#,
-        serde_json::Value::String(name.into())
-    );
-    bosun_plugin_manifest::Manifest::from_json(&probe).map(|_| ()).map_err(|e| CliError::usage(e.to_string()))
-}
-
 pub fn new(args: &NewArgs) -> Result<ExitCode, CliError> {
-    check_name(&args.name)?;
+    bosun_plugin_manifest::check_plugin_name(&args.name).map_err(|e| CliError::usage(e.to_string()))?;
     let short = args.name.rsplit('/').next().unwrap_or(&args.name);
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(short));
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
