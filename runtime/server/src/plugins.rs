@@ -20,14 +20,36 @@ pub fn cache_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("plugin-cache")
 }
 
+/// A plugin this binary carries, with its manifest read and its hash taken.
+struct Builtin {
+    bytes: &'static [u8],
+    manifest: Manifest,
+    sha256: String,
+}
+
+/// The built-in plugins, read once per process.
+fn builtins() -> Result<&'static [Builtin], String> {
+    static BUILTINS: OnceLock<Result<Vec<Builtin>, String>> = OnceLock::new();
+    BUILTINS
+        .get_or_init(|| {
+            bosun_builtin_plugins::builtin()
+                .iter()
+                .map(|b| {
+                    let manifest = bosun_plugin_manifest::extract(b.bytes).map_err(|e| format!("built-in plugin {}: {e}", b.name))?;
+                    Ok(Builtin { bytes: b.bytes, manifest, sha256: bosun_plugin_host::sha256_hex(b.bytes) })
+                })
+                .collect()
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
 /// Installs the plugins this binary carries, keeping the grants an operator
 /// gave an earlier build of them.
 pub fn load_builtins(store: &Store) -> Result<(), String> {
-    for builtin in bosun_builtin_plugins::builtin() {
-        let manifest = bosun_plugin_manifest::extract(builtin.bytes).map_err(|e| format!("built-in plugin {}: {e}", builtin.name))?;
-        let sha256 = bosun_plugin_host::sha256_hex(builtin.bytes);
+    for Builtin { bytes, manifest, sha256 } in builtins()? {
         let previous = store.get_plugin(&manifest.name, None).map_err(|e| e.to_string())?;
-        if previous.as_ref().is_some_and(|p| p.sha256 == sha256 && p.version == manifest.version) {
+        if previous.as_ref().is_some_and(|p| p.sha256 == *sha256 && p.version == manifest.version) {
             continue;
         }
         let grants = previous.map(|p| p.grants).unwrap_or_default();
@@ -36,14 +58,14 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
             .install_plugin(&NewPlugin {
                 name: &manifest.name,
                 version: &manifest.version,
-                sha256: &sha256,
+                sha256,
                 manifest: &manifest.to_json(),
                 actions: &actions,
                 grants: &grants,
                 limits: None,
                 builtin: true,
                 signed_by: None,
-                wasm: builtin.bytes,
+                wasm: bytes,
             })
             .map_err(|e| format!("built-in plugin {}: {e}", manifest.name))?;
     }
@@ -52,17 +74,7 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
 
 /// True when a plugin this binary carries implements `action`.
 fn is_builtin_action(action: &str) -> bool {
-    static ACTIONS: OnceLock<Vec<String>> = OnceLock::new();
-    ACTIONS
-        .get_or_init(|| {
-            bosun_builtin_plugins::builtin()
-                .iter()
-                .filter_map(|b| bosun_plugin_manifest::extract(b.bytes).ok())
-                .flat_map(|m| m.actions.into_iter().map(|a| a.name))
-                .collect()
-        })
-        .iter()
-        .any(|a| a == action)
+    builtins().is_ok_and(|all| all.iter().any(|b| b.manifest.action(action).is_some()))
 }
 
 /// The plugin version an action name leads to.
