@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use bosun_store::Store;
 
-use super::CliError;
 use super::token::new_token;
+use super::{CliError, write_owner_only};
 
 pub fn env_path(data_dir: &Path) -> PathBuf {
     data_dir.join("env")
@@ -43,15 +43,7 @@ pub fn export_lines(address: SocketAddr, token: &str) -> String {
 
 /// Writes the env file, readable by its owner only.
 pub fn write_env(data_dir: &Path, lines: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = env_path(data_dir);
-    let fail = |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", path.display()));
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path).map_err(fail)?;
-    // An older file may have other permissions: mode applies only on creation.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
-    file.write_all(lines.as_bytes()).map_err(fail)
+    write_owner_only(&env_path(data_dir), lines, true)
 }
 
 #[cfg(test)]

@@ -194,6 +194,26 @@ pub fn catalog_engine(ctx: &Context) -> Result<(Arc<Engine>, Option<tempfile::Te
     Ok((engine(&store, dir.path())?, Some(dir)))
 }
 
+/// Writes a file only its owner may read (mode 0600): a secret key, an env file
+/// with a token. With `replace`, an existing file is overwritten and its mode
+/// set; without, an existing file is an error.
+pub fn write_owner_only(path: &Path, text: &str, replace: bool) -> Result<(), CliError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", path.display()));
+    let mut options = OpenOptions::new();
+    options.write(true).mode(0o600);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    // The mode applies only when the file is created; an older file may have another.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)
+}
+
 /// Who takes the engine lock, for the message when it is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockHolder {

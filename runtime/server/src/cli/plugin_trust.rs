@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::plugin::read_component;
-use super::{CliError, Context, open_store};
+use super::{CliError, Context, open_store, write_owner_only};
 use crate::outln;
 use crate::output::{OutputArg, OutputFormat, print_json};
 use crate::signing;
@@ -33,25 +33,13 @@ pub fn keygen(out: &Path) -> Result<ExitCode, CliError> {
         return Err(CliError::usage(format!("{} exists; keys are never overwritten", out.display())));
     }
     let (secret, public) = signing::generate().map_err(CliError::failed)?;
-    write_private(out, &format!("{secret}\n"))?;
+    write_owner_only(out, &format!("{secret}\n"), false)?;
     let public_path = PathBuf::from(format!("{}.pub", out.display()));
     std::fs::write(&public_path, format!("{public}\n"))
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", public_path.display())))?;
     outln!("secret key: {} (keep it private)", out.display());
     outln!("public key: {} = {public}", public_path.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes()).map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))
 }
 
 fn read_small(path: &Path, what: &str) -> Result<String, CliError> {
