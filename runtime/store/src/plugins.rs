@@ -185,11 +185,15 @@ impl Store {
 
     /// One version, or the highest one when `version` is none.
     pub fn get_plugin(&self, name: &str, version: Option<&str>) -> Result<Option<InstalledPlugin>, StoreError> {
-        let versions = self.plugin_versions(name)?;
-        Ok(match version {
-            Some(v) => versions.into_iter().find(|p| p.version == v),
-            None => versions.into_iter().last(),
-        })
+        match version {
+            // The plugin dispatcher asks this before every plugin step: one row, by key.
+            Some(v) => self.read(|conn| {
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM plugins WHERE name = ?1 AND version = ?2"))?
+                    .query_row(params![name, v], row)
+                    .optional()
+            }),
+            None => Ok(self.plugin_versions(name)?.into_iter().last()),
+        }
     }
 
     /// The component bytes of one installed version.
