@@ -335,6 +335,20 @@ fn grant_syntax_errors_exit_2_and_name_the_grant() {
         run.expect_code(2);
         assert!(run.stderr.contains(&format!("grant \"{grant}\"")), "{grant}: {}", run.stderr);
     }
+    // Other flags of `plugin test` and `install` that take text.
+    let bad_flags: [(&[&str], &str); 4] = [
+        (&["--input", "{not json"], "--input is not JSON"),
+        (&["--param", "no-equals-sign"], "expected NAME=VALUE"),
+        (&["--memory-mib", "0"], "limits.memory_mib"),
+        (&["--action", "plugin:nope"], "does not implement plugin:nope"),
+    ];
+    for (flags, message) in bad_flags {
+        let mut args = vec!["plugin", "test", file];
+        args.extend_from_slice(flags);
+        let run = bosun_in(dir, &args);
+        assert!(run.stderr.contains(message) || run.stdout.contains(message), "{flags:?}: {}{}", run.stdout, run.stderr);
+        assert_ne!(run.code, 0, "{flags:?}");
+    }
 }
 
 #[test]
