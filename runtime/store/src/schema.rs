@@ -110,10 +110,92 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     last_used TEXT,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+-- Hybrid activations: only the sha256 of each code is kept.
+CREATE TABLE IF NOT EXISTS activations (
+    id TEXT PRIMARY KEY,
+    code_hash BLOB NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    -- The tags its nodes get (a JSON object).
+    tags TEXT NOT NULL,
+    registration_limit INTEGER NOT NULL,
+    registrations_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+-- Registered nodes: only the sha256 of each node credential is kept.
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY,
+    credential_hash BLOB NOT NULL UNIQUE,
+    activation_id TEXT NOT NULL,
+    -- The platform the agent reported (a JSON object).
+    platform TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    last_seen TEXT,
+    deregistered_at TEXT
+);
+CREATE TABLE IF NOT EXISTS node_tags (
+    node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (node_id, key)
+);
+CREATE INDEX IF NOT EXISTS node_tags_by_value ON node_tags (key, value);
+-- Resource groups: a tag query (a JSON object of key to the values allowed).
+CREATE TABLE IF NOT EXISTS resource_groups (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    query TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- Run Command: one row per command; the document sent (JSON: the document text and
+-- the documents it includes) and the parameters are kept with it.
+CREATE TABLE IF NOT EXISTS commands (
+    no INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    document_name TEXT NOT NULL,
+    document_version INTEGER,
+    document TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    max_concurrency TEXT NOT NULL,
+    max_errors TEXT NOT NULL,
+    timeout_seconds INTEGER NOT NULL,
+    delivery_timeout_seconds INTEGER NOT NULL,
+    comment TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS commands_by_status ON commands (status);
+-- One row per command and node, in dispatch order (seq).
+CREATE TABLE IF NOT EXISTS invocations (
+    id TEXT PRIMARY KEY,
+    command_no INTEGER NOT NULL REFERENCES commands (no) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    node_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    stdout TEXT NOT NULL DEFAULT '',
+    stderr TEXT NOT NULL DEFAULT '',
+    -- The step reports (a JSON array), once ended.
+    steps TEXT,
+    -- Made available to the node; sent to it in a poll; acknowledged by it; ended.
+    dispatched_at TEXT,
+    delivered_at TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS invocations_by_command ON invocations (command_no, seq);
+CREATE INDEX IF NOT EXISTS invocations_by_node ON invocations (node_id, status);
 ";
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
+
+// Version 3 only added tables (fleet and Run Command): creating the schema moves a
+// version 2 database on.
 
 /// Schema version 1 kept each execution's document in its `executions` row.
 const FROM_1: &str = "
@@ -152,7 +234,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     // Creating what exists already writes nothing; setting user_version always
     // writes, so it is set only once, and opening a current database changes nothing.
     conn.execute_batch(SCHEMA).map_err(sql_error)?;
-    if version < 1 {
+    if version < VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION}")).map_err(sql_error)?;
     }
     Ok(())

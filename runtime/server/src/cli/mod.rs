@@ -3,6 +3,7 @@
 //! the engine lock of a data directory).
 
 pub mod automation;
+pub mod client;
 pub mod dev;
 pub mod dev_env;
 pub mod doc;
@@ -38,6 +39,12 @@ pub struct Cli {
     /// normal: survives a crash of the process; full: also survives a power loss (slower).
     #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Normal)]
     pub durability: DurabilityArg,
+    /// The URL of a running Bosun, for the commands that call its API.
+    #[arg(long, global = true, env = "BOSUN_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The API token for --endpoint.
+    #[arg(long, global = true, env = "BOSUN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,6 +124,8 @@ impl From<EngineError> for CliError {
 pub struct Context {
     pub data_dir: PathBuf,
     pub durability: Durability,
+    pub endpoint: Option<String>,
+    pub token: Option<String>,
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -136,6 +145,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             DurabilityArg::Normal => Durability::Normal,
             DurabilityArg::Full => Durability::Full,
         },
+        endpoint: cli.endpoint,
+        token: cli.token,
     };
     match cli.command {
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS).map_err(CliError::failed),
@@ -266,7 +277,7 @@ mod tests {
 
     #[test]
     fn builtin_runbooks_run_with_what_this_build_has() {
-        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal };
+        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal, endpoint: None, token: None };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             let snapshot = bosun_engine::DocumentSnapshot {

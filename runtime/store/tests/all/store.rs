@@ -625,7 +625,7 @@ fn a_version_1_database_moves_its_execution_documents_to_their_own_table() {
     let store = Store::open(dir.path(), Durability::Normal).unwrap();
     assert_eq!(store.load_execution("e1").unwrap().unwrap(), expected);
     let conn = rusqlite::Connection::open(dir.path().join("bosun.db")).unwrap();
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 3);
     let columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info('executions')")
         .unwrap()
