@@ -14,11 +14,17 @@
 //! [`REDELIVER_AFTER_SECONDS`] is sent again, so the agent keeps the ids it has
 //! seen on disk and runs each invocation once. Reports are idempotent: the first
 //! terminal report of an invocation wins, later ones are acknowledged and ignored.
+//! When the acknowledgement of an InProgress report carries a terminal status
+//! (the command was cancelled or timed out meanwhile), the agent stops that
+//! invocation without reporting again.
 
 use serde::{Deserialize, Serialize};
 
 use crate::JsonMap;
 use crate::status::InvocationStatus;
+
+/// The actions the agent runs; a Command document with any other action is refused at send time.
+pub const AGENT_ACTIONS: &[&str] = &["aws:runShellScript", "aws:runDocument", "aws:downloadContent"];
 
 /// The longest a poll is held open.
 pub const MAX_POLL_SECONDS: u32 = 30;

@@ -4,6 +4,7 @@
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
 
+mod commands;
 mod documents;
 mod executions;
 mod housekeeping;
@@ -17,6 +18,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use commands::{
+    Advance, Advanced, CommandRecord, Delivery, InvocationRecord, NewCommand, Plan, Report, ReportOutcome, command_status, invocation_id,
+    plan,
+};
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
@@ -37,6 +42,16 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
     }
+}
+
+/// How the store writes a time: RFC 3339 in UTC with milliseconds, fixed width, so
+/// that text order is time order.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn now() -> String {
+    timestamp(chrono::Utc::now())
 }
 
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {

@@ -188,6 +188,8 @@ CREATE TABLE IF NOT EXISTS invocations (
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS invocations_by_command ON invocations (command_no, seq);
+-- Counting a command's invocations by status, and finding the next to dispatch.
+CREATE INDEX IF NOT EXISTS invocations_by_command_status ON invocations (command_no, status, dispatched_at);
 CREATE INDEX IF NOT EXISTS invocations_by_node ON invocations (node_id, status);
 ";
 

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 use bosun_engine::StoreError;
 
-use crate::{Store, sql_error};
+use crate::{Store, now, sql_error};
 
 /// What the store knows of a token (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,10 +41,6 @@ fn find_active(hash: &[u8; 32], active: &[(String, Vec<u8>)]) -> Option<String> 
         }
     }
     found
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Store {
