@@ -1,5 +1,6 @@
 //! Bosun's SQLite store (WAL mode): documents with versions, installed plugins, API tokens,
-//! and the engine's executions, steps and signals. There is no writer thread: writers queue
+//! the engine's executions, steps and signals, the fleet (activations, nodes, tags,
+//! groups) and Run Command. There is no writer thread: writers queue
 //! their jobs, and whichever writer holds the write connection commits what is
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
@@ -7,6 +8,7 @@
 mod commands;
 mod documents;
 mod executions;
+mod fleet;
 mod housekeeping;
 mod plugins;
 mod schema;
@@ -24,6 +26,7 @@ pub use commands::{
 };
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;
+pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
 pub use tokens::{TokenInfo, token_hash, validate_token_name};
 pub use writer::Durability;

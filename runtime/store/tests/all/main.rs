@@ -4,6 +4,7 @@
 
 mod control_flow;
 mod fixtures;
+mod fleet;
 mod loops;
 mod resume;
 mod store;
