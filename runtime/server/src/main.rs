@@ -7,6 +7,7 @@ mod bench_plugins;
 mod cli;
 mod output;
 mod plugins;
+mod run_command;
 mod runbooks;
 mod signing;
 

@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod commands;
 mod documents;
 mod error;
 mod executions;
@@ -24,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use body::DEFAULT_LIMIT;
+use crate::run_command::RunCommand;
 use error::ApiError;
 
 /// What every handler sees.
@@ -31,6 +33,7 @@ use error::ApiError;
 pub struct AppState {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
+    pub run_command: Arc<RunCommand>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
 }
@@ -65,8 +68,8 @@ async fn not_found() -> ApiError {
 }
 
 /// The whole API, with `body_limit` bytes as the largest request body.
-pub fn router(store: Arc<Store>, engine: Arc<Engine>, body_limit: usize) -> Router {
-    let state = AppState { store, engine, touched: Arc::default() };
+pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, body_limit: usize) -> Router {
+    let state = AppState { store, engine, run_command, touched: Arc::default() };
     let (public, public_doc) = OpenApiRouter::new().routes(routes!(health::health)).split_for_parts();
     let (protected, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(documents::list_documents, documents::create_document))
@@ -75,6 +78,9 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, body_limit: usize) -> Rout
         .routes(routes!(executions::get_execution))
         .routes(routes!(executions::signal))
         .routes(routes!(plugins::list_plugins))
+        .routes(routes!(commands::list_commands, commands::send_command))
+        .routes(routes!(commands::get_command))
+        .routes(routes!(commands::cancel_command))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

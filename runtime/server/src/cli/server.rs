@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::drive::{Driver, shutdown_signal};
 use super::{CliError, Context};
+use crate::run_command::RunCommand;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -38,7 +39,8 @@ pub async fn serve(
     max_body: usize,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
-    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), max_body);
+    let run_command = RunCommand::new(driver.store.clone());
+    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), max_body);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::failed(format!("cannot listen on {listen}: {e}; pick another address with --listen (port 0: any free port)"))
     })?;
@@ -47,6 +49,10 @@ pub async fn serve(
     announce(address)?;
     let _ = std::io::stdout().flush();
 
+    let (stop_dispatching, dispatching_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = tokio::spawn(run_command.clone().dispatch_until(async move {
+        let _ = dispatching_stopped.await;
+    }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -56,6 +62,9 @@ pub async fn serve(
             .await
     });
     driver.run_until(shutdown_signal()).await;
+    run_command.stop_polls();
+    let _ = stop_dispatching.send(());
+    let _ = dispatcher.await;
     let _ = stop.send(());
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => return Err(CliError::failed(format!("the HTTP server failed: {e}"))),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params};
 
 use bosun_engine::StoreError;
+use bosun_protocol::Limit;
 
 use crate::{Store, sql_error};
 
@@ -16,10 +17,8 @@ use crate::{Store, sql_error};
 #[derive(Debug, Clone)]
 pub struct Advance {
     pub command_no: i64,
-    /// MaxConcurrency, resolved against the number of targets.
-    pub concurrency: usize,
-    /// MaxErrors, resolved against the number of targets.
-    pub max_errors: usize,
+    pub max_concurrency: Limit,
+    pub max_errors: Limit,
     /// The time of this move, as the store writes times.
     pub now: String,
     /// The delivery timeout has passed: what has not started will not.
@@ -122,7 +121,9 @@ fn apply(conn: &Connection, step: &Advance) -> Result<Advanced, StoreError> {
     let cancelling = current == "Cancelling";
     let mut dispatched = Vec::new();
     let waiting = undispatched(conn, no).map_err(sql_error)?;
-    let plan = plan(&counts(conn, no).map_err(sql_error)?, waiting, step.concurrency, step.max_errors);
+    let before = counts(conn, no).map_err(sql_error)?;
+    let targets = before.values().sum::<u32>() as usize;
+    let plan = plan(&before, waiting, step.max_concurrency.concurrency(targets), step.max_errors.errors(targets));
     if plan.stop {
         conn.prepare_cached(
             "UPDATE invocations SET status = 'Terminated', ended_at = ?2 WHERE command_no = ?1 AND status = 'Pending' AND dispatched_at IS NULL",

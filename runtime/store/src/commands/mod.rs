@@ -104,9 +104,9 @@ fn command_from_row(r: &Row<'_>) -> rusqlite::Result<CommandRecord> {
     })
 }
 
-/// The ids of invocations: the command id and the node id, so they read well in logs and stay unique.
+/// The id of an invocation: `COMMAND_ID.NODE_ID`, unique, readable in logs, and safe in a URL path or a file name.
 pub fn invocation_id(command_id: &str, node_id: &str) -> String {
-    format!("{command_id}/{node_id}")
+    format!("{command_id}.{node_id}")
 }
 
 impl Store {

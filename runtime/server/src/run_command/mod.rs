@@ -1,0 +1,158 @@
+//! Run Command: sending Command documents to nodes (`send.rs`), the dispatcher that
+//! applies rate control, error threshold and timeouts (`dispatcher.rs`), the agents'
+//! long polls and reports, cancel, and the views of commands (`view.rs`).
+
+pub mod dispatcher;
+pub mod send;
+pub mod view;
+mod waker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bosun_protocol::agent::{Assignment, InvocationReport, MAX_POLL_SECONDS, Poll, REDELIVER_AFTER_SECONDS, ReportAck, Work};
+use bosun_protocol::command::{CommandView, SendCommand};
+use bosun_protocol::InvocationStatus;
+use bosun_engine::StoreError;
+use bosun_store::{Report, ReportOutcome, Store, timestamp};
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+
+pub use send::{SendError, SentDocument};
+pub use view::Detail;
+use waker::NodeWaker;
+
+/// The Run Command service of one control plane.
+pub struct RunCommand {
+    store: Arc<Store>,
+    waker: NodeWaker,
+    dispatcher_wake: Notify,
+    /// Set when the server stops: open long polls answer at once.
+    stopping: watch::Sender<bool>,
+}
+
+/// Why a report was refused.
+#[derive(Debug)]
+pub enum ReportError {
+    /// No such invocation for this node.
+    NotFound,
+    /// A status a node may not report.
+    Invalid(String),
+    Store(StoreError),
+}
+
+impl RunCommand {
+    pub fn new(store: Arc<Store>) -> Arc<Self> {
+        Arc::new(Self { store, waker: NodeWaker::default(), dispatcher_wake: Notify::new(), stopping: watch::Sender::new(false) })
+    }
+
+    /// Ends the open long polls (the server is stopping).
+    pub fn stop_polls(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    fn poke_dispatcher(&self) {
+        self.dispatcher_wake.notify_one();
+    }
+
+    /// Records a command and lets the dispatcher start it.
+    pub async fn send(&self, request: &SendCommand, requested_by: &str) -> Result<CommandView, SendError> {
+        let store_error = |e: StoreError| SendError::Store(e.to_string());
+        let new = tokio::task::block_in_place(|| send::prepare(&self.store, request, requested_by, &timestamp(Utc::now())))?;
+        let id = new.id.clone();
+        tokio::task::block_in_place(|| self.store.create_command(new)).map_err(store_error)?;
+        tracing::info!(command = %id, by = requested_by, "command sent");
+        self.poke_dispatcher();
+        self.view(&id, Detail::Summary).map_err(store_error)?.ok_or_else(|| SendError::Store(format!("command {id} vanished")))
+    }
+
+    pub fn view(&self, id: &str, detail: Detail) -> Result<Option<CommandView>, StoreError> {
+        tokio::task::block_in_place(|| match self.store.get_command(id)? {
+            Some(record) => view::command_view(&self.store, record, detail).map(Some),
+            None => Ok(None),
+        })
+    }
+
+    pub fn list(&self, limit: usize) -> Result<Vec<CommandView>, StoreError> {
+        tokio::task::block_in_place(|| {
+            self.store.list_commands(limit)?.into_iter().map(|record| view::command_view(&self.store, record, Detail::Summary)).collect()
+        })
+    }
+
+    /// Cancels a command; None when there is no such command.
+    pub async fn cancel(&self, id: &str) -> Result<Option<CommandView>, StoreError> {
+        let Some(running_on) = self.store.cancel_command(id, &timestamp(Utc::now())).await? else { return Ok(None) };
+        for node in &running_on {
+            self.waker.wake(node);
+        }
+        self.poke_dispatcher();
+        tracing::info!(command = %id, "cancel requested");
+        self.view(id, Detail::Summary)
+    }
+
+    /// A node's long poll: its dispatched invocations, and which of those it runs to stop;
+    /// waits up to `poll.wait_seconds` (at most [`MAX_POLL_SECONDS`]) for either.
+    pub async fn poll(&self, node_id: &str, poll: &Poll) -> Result<Work, StoreError> {
+        let wait = Duration::from_secs(u64::from(poll.wait_seconds.min(MAX_POLL_SECONDS)));
+        let deadline = tokio::time::Instant::now() + wait;
+        let notify = self.waker.notifier(node_id);
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let work = self.work_for(node_id, &poll.running).await?;
+            if !work.assignments.is_empty() || !work.cancel.is_empty() || *stopping.borrow() {
+                return Ok(work);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(work),
+                _ = stopping.changed() => return Ok(work),
+            }
+        }
+    }
+
+    async fn work_for(&self, node_id: &str, running: &[String]) -> Result<Work, StoreError> {
+        let now = Utc::now();
+        let redeliver_before = now - chrono::Duration::seconds(REDELIVER_AFTER_SECONDS as i64);
+        let deliveries = self.store.take_deliveries(node_id, &timestamp(now), &timestamp(redeliver_before)).await?;
+        let mut assignments = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let Ok(sent) = serde_json::from_str::<SentDocument>(&delivery.document) else {
+                tracing::error!(invocation = %delivery.invocation_id, "a stored command's document is not readable");
+                continue;
+            };
+            assignments.push(Assignment {
+                invocation_id: delivery.invocation_id,
+                command_id: delivery.command_id,
+                document: sent.document,
+                included: sent.included,
+                parameters: serde_json::from_str(&delivery.parameters).unwrap_or_default(),
+                timeout_seconds: delivery.timeout_seconds,
+            });
+        }
+        let cancel = tokio::task::block_in_place(|| self.store.invocations_to_stop(node_id, running))?;
+        Ok(Work { assignments, cancel })
+    }
+
+    /// Records a node's report on one of its invocations.
+    pub async fn report(&self, node_id: &str, invocation_id: &str, report: InvocationReport) -> Result<ReportAck, ReportError> {
+        use InvocationStatus as S;
+        if !matches!(report.status, S::InProgress | S::Success | S::Failed | S::ExecutionTimedOut | S::Cancelled | S::Undeliverable) {
+            return Err(ReportError::Invalid(format!("a node cannot report the status {}", report.status)));
+        }
+        let steps = serde_json::to_string(&report.steps).unwrap_or_else(|_| "[]".into());
+        let record = Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
+        let outcome =
+            self.store.record_report(node_id, invocation_id, record, &timestamp(Utc::now())).await.map_err(ReportError::Store)?;
+        match outcome {
+            ReportOutcome::NotFound => Err(ReportError::NotFound),
+            ReportOutcome::Recorded { status, .. } => {
+                self.poke_dispatcher();
+                Ok(ReportAck { recorded: true, status: S::parse(&status).unwrap_or(report.status) })
+            }
+            ReportOutcome::Unchanged { status } => Ok(ReportAck { recorded: false, status: S::parse(&status).unwrap_or(report.status) }),
+        }
+    }
+}
