@@ -20,7 +20,7 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 pub struct Caller(pub String);
 
 /// The token of an `Authorization: Bearer TOKEN` header.
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bosun_engine::{EngineError, StoreError};
+use bosun_store::FleetError;
 use serde::Serialize;
 
 /// The JSON body of every error response.
@@ -63,6 +64,18 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::warn!(error = %e, "store error while serving a request");
         Self::internal(e.to_string())
+    }
+}
+
+impl From<FleetError> for ApiError {
+    fn from(e: FleetError) -> Self {
+        match e {
+            FleetError::Invalid { field, message } => Self::invalid(field, message),
+            FleetError::NotFound(message) => Self::not_found(message),
+            FleetError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            FleetError::Refused => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", FleetError::Refused.to_string()),
+            FleetError::Store(e) => e.into(),
+        }
     }
 }
 

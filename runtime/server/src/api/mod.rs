@@ -1,19 +1,25 @@
 //! The HTTP API (axum) over the store and the engine: one module per resource,
-//! bearer-token authentication on every route but `/v1/health`, JSON bodies with a
-//! size limit, and an OpenAPI document generated from the handlers (utoipa).
+//! admin bearer-token authentication on every route but `/v1/health`, agent
+//! registration and the agent routes (node credential), JSON bodies with a size
+//! limit, and an OpenAPI document generated from the handlers (utoipa).
 
+mod activations;
+mod agent;
 mod auth;
 mod body;
 mod commands;
 mod documents;
 mod error;
 mod executions;
+mod groups;
 mod health;
+mod node_auth;
+mod nodes;
 mod plugins;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Json, Router};
@@ -24,8 +30,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use body::DEFAULT_LIMIT;
 use crate::run_command::RunCommand;
+pub use body::DEFAULT_LIMIT;
 use error::ApiError;
 
 /// What every handler sees.
@@ -34,13 +40,35 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
     pub run_command: Arc<RunCommand>,
+    /// How long a node may stay silent and still be Online.
+    pub heartbeat_gap: Duration,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
+    /// When each node's contact was last recorded.
+    nodes_seen: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+/// The server's settings that the API sees.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSettings {
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+    /// How long a node may stay silent and still be Online; past it, ConnectionLost.
+    pub heartbeat_gap: Duration,
+}
+
+/// The default heartbeat gap.
+pub const DEFAULT_HEARTBEAT_GAP: Duration = Duration::from_secs(60);
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self { body_limit: DEFAULT_LIMIT, heartbeat_gap: DEFAULT_HEARTBEAT_GAP }
+    }
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Bosun", description = "Bosun's control-plane API. Every route but /v1/health needs `Authorization: Bearer TOKEN` (`bosun token create NAME`)."),
+    info(title = "Bosun", description = "Bosun's control-plane API. Every route but /v1/health and /v1/agent/* needs `Authorization: Bearer TOKEN` (`bosun token create NAME`); the agent routes but /v1/agent/register need `Authorization: Bearer NODE_CREDENTIAL` instead."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -52,6 +80,7 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("node", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -67,10 +96,22 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
-/// The whole API, with `body_limit` bytes as the largest request body.
-pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, body_limit: usize) -> Router {
-    let state = AppState { store, engine, run_command, touched: Arc::default() };
-    let (public, public_doc) = OpenApiRouter::new().routes(routes!(health::health)).split_for_parts();
+/// The routes a node agent calls with its node credential: [`node_auth::require_node`]
+/// checks `Authorization: Bearer NODE_CREDENTIAL` (admin tokens are refused here) and
+/// puts the caller's [`node_auth::NodeCaller`] in the request's extensions.
+fn agent_routes() -> OpenApiRouter<AppState> {
+    // ==== Run Command: chain the node-authenticated agent routes here, e.g.
+    //      .routes(routes!(agent_work::poll)).routes(routes!(agent_work::report))
+    OpenApiRouter::new().routes(routes!(agent::heartbeat))
+}
+
+/// The whole API, with the server's settings.
+pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, settings: ApiSettings) -> Router {
+    let state =
+        AppState { store, engine, run_command, heartbeat_gap: settings.heartbeat_gap, touched: Arc::default(), nodes_seen: Arc::default() };
+    // Public: the activation code is register's credential.
+    let (public, public_doc) = OpenApiRouter::new().routes(routes!(health::health)).routes(routes!(agent::register)).split_for_parts();
+    let (agent, agent_doc) = agent_routes().split_for_parts();
     let (protected, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(documents::list_documents, documents::create_document))
         .routes(routes!(documents::get_document))
@@ -78,15 +119,25 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(executions::get_execution))
         .routes(routes!(executions::signal))
         .routes(routes!(plugins::list_plugins))
+        .routes(routes!(activations::list_activations, activations::create_activation))
+        .routes(routes!(activations::delete_activation))
+        .routes(routes!(nodes::list_nodes))
+        .routes(routes!(nodes::get_node))
+        .routes(routes!(nodes::change_tags))
+        .routes(routes!(nodes::deregister))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::get_group, groups::delete_group))
         .routes(routes!(commands::list_commands, commands::send_command))
         .routes(routes!(commands::get_command))
         .routes(routes!(commands::cancel_command))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);
+    doc.merge(agent_doc);
+    let agent = agent.layer(axum::middleware::from_fn_with_state(state.clone(), node_auth::require_node));
     let protected = protected
         .fallback(not_found)
         .layer(Extension(Arc::new(doc)))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    public.merge(protected).layer(DefaultBodyLimit::max(body_limit)).with_state(state)
+    public.merge(agent).merge(protected).layer(DefaultBodyLimit::max(settings.body_limit)).with_state(state)
 }

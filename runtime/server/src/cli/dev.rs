@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, args: DevArgs) -> Result<ExitCode, CliError> {
     let driver = Driver::start(ctx).await?;
     let token = dev_token(&driver.store, &ctx.data_dir)?;
     let data_dir = ctx.data_dir.clone();
-    serve(driver, args.listen, crate::api::DEFAULT_LIMIT, move |address| {
+    serve(driver, args.listen, crate::api::ApiSettings::default(), move |address| {
         let lines = export_lines(address, &token);
         write_env(&data_dir, &lines)?;
         let dir = data_dir.display();

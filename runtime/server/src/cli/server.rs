@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::drive::{Driver, shutdown_signal};
 use super::{CliError, Context};
+use crate::api::ApiSettings;
 use crate::run_command::RunCommand;
 
 #[derive(Debug, Args)]
@@ -20,11 +21,16 @@ pub struct ServerArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, default_value_t = crate::api::DEFAULT_LIMIT, value_name = "BYTES")]
     pub max_body: usize,
+    /// How long a node may stay silent (no heartbeat, no poll) and still be Online; past it, ConnectionLost.
+    #[arg(long, default_value_t = crate::api::DEFAULT_HEARTBEAT_GAP.as_secs(), value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub heartbeat_gap: u64,
 }
 
 pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> {
     let driver = Driver::start(ctx).await?;
-    serve(driver, args.listen, args.max_body, |address| {
+    let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap) };
+    serve(driver, args.listen, settings, |address| {
         crate::outln!("listening on http://{address}");
         Ok(())
     })
@@ -36,11 +42,11 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
 pub async fn serve(
     driver: Driver,
     listen: SocketAddr,
-    max_body: usize,
+    settings: ApiSettings,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
     let run_command = RunCommand::new(driver.store.clone());
-    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), max_body);
+    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::failed(format!("cannot listen on {listen}: {e}; pick another address with --listen (port 0: any free port)"))
     })?;

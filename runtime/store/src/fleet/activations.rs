@@ -92,7 +92,8 @@ impl Store {
     /// did stay registered. False when there is no such activation.
     pub fn delete_activation(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
-        let deleted = self.fleet_write(move |conn| Ok(conn.execute("DELETE FROM activations WHERE id = ?1", params![id]).map_err(sql_error)? > 0));
+        let deleted =
+            self.fleet_write(move |conn| Ok(conn.execute("DELETE FROM activations WHERE id = ?1", params![id]).map_err(sql_error)? > 0));
         deleted.map_err(|e| match e {
             FleetError::Store(e) => e,
             other => StoreError(other.to_string()),

@@ -25,12 +25,7 @@ pub const MAX_IP_ADDRESSES: usize = 64;
 
 /// Whether a node is reachable: Inactive once deregistered, ConnectionLost when
 /// it was last seen longer than `heartbeat_gap` before `now` (or never), else Online.
-pub fn ping_status(
-    last_seen: Option<&str>,
-    deregistered: bool,
-    heartbeat_gap: Duration,
-    now: chrono::DateTime<chrono::Utc>,
-) -> PingStatus {
+pub fn ping_status(last_seen: Option<&str>, deregistered: bool, heartbeat_gap: Duration, now: chrono::DateTime<chrono::Utc>) -> PingStatus {
     if deregistered {
         return PingStatus::Inactive;
     }
