@@ -36,6 +36,8 @@ pub struct ListQuery {
 pub struct ShowQuery {
     /// All of every invocation's output; by default stdout is cut at 24,000 characters and stderr at 8,000, as SSM does.
     pub full: Option<bool>,
+    /// Only the command and its counts per status, without the invocations (for progress displays).
+    pub summary: Option<bool>,
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -82,7 +84,12 @@ pub async fn get_command(
     Path(id): Path<String>,
     show: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Result<Json<CommandView>, ApiError> {
-    let detail = if query(show)?.full.unwrap_or(false) { Detail::Full } else { Detail::Invocations };
+    let show = query(show)?;
+    let detail = match (show.summary.unwrap_or(false), show.full.unwrap_or(false)) {
+        (true, _) => Detail::Summary,
+        (false, true) => Detail::Full,
+        (false, false) => Detail::Invocations,
+    };
     let view = state.run_command.view(&id, detail)?.ok_or_else(|| ApiError::not_found(format!("no command with id {id}")))?;
     Ok(Json(view))
 }

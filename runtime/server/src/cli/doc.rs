@@ -12,6 +12,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{CliError, Context, catalog_engine, open_store, open_store_with_builtins};
+use crate::run_command::send::AgentCatalog;
 use crate::output::{OutputArg, OutputFormat, document_info_json, documents_text, print_json};
 use crate::runbooks::document_facts;
 
@@ -129,7 +130,11 @@ fn validate(ctx: &Context, files: &[PathBuf], structure_only: bool, output: Outp
                 continue;
             }
         };
-        let loaded = bosun_document::load(&shown, &text, catalog);
+        let mut loaded = bosun_document::load(&shown, &text, catalog);
+        // Command documents run on nodes: the agent's actions count, not the control plane's.
+        if !structure_only && loaded.document.as_ref().is_some_and(|d| d.kind == bosun_document::DocumentKind::Command) {
+            loaded = bosun_document::load(&shown, &text, &AgentCatalog);
+        }
         let valid = !loaded.diagnostics.has_errors() && loaded.document.is_some();
         all_valid &= valid;
         for d in &loaded.diagnostics.0 {

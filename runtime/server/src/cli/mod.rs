@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod client;
+pub mod command;
 pub mod dev;
 pub mod dev_env;
 pub mod doc;
@@ -76,6 +77,9 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Serve the HTTP API and drive the executions of the data directory.
     Server(server::ServerArgs),
+    /// Run Command: send Command documents to nodes and read their results (through the API).
+    #[command(subcommand)]
+    Command(command::CommandCommand),
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -156,6 +160,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Dev(args) => block_on(dev::run(&ctx, args)),
         Command::Server(args) => block_on(server::run(&ctx, args)),
         Command::Token(command) => token::run(&ctx, command),
+        Command::Command(command) => block_on(command::run(&ctx, command)),
     }
 }
 
@@ -280,6 +285,11 @@ mod tests {
         let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal, endpoint: None, token: None };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
+            if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {
+                let loaded = bosun_document::load(file_name, text, &crate::run_command::send::AgentCatalog);
+                assert!(loaded.valid().is_some(), "{name}: {:?}", loaded.diagnostics);
+                continue;
+            }
             let snapshot = bosun_engine::DocumentSnapshot {
                 name: name.to_string(),
                 version: None,

@@ -36,8 +36,8 @@ fn invalid(field: &str, message: impl Into<String>) -> SendError {
     SendError::Invalid { field: field.into(), message: message.into(), details: Vec::new() }
 }
 
-/// What the agent can run.
-struct AgentCatalog;
+/// What the agent can run: the catalog Command documents are checked against.
+pub struct AgentCatalog;
 
 impl ActionCatalog for AgentCatalog {
     fn availability(&self, action: &str) -> Availability {
