@@ -1,0 +1,2 @@
+//! The `bosun-agent` binary.
+fn main() {}
