@@ -5,6 +5,7 @@
 
 mod activations;
 mod agent;
+mod agent_work;
 mod auth;
 mod body;
 mod commands;
@@ -100,9 +101,12 @@ async fn not_found() -> ApiError {
 /// checks `Authorization: Bearer NODE_CREDENTIAL` (admin tokens are refused here) and
 /// puts the caller's [`node_auth::NodeCaller`] in the request's extensions.
 fn agent_routes() -> OpenApiRouter<AppState> {
-    // ==== Run Command: chain the node-authenticated agent routes here, e.g.
-    //      .routes(routes!(agent_work::poll)).routes(routes!(agent_work::report))
-    OpenApiRouter::new().routes(routes!(agent::heartbeat))
+    // Reports carry an invocation's whole output: they get a larger body limit of their own.
+    OpenApiRouter::new()
+        .routes(routes!(agent_work::report))
+        .layer(DefaultBodyLimit::max(agent_work::REPORT_BODY_LIMIT))
+        .routes(routes!(agent::heartbeat))
+        .routes(routes!(agent_work::poll))
 }
 
 /// The whole API, with the server's settings.
