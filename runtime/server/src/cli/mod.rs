@@ -2,6 +2,7 @@
 //! and what several commands share (opening the store, building an engine,
 //! the engine lock of a data directory).
 
+pub mod activation;
 pub mod automation;
 pub mod client;
 pub mod command;
@@ -9,6 +10,9 @@ pub mod dev;
 pub mod dev_env;
 pub mod doc;
 pub mod drive;
+pub mod fleet;
+pub mod group;
+pub mod node;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
@@ -80,6 +84,15 @@ pub enum Command {
     /// Run Command: send Command documents to nodes and read their results (through the API).
     #[command(subcommand)]
     Command(command::CommandCommand),
+    /// Create, list and delete the activations that node agents register with (through the API).
+    #[command(subcommand)]
+    Activation(activation::ActivationCommand),
+    /// List and show nodes, change their tags, deregister them (through the API).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Create, list, show and delete resource groups: nodes chosen by their tags (through the API).
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -161,6 +174,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Server(args) => block_on(server::run(&ctx, args)),
         Command::Token(command) => token::run(&ctx, command),
         Command::Command(command) => block_on(command::run(&ctx, command)),
+        Command::Activation(command) => block_on(activation::run(&ctx, command)),
+        Command::Node(command) => block_on(node::run(&ctx, command)),
+        Command::Group(command) => block_on(group::run(&ctx, command)),
     }
 }
 
