@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
-use super::{CliError, Context, LockHolder, engine, open_store, open_store_with_builtins, take_engine_lock};
+use super::{CliError, Context, LockHolder, checking_engine, engine, open_store, open_store_with_builtins, take_engine_lock};
 use crate::output::{OutputArg, OutputFormat, execution_json, execution_text, executions_text, print_json, trace_line};
 use crate::runbooks::document_facts;
 
@@ -108,13 +108,13 @@ pub async fn run(ctx: &Context, command: AutomationCommand) -> Result<ExitCode, 
         AutomationCommand::Run(args) => {
             let _lock = take_engine_lock(&ctx.data_dir, LockHolder::Run)?;
             let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
-            let engine = engine(&store, &ctx.data_dir)?;
+            let engine = engine(&store, &ctx.data_dir, None)?;
             let request = request(&store, &args.target)?;
             run_to_end(&engine, request, args.trace, args.output.output).await
         }
         AutomationCommand::Start(args) => {
             let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
-            let engine = engine(&store, &ctx.data_dir)?;
+            let engine = checking_engine(&store, &ctx.data_dir)?;
             let request = request(&store, &args.target)?;
             let id = engine.create(request).await?;
             match args.output.output {
@@ -162,7 +162,7 @@ fn os_user() -> String {
 
 async fn signal(ctx: &Context, id: &str, kind: SignalKind, actor: Option<String>, comment: Option<String>) -> Result<ExitCode, CliError> {
     let store = open_store(&ctx.data_dir, ctx.durability)?;
-    let engine = engine(&store, &ctx.data_dir)?;
+    let engine = checking_engine(&store, &ctx.data_dir)?;
     let actor = actor.unwrap_or_else(os_user);
     engine.signal(id, kind, &actor, comment).await?;
     let what = match kind {
@@ -237,7 +237,7 @@ async fn run_local(ctx: &Context, args: RunArgs) -> Result<ExitCode, CliError> {
     for documents in &args.document_dir {
         load_document_dir(&store, documents)?;
     }
-    let engine = engine(&store, &ctx.data_dir)?;
+    let engine = engine(&store, &ctx.data_dir, None)?;
     let request = request(&store, &args.target)?;
     let code = run_to_end(&engine, request, args.trace, args.output.output).await;
     drop(engine);

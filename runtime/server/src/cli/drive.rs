@@ -10,6 +10,7 @@ use bosun_engine::{Engine, ExecutionStore};
 use bosun_store::Store;
 use tokio::sync::broadcast;
 
+use crate::run_command::RunCommand;
 use super::{CliError, Context, EngineLock, LockHolder, engine, open_store_with_builtins, take_engine_lock};
 
 /// How often the data directory is checked for executions to drive.
@@ -20,6 +21,7 @@ pub struct Driver {
     _lock: EngineLock,
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
+    pub run_command: Arc<RunCommand>,
     driving: HashSet<String>,
 }
 
@@ -28,10 +30,11 @@ impl Driver {
     pub async fn start(ctx: &Context) -> Result<Self, CliError> {
         let lock = take_engine_lock(&ctx.data_dir, LockHolder::Dev)?;
         let store = open_store_with_builtins(&ctx.data_dir, ctx.durability)?;
-        let engine = engine(&store, &ctx.data_dir)?;
+        let run_command = RunCommand::new(store.clone());
+        let engine = engine(&store, &ctx.data_dir, Some(run_command.clone()))?;
         tracing::info!(path = %store.path().display(), durability = ?ctx.durability, "store open");
         log_endings(&engine);
-        let mut driver = Self { _lock: lock, store, engine, driving: HashSet::new() };
+        let mut driver = Self { _lock: lock, store, engine, run_command, driving: HashSet::new() };
         driver.pick_up(true).await?;
         Ok(driver)
     }

@@ -30,6 +30,8 @@ use bosun_store::{Durability, Store};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench;
+use crate::run_command::RunCommand;
+use crate::run_command::automation::Actions;
 
 /// Bosun: a self-hosted Systems Manager. Runs SSM Automation documents durably.
 #[derive(Debug, Parser)]
@@ -207,10 +209,18 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
     Ok(store)
 }
 
-/// An engine over a store, running control flow, `bosun:echo` and the installed plugins.
-pub fn engine(store: &Arc<Store>, data_dir: &Path) -> Result<Arc<Engine>, CliError> {
-    let dispatcher = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
-    Ok(Engine::new(store.clone(), Arc::new(dispatcher), store.clone(), EngineConfig::default()))
+/// An engine over a store, running control flow, `bosun:echo`, the installed plugins
+/// and, given a Run Command service, `aws:runCommand`.
+pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
+    let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
+    let actions = Actions { plugins, run_command };
+    Ok(Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default()))
+}
+
+/// An engine for the commands that only check or create executions, which the
+/// server then drives: every action the server runs counts as available.
+pub fn checking_engine(store: &Arc<Store>, data_dir: &Path) -> Result<Arc<Engine>, CliError> {
+    engine(store, data_dir, Some(RunCommand::new(store.clone())))
 }
 
 /// The action catalog of `doc validate`: an engine over the data directory's
@@ -219,11 +229,11 @@ pub fn engine(store: &Arc<Store>, data_dir: &Path) -> Result<Arc<Engine>, CliErr
 pub fn catalog_engine(ctx: &Context) -> Result<(Arc<Engine>, Option<tempfile::TempDir>), CliError> {
     if ctx.data_dir.join("bosun.db").is_file() {
         let store = open_store(&ctx.data_dir, ctx.durability)?;
-        return Ok((engine(&store, &ctx.data_dir)?, None));
+        return Ok((checking_engine(&store, &ctx.data_dir)?, None));
     }
     let dir = tempfile::tempdir().map_err(|e| CliError::failed(format!("cannot create a temporary directory: {e}")))?;
     let store = open_store_with_builtins(dir.path(), Durability::Normal)?;
-    Ok((engine(&store, dir.path())?, Some(dir)))
+    Ok((checking_engine(&store, dir.path())?, Some(dir)))
 }
 
 /// Writes a file only its owner may read (mode 0600): a secret key, an env file

@@ -11,7 +11,6 @@ use clap::Args;
 use super::drive::{Driver, shutdown_signal};
 use super::{CliError, Context};
 use crate::api::ApiSettings;
-use crate::run_command::RunCommand;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -45,7 +44,7 @@ pub async fn serve(
     settings: ApiSettings,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
-    let run_command = RunCommand::new(driver.store.clone());
+    let run_command = driver.run_command.clone();
     let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::failed(format!("cannot listen on {listen}: {e}; pick another address with --listen (port 0: any free port)"))

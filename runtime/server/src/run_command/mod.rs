@@ -2,6 +2,7 @@
 //! applies rate control, error threshold and timeouts (`dispatcher.rs`), the agents'
 //! long polls and reports, cancel, and the views of commands (`view.rs`).
 
+pub mod automation;
 pub mod dispatcher;
 pub mod send;
 pub mod view;
@@ -57,8 +58,16 @@ impl RunCommand {
 
     /// Records a command and lets the dispatcher start it.
     pub async fn send(&self, request: &SendCommand, requested_by: &str) -> Result<CommandView, SendError> {
+        self.send_with_id(request, requested_by, None).await
+    }
+
+    /// The same, with the command's id chosen by the caller (an Automation step's, derived from its idempotency key).
+    pub async fn send_with_id(&self, request: &SendCommand, requested_by: &str, id: Option<String>) -> Result<CommandView, SendError> {
         let store_error = |e: StoreError| SendError::Store(e.to_string());
-        let new = tokio::task::block_in_place(|| send::prepare(&self.store, request, requested_by, &timestamp(Utc::now())))?;
+        let mut new = tokio::task::block_in_place(|| send::prepare(&self.store, request, requested_by, &timestamp(Utc::now())))?;
+        if let Some(id) = id {
+            new.id = id;
+        }
         let id = new.id.clone();
         tokio::task::block_in_place(|| self.store.create_command(new)).map_err(store_error)?;
         tracing::info!(command = %id, by = requested_by, "command sent");
