@@ -3,6 +3,7 @@
 mod approval;
 mod doc;
 mod durability;
+mod fleet;
 mod local;
 mod module_docs;
 mod plugins;
