@@ -31,7 +31,7 @@ const AUTOMATION_STEP_FIELDS: &[&str] = &[
     "timeoutSeconds",
 ];
 const PARAMETER_FIELDS: &[&str] =
-    &["type", "description", "default", "allowedValues", "allowedPattern", "minItems", "maxItems", "minChars", "maxChars", "displayType"];
+    &["type", "description", "default", "allowedValues", "allowedPattern", "minItems", "maxItems", "minChars", "maxChars", "displayType", "interpolationType"];
 const STEP_OUTPUT_FIELDS: &[&str] = &["Name", "Selector", "Type"];
 /// The parameter and output type names other than AWS resource types.
 pub const TYPE_NAMES: &[&str] = &["String", "StringList", "Integer", "Boolean", "MapList", "StringMap"];
@@ -341,6 +341,15 @@ impl Cx<'_> {
         spec.max_items = self.count(node, &path, "maxItems");
         spec.min_chars = self.count(node, &path, "minChars");
         spec.max_chars = self.count(node, &path, "maxChars");
+        spec.env_var = match self.optional_string(node, &path, "interpolationType").as_deref() {
+            None => false,
+            Some("ENV_VAR") => true,
+            Some(other) => {
+                let at = node.get("interpolationType").unwrap_or(node);
+                self.error(at, &join(&path, "interpolationType"), format!("interpolationType \"{other}\" is not supported: the only value is ENV_VAR"));
+                false
+            }
+        };
         spec
     }
 

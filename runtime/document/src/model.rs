@@ -68,6 +68,9 @@ pub struct ParameterSpec {
     pub max_items: Option<u64>,
     pub min_chars: Option<u64>,
     pub max_chars: Option<u64>,
+    /// `interpolationType: ENV_VAR`: on a node the value reaches commands as the
+    /// environment variable `SSM_<name>`, and `{{ name }}` becomes `$SSM_<name>`.
+    pub env_var: bool,
     pub pos: Pos,
 }
 
@@ -85,6 +88,7 @@ impl ParameterSpec {
             max_items: None,
             min_chars: None,
             max_chars: None,
+            env_var: false,
             pos: Pos::default(),
         }
     }

@@ -9,7 +9,7 @@ use crate::choice::{parse_branch, parse_loop_condition};
 use crate::diag::{DiagKind, Diagnostic, Diagnostics};
 use crate::duration::{parse_duration, parse_timestamp};
 use crate::interpolate::{Reference, references};
-use crate::model::{Document, DocumentKind, OnFailure, Step, StepRef};
+use crate::model::{Document, DocumentKind, OnFailure, ParamType, Step, StepRef};
 use crate::node::{Node, NodeValue, Pos};
 use crate::params::{ParamInput, coerce, compile_pattern};
 use crate::selector::check_selector;
@@ -34,6 +34,9 @@ const FIELDS_WITHOUT_REFERENCES: &[&str] = &["name", "action", "description", "o
 
 /// Outputs an action provides without declaring them (per the SSM action reference).
 /// `bosun:echo` echoes its inputs, so any output name is accepted for it.
+/// Actions whose `runCommand` lines are shell text.
+const SHELL_ACTIONS: &[&str] = &["aws:runShellScript"];
+
 fn builtin_outputs(action: &str) -> &'static [&'static str] {
     match action {
         "aws:executeAutomation" => &["ExecutionId", "Status", "Output"],
@@ -100,6 +103,7 @@ pub fn validate(doc: &Document, catalog: &dyn ActionCatalog, diags: &mut Diagnos
         v.graph();
     }
     v.all_references();
+    v.shell_interpolation();
     v.parameter_specs();
     v.document_outputs();
 }
@@ -550,6 +554,38 @@ impl<'a> Validator<'a, '_> {
         Some(format!("step \"{step_name}\" has no output \"{output}\"{hint}"))
     }
 
+    /// A String parameter pasted into shell text can run commands of the caller's
+    /// choosing (`; rm -rf /`): warn unless an allowedPattern or allowedValues bounds it
+    /// or it reaches the script as an environment variable (`interpolationType: ENV_VAR`).
+    fn shell_interpolation(&mut self) {
+        for (at, step) in self.doc.all_steps().filter(|(_, s)| SHELL_ACTIONS.contains(&s.action.as_str())) {
+            let Some(commands) = step.node.get("inputs").and_then(|i| i.get("runCommand")) else { continue };
+            let path = format!("{}.inputs.runCommand", step_path(at));
+            let lines: Vec<(&Node, String)> = match &commands.value {
+                NodeValue::Seq(items) => items.iter().enumerate().map(|(i, n)| (n, format!("{path}[{i}]"))).collect(),
+                _ => vec![(commands, path.clone())],
+            };
+            for (node, here) in lines {
+                let NodeValue::String(text) = &node.value else { continue };
+                for (_, reference) in references(text) {
+                    let Ok(Reference::Param(name)) = reference else { continue };
+                    let Some(spec) = self.doc.parameter(&name) else { continue };
+                    let unbounded = spec.ty == ParamType::String && spec.allowed_pattern.is_none() && spec.allowed_values.is_none();
+                    if unbounded && !spec.env_var {
+                        self.warning(
+                            node.pos,
+                            here.clone(),
+                            format!(
+                                "String parameter \"{name}\" is pasted into shell text without an allowedPattern: a value can run any command; \
+                                 declare `interpolationType: ENV_VAR` (the script reads $SSM_{name}) or an allowedPattern"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// An `allowedPattern` must be a valid regular expression, and a default without
     /// references must fit its parameter's type and constraints. A default is not
     /// checked against a pattern that is itself invalid: that is reported once, at
@@ -996,6 +1032,27 @@ mod tests {
                 "d.yaml:5:52: parameters.C.default: invalid default: expected an integer, got a string: \"abc\"",
             ]
         );
+    }
+
+    #[test]
+    fn unbounded_string_parameters_in_shell_text_are_warned_about() {
+        let text = concat!(
+            "schemaVersion: '2.2'\n",
+            "parameters:\n",
+            "  Free: {type: String}\n",
+            "  Env: {type: String, interpolationType: ENV_VAR}\n",
+            "  Pattern: {type: String, allowedPattern: '^[a-z]+$'}\n",
+            "  Choice: {type: String, allowedValues: [a, b]}\n",
+            "  Lines: {type: StringList}\n",
+            "mainSteps:\n",
+            "- {name: a, action: aws:runShellScript, inputs: {runCommand: ['echo {{ Free }} {{ Env }} {{ Pattern }} {{ Choice }}', '{{ Lines }}'], workingDirectory: '{{ Free }}'}}\n",
+        );
+        assert_eq!(
+            check(text),
+            ["d.yaml:9:63: mainSteps[0].inputs.runCommand[0]: warning: String parameter \"Free\" is pasted into shell text without an allowedPattern: a value can run any command; declare `interpolationType: ENV_VAR` (the script reads $SSM_Free) or an allowedPattern"]
+        );
+        let bad = "schemaVersion: '2.2'\nparameters:\n  A: {type: String, interpolationType: SHELL}\nmainSteps:\n- {name: a, action: aws:runShellScript, inputs: {runCommand: [ls]}}\n";
+        assert_eq!(check(bad), ["d.yaml:3:40: parameters.A.interpolationType: interpolationType \"SHELL\" is not supported: the only value is ENV_VAR"]);
     }
 
     #[test]
