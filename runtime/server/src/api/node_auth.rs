@@ -56,8 +56,10 @@ fn touch_every(heartbeat_gap: Duration) -> Duration {
     TOUCH_EVERY.min(heartbeat_gap / 4)
 }
 
-/// Records that a node was seen, at most once per [`touch_every`]; the write is not awaited.
-fn touch(state: &AppState, node: &str) {
+/// Records that a node was seen, at most once per [`touch_every`]; the write is not
+/// awaited. The middleware calls it when a request arrives; a handler that holds a
+/// request open for long (the long poll) may call it again before answering.
+pub(super) fn touch(state: &AppState, node: &str) {
     let now = Instant::now();
     {
         let mut seen = state.nodes_seen.lock().unwrap_or_else(|e| e.into_inner());
