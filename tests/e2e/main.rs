@@ -10,3 +10,4 @@ mod plugins;
 mod read_only;
 mod server;
 mod support;
+mod tls;

@@ -10,6 +10,7 @@ mod plugins;
 mod run_command;
 mod runbooks;
 mod signing;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -2,6 +2,8 @@
 //! `--endpoint`/`--token` or `BOSUN_ENDPOINT`/`BOSUN_TOKEN`, and API errors become
 //! CLI errors that keep the server's message, field and details.
 
+use std::path::Path;
+
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,16 +30,23 @@ impl Client {
             .as_deref()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| CliError::usage("no API token: pass --token TOKEN or set BOSUN_TOKEN (`bosun token create NAME` makes one)"))?;
-        Self::new(endpoint, token)
+        Self::new(endpoint, token, ctx.ca_cert.as_deref())
     }
 
-    pub fn new(endpoint: &str, token: &str) -> Result<Self, CliError> {
+    /// A client of `endpoint`; `ca_cert` is a PEM certificate to trust besides the usual roots.
+    pub fn new(endpoint: &str, token: &str, ca_cert: Option<&Path>) -> Result<Self, CliError> {
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(CliError::usage(format!("the endpoint {endpoint:?} is not an http:// or https:// URL")));
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("bosun/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
+        let mut builder =
+            reqwest::Client::builder().user_agent(concat!("bosun/", env!("CARGO_PKG_VERSION"))).connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read the CA certificate {}: {e}", path.display())))?;
+            let certificate = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| CliError::usage(format!("{} is not a PEM certificate: {e}", path.display())))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder
             .build()
             .map_err(|e| CliError::failed(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { http, endpoint: endpoint.trim_end_matches('/').to_string(), token: token.to_string() })
@@ -116,7 +125,12 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_urls() {
-        assert!(Client::new("localhost:8470", "t").is_err());
-        assert!(Client::new("http://127.0.0.1:8470/", "t").is_ok());
+        assert!(Client::new("localhost:8470", "t", None).is_err());
+        assert!(Client::new("http://127.0.0.1:8470/", "t", None).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("ca.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(Client::new("https://127.0.0.1:8470", "t", Some(&junk)).is_err());
+        assert!(Client::new("https://127.0.0.1:8470", "t", Some(&dir.path().join("missing.pem"))).is_err());
     }
 }

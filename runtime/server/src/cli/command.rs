@@ -103,8 +103,16 @@ fn parameters(flags: &[String]) -> Result<Map<String, Value>, CliError> {
     Ok(map)
 }
 
+/// The document fields of a send request: a stored name and version, or a document's text.
+#[derive(Debug, PartialEq, Eq)]
+struct DocumentChoice {
+    name: Option<String>,
+    version: Option<String>,
+    text: Option<DocumentText>,
+}
+
 /// The document part of a send: a local file when the argument names one, else a stored name with an optional `:VERSION`.
-fn document(argument: &str) -> Result<(Option<String>, Option<String>, Option<DocumentText>), CliError> {
+fn document(argument: &str) -> Result<DocumentChoice, CliError> {
     let path = Path::new(argument);
     let looks_like_file = path.is_file() || argument.contains('/') || [".yaml", ".yml", ".json"].iter().any(|e| argument.ends_with(e));
     if looks_like_file {
@@ -112,12 +120,12 @@ fn document(argument: &str) -> Result<(Option<String>, Option<String>, Option<Do
             std::fs::read_to_string(path).map_err(|e| CliError::usage(format!("cannot read the document file {argument}: {e}")))?;
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| argument.to_string());
         let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file_name.clone());
-        return Ok((None, None, Some(DocumentText { name, file_name, content })));
+        return Ok(DocumentChoice { name: None, version: None, text: Some(DocumentText { name, file_name, content }) });
     }
-    match argument.rsplit_once(':') {
-        Some((name, version)) => Ok((Some(name.to_string()), Some(version.to_string()), None)),
-        None => Ok((Some(argument.to_string()), None, None)),
-    }
+    Ok(match argument.rsplit_once(':') {
+        Some((name, version)) => DocumentChoice { name: Some(name.to_string()), version: Some(version.to_string()), text: None },
+        None => DocumentChoice { name: Some(argument.to_string()), version: None, text: None },
+    })
 }
 
 pub async fn run(ctx: &Context, command: CommandCommand) -> Result<ExitCode, CliError> {
@@ -161,11 +169,11 @@ fn path_segment(id: &str) -> Result<&str, CliError> {
 }
 
 async fn send(client: &Client, args: SendArgs) -> Result<ExitCode, CliError> {
-    let (document_name, document_version, document) = document(&args.document)?;
+    let choice = document(&args.document)?;
     let request = SendCommand {
-        document_name,
-        document_version,
-        document,
+        document_name: choice.name,
+        document_version: choice.version,
+        document: choice.text,
         targets: args.targets,
         parameters: parameters(&args.parameters)?,
         max_concurrency: args.max_concurrency,
@@ -309,14 +317,14 @@ mod tests {
 
     #[test]
     fn documents_by_name_version_or_file() {
-        assert_eq!(document("AWS-RunShellScript").unwrap(), (Some("AWS-RunShellScript".into()), None, None));
-        assert_eq!(document("Bosun-RunShellScript:2").unwrap(), (Some("Bosun-RunShellScript".into()), Some("2".into()), None));
+        let stored = |name: &str, version: Option<&str>| DocumentChoice { name: Some(name.into()), version: version.map(Into::into), text: None };
+        assert_eq!(document("AWS-RunShellScript").unwrap(), stored("AWS-RunShellScript", None));
+        assert_eq!(document("Bosun-RunShellScript:2").unwrap(), stored("Bosun-RunShellScript", Some("2")));
         assert!(document("./missing.yaml").unwrap_err().message.contains("cannot read"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hello.yaml");
         std::fs::write(&file, "schemaVersion: '2.2'\n").unwrap();
-        let (_, _, text) = document(file.to_str().unwrap()).unwrap();
-        let text = text.unwrap();
+        let text = document(file.to_str().unwrap()).unwrap().text.unwrap();
         assert_eq!((text.name.as_str(), text.file_name.as_str()), ("hello", "hello.yaml"));
     }
 

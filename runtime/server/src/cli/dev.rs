@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::dev_env::{dev_token, env_path, export_lines, write_env};
 use super::drive::Driver;
-use super::server::serve;
+use super::server::{Listen, serve};
 use super::{CliError, Context};
 
 #[derive(Debug, Args)]
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, args: DevArgs) -> Result<ExitCode, CliError> {
     let driver = Driver::start(ctx).await?;
     let token = dev_token(&driver.store, &ctx.data_dir)?;
     let data_dir = ctx.data_dir.clone();
-    serve(driver, args.listen, crate::api::ApiSettings::default(), move |address| {
+    serve(driver, Listen { address: args.listen, tls: None }, crate::api::ApiSettings::default(), move |address| {
         let lines = export_lines(address, &token);
         write_env(&data_dir, &lines)?;
         let dir = data_dir.display();

@@ -52,6 +52,9 @@ pub struct Cli {
     /// The API token for --endpoint.
     #[arg(long, global = true, env = "BOSUN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A CA certificate (PEM) to trust for an https:// --endpoint, e.g. a self-signed server's.
+    #[arg(long, global = true, env = "BOSUN_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -84,8 +87,8 @@ pub enum Command {
     /// Serve the HTTP API and drive the executions of the data directory.
     Server(server::ServerArgs),
     /// Run Command: send Command documents to nodes and read their results (through the API).
-    #[command(subcommand)]
-    Command(command::CommandCommand),
+    #[command(subcommand, name = "command")]
+    Commands(command::CommandCommand),
     /// Create, list and delete the activations that node agents register with (through the API).
     #[command(subcommand)]
     Activation(activation::ActivationCommand),
@@ -145,6 +148,7 @@ pub struct Context {
     pub durability: Durability,
     pub endpoint: Option<String>,
     pub token: Option<String>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -166,6 +170,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         },
         endpoint: cli.endpoint,
         token: cli.token,
+        ca_cert: cli.ca_cert,
     };
     match cli.command {
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS).map_err(CliError::failed),
@@ -175,7 +180,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Dev(args) => block_on(dev::run(&ctx, args)),
         Command::Server(args) => block_on(server::run(&ctx, args)),
         Command::Token(command) => token::run(&ctx, command),
-        Command::Command(command) => block_on(command::run(&ctx, command)),
+        Command::Commands(command) => block_on(command::run(&ctx, command)),
         Command::Activation(command) => block_on(activation::run(&ctx, command)),
         Command::Node(command) => block_on(node::run(&ctx, command)),
         Command::Group(command) => block_on(group::run(&ctx, command)),
@@ -308,7 +313,7 @@ mod tests {
 
     #[test]
     fn builtin_runbooks_run_with_what_this_build_has() {
-        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal, endpoint: None, token: None };
+        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal, endpoint: None, token: None, ca_cert: None };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {
