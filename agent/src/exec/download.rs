@@ -46,7 +46,8 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, step: &Step) -> St
     match fetched {
         Ok((bytes, digest)) => {
             let mut o = StepOutcome::new(step, InvocationStatus::Success, Flow::Next);
-            o.report.stdout = format!("Downloaded {bytes} bytes from {} to {} (sha256 {digest})\n", inputs.url, inputs.destination.display());
+            o.report.stdout =
+                format!("Downloaded {bytes} bytes from {} to {} (sha256 {digest})\n", inputs.url, inputs.destination.display());
             o
         }
         Err(message) => StepOutcome::failed(step, message),
@@ -166,7 +167,10 @@ impl Sink {
         if let Some(expected) = expected
             && expected != digest
         {
-            return Err(format!("the content's sha256 is {digest}, not the expected {expected}; nothing was written to {}", dest.display()));
+            return Err(format!(
+                "the content's sha256 is {digest}, not the expected {expected}; nothing was written to {}",
+                dest.display()
+            ));
         }
         tokio::fs::rename(&self.path, dest).await.map_err(|e| format!("cannot move the download to {}: {e}", dest.display()))?;
         Ok((self.bytes, digest))
@@ -215,7 +219,10 @@ mod tests {
         assert!(err(json!({"sourceType": "HTTP", "sourceInfo": {"url": "http://h/a"}})).contains("plain http"));
         assert!(err(json!({"sourceType": "HTTP", "sourceInfo": {"url": "file:///etc/passwd"}})).contains("not supported"));
         assert!(err(json!({"sourceType": "HTTP", "sourceInfo": {"url": "https://h/a", "sha256": "xyz"}})).contains("sha256"));
-        assert!(err(json!({"sourceType": "HTTP", "sourceInfo": {"url": "https://h/a"}, "destinationPath": "../../etc/cron.d/x"})).contains("climbs out"));
+        assert!(
+            err(json!({"sourceType": "HTTP", "sourceInfo": {"url": "https://h/a"}, "destinationPath": "../../etc/cron.d/x"}))
+                .contains("climbs out")
+        );
     }
 
     #[tokio::test]

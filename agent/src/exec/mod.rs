@@ -12,9 +12,9 @@ mod precondition;
 pub mod process;
 mod shell;
 #[cfg(test)]
-mod testutil;
-#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,8 +27,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use flow::{Resume, SKIPPED_PREFIX};
 use flow::{DocRun, End, Flow, StepOutcome};
+pub use flow::{Resume, SKIPPED_PREFIX};
 use params::DocParams;
 
 /// The actions this agent runs.
@@ -120,7 +120,14 @@ pub fn load_command_document(text: &DocumentText) -> Result<Document, String> {
 }
 
 /// Runs `doc`'s steps from `start`, after the reports of the steps before it.
-async fn run_steps(ctx: &InvocationCtx<'_>, doc: &Document, params: &DocParams, start: usize, reports: Vec<StepReport>, depth: usize) -> DocRun {
+async fn run_steps(
+    ctx: &InvocationCtx<'_>,
+    doc: &Document,
+    params: &DocParams,
+    start: usize,
+    reports: Vec<StepReport>,
+    depth: usize,
+) -> DocRun {
     let mut run = DocRun { reports, end: End::Completed };
     let mut exiting = false;
     for (index, step) in doc.main_steps.iter().enumerate().skip(start) {

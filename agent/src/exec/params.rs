@@ -86,9 +86,9 @@ impl Resolver for ParamResolver<'_> {
                 None if NODE_ID_PSEUDO_PARAMETERS.contains(&name.as_str()) => Ok(Value::String(self.params.node_id.clone())),
                 None => fail(format!("the parameter \"{name}\" has no value")),
             },
-            Reference::Ssm { name, .. } => {
-                fail(format!("the Parameter Store reference \"{name}\" was not resolved by the server; the agent cannot read Parameter Store"))
-            }
+            Reference::Ssm { name, .. } => fail(format!(
+                "the Parameter Store reference \"{name}\" was not resolved by the server; the agent cannot read Parameter Store"
+            )),
             Reference::StepOutput { step, output } => {
                 fail(format!("step outputs such as {step}.{output} are not available in Command documents"))
             }

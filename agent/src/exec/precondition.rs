@@ -23,7 +23,9 @@ pub fn check(precondition: &Value, params: &DocParams, platform_type: &str) -> R
         };
         let value = |operand: &str| if operand == "platformType" { platform_type.to_string() } else { operand.to_string() };
         if value(left) != value(right) {
-            return Ok(Some(format!("the precondition StringEquals [{left}, {right}] is false on this node (platformType {platform_type})")));
+            return Ok(Some(format!(
+                "the precondition StringEquals [{left}, {right}] is false on this node (platformType {platform_type})"
+            )));
         }
     }
     Ok(None)

@@ -11,10 +11,10 @@ use bosun_protocol::InvocationStatus;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::InvocationCtx;
 use super::flow::{Flow, StepOutcome};
 use super::params::DocParams;
 use super::process::{self, Ending, Spec};
-use super::InvocationCtx;
 
 /// A shell step's time limit when it sets none (SSM's default).
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 3600;
@@ -93,7 +93,8 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, step
             o
         }
         Ending::TimedOut if by_deadline => {
-            let why = format!("the command's execution timeout ({} s) ran out; the step's processes were killed", ctx.assignment.timeout_seconds);
+            let why =
+                format!("the command's execution timeout ({} s) ran out; the step's processes were killed", ctx.assignment.timeout_seconds);
             timed_out(step, &why, Flow::Deadline)
         }
         Ending::TimedOut => {
@@ -124,7 +125,9 @@ fn exited(step: &Step, code: i32) -> StepOutcome {
         0 => (InvocationStatus::Success, Flow::Next, None),
         EXIT_SUCCESS_AND_STOP => (InvocationStatus::Success, Flow::Exit, Some("exit code 168: success; the document stops here")),
         EXIT_FAILED_AND_STOP => (InvocationStatus::Failed, Flow::Exit, Some("exit code 169: failed; the document stops here")),
-        c if EXIT_REBOOT.contains(&c) => (InvocationStatus::InProgress, Flow::Reboot, Some("a reboot was requested; the step runs again after it")),
+        c if EXIT_REBOOT.contains(&c) => {
+            (InvocationStatus::InProgress, Flow::Reboot, Some("a reboot was requested; the step runs again after it"))
+        }
         _ => (InvocationStatus::Failed, Flow::Next, None),
     };
     let mut o = StepOutcome::new(step, status, flow);
@@ -162,7 +165,9 @@ fn parse(inputs: &Value) -> Result<Inputs, String> {
     };
     let timeout_seconds = match inputs.get("timeoutSeconds") {
         None | Some(Value::Null) => DEFAULT_TIMEOUT_SECONDS,
-        Some(v) => positive_seconds(v).ok_or_else(|| format!("inputs.timeoutSeconds: expected a whole number of seconds above 0, found {v}"))?,
+        Some(v) => {
+            positive_seconds(v).ok_or_else(|| format!("inputs.timeoutSeconds: expected a whole number of seconds above 0, found {v}"))?
+        }
     };
     let env = match inputs.get("env") {
         None | Some(Value::Null) => Vec::new(),

@@ -274,7 +274,8 @@ async fn a_malformed_document_fails_with_its_diagnostics() {
     assert!(r.stderr.contains("did you mean aws:runShellScript"), "{}", r.stderr);
     let r = h.run(&assignment("[1, 2]", json!({}))).await;
     assert_eq!(r.status, InvocationStatus::Failed);
-    let r = h.run(&assignment("schemaVersion: '0.3'\nmainSteps:\n- {name: a, action: aws:sleep, inputs: {Duration: PT1S}}\n", json!({}))).await;
+    let r =
+        h.run(&assignment("schemaVersion: '0.3'\nmainSteps:\n- {name: a, action: aws:sleep, inputs: {Duration: PT1S}}\n", json!({}))).await;
     assert!(r.stderr.contains("Automation document"), "{}", r.stderr);
 }
 
@@ -292,7 +293,8 @@ async fn an_unsupported_action_fails_its_step_by_name() {
 #[tokio::test]
 async fn a_bad_parameter_reference_fails_the_step() {
     let h = Harness::new();
-    let content = "schemaVersion: '2.2'\nmainSteps:\n- {name: a, action: aws:runShellScript, inputs: {runCommand: ['echo {{ ssm:/db/pw }}']}}\n";
+    let content =
+        "schemaVersion: '2.2'\nmainSteps:\n- {name: a, action: aws:runShellScript, inputs: {runCommand: ['echo {{ ssm:/db/pw }}']}}\n";
     let r = h.run(&assignment(content, json!({}))).await;
     assert_eq!(r.status, InvocationStatus::Failed);
     assert!(r.steps[0].message.as_deref().unwrap().contains("Parameter Store"), "{:?}", r.steps[0]);
