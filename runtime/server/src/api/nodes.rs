@@ -75,5 +75,8 @@ pub async fn change_tags(
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
 pub async fn deregister(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<NodeView>, ApiError> {
-    Ok(Json(tokio::task::block_in_place(|| state.store.deregister_node(&id, state.heartbeat_gap))?))
+    let node = tokio::task::block_in_place(|| state.store.deregister_node(&id, state.heartbeat_gap))?;
+    // Its commands may move on now that its invocations have ended.
+    state.run_command.poke_dispatcher();
+    Ok(Json(node))
 }

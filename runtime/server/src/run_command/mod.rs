@@ -52,7 +52,8 @@ impl RunCommand {
         self.stopping.send_replace(true);
     }
 
-    fn poke_dispatcher(&self) {
+    /// Lets the dispatcher look at every unfinished command now.
+    pub fn poke_dispatcher(&self) {
         self.dispatcher_wake.notify_one();
     }
 

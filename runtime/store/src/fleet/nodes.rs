@@ -288,12 +288,20 @@ impl Store {
 
     /// Deregisters a node: its credential is refused from now on, it is Inactive,
     /// and targets no longer select it. Deregistering it again changes nothing.
+    /// Deregisters a node: its credential is refused from now on, and its unfinished
+    /// invocations become Undeliverable.
     pub fn deregister_node(&self, node_id: &str, heartbeat_gap: Duration) -> Result<NodeView, FleetError> {
         let (id, at) = (node_id.to_string(), timestamp(chrono::Utc::now()));
         let changed = self.fleet_write(move |conn| {
             let changed = conn
                 .execute("UPDATE nodes SET deregistered_at = ?2 WHERE id = ?1 AND deregistered_at IS NULL", params![id, at])
                 .map_err(sql_error)?;
+            // Its credential is revoked: what it has not finished, it can never report.
+            conn.execute(
+                "UPDATE invocations SET status = 'Undeliverable', ended_at = ?2 WHERE node_id = ?1 AND status IN ('Pending', 'Delayed', 'InProgress')",
+                params![id, at],
+            )
+            .map_err(sql_error)?;
             Ok(changed > 0)
         })?;
         if changed {
