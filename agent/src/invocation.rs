@@ -236,6 +236,10 @@ pub fn recover(node: &Arc<Node>, tasks: &mut JoinSet<()>) {
                 });
             }
             Recovery::Report(Some(record), report) => {
+                let killed = exec::kill_leftovers(&node.state.script_dir(&id));
+                if killed > 0 {
+                    tracing::warn!(invocation = %id, groups = killed, "killed the processes the interrupted run left behind");
+                }
                 node.set_reporting(&id);
                 tasks.spawn(async move { deliver(&node, record, report).await });
             }

@@ -99,6 +99,13 @@ pub fn failed_before_start(message: String) -> InvocationReport {
     InvocationReport { status: InvocationStatus::Failed, exit_code: None, stdout: String::new(), stderr: message, steps: Vec::new() }
 }
 
+/// Kills the process groups an agent that died left running for an invocation
+/// (noted beside its scripts); returns how many.
+pub fn kill_leftovers(script_dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(script_dir) else { return 0 };
+    entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pid")).filter(|p| process::kill_leftover(p)).count()
+}
+
 /// Parses and validates a document the server sent; it must be a Command document.
 /// The error is every diagnostic, one per line (`file:line:col: path: message`).
 pub fn load_command_document(text: &DocumentText) -> Result<Document, String> {

@@ -35,6 +35,9 @@ pub struct Spec {
     pub timeout: Duration,
     /// Bytes kept of each of stdout and stderr.
     pub max_output: usize,
+    /// Where to note the process group while it runs, so that a restarted agent
+    /// can kill what an agent killed with SIGKILL left behind ([`kill_leftover`]).
+    pub group_file: Option<PathBuf>,
 }
 
 /// How the process ended.
@@ -92,6 +95,12 @@ pub async fn run(spec: Spec, cancel: &CancellationToken) -> std::io::Result<Fini
         .process_group(0);
     let mut child = command.spawn()?;
     let mut guard = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw));
+    if let (Some(path), Some(pgid)) = (&spec.group_file, guard.0) {
+        let mark = start_time(pgid.as_raw()).map(|t| format!("{} {t}\n", pgid.as_raw()));
+        if let Some(Err(e)) = mark.map(|m| std::fs::write(path, m)) {
+            tracing::warn!(file = %path.display(), "cannot note the process group: {e}");
+        }
+    }
     let stdout = Reader::start(child.stdout.take(), spec.max_output);
     let stderr = Reader::start(child.stderr.take(), spec.max_output);
 
@@ -116,7 +125,33 @@ pub async fn run(spec: Spec, cancel: &CancellationToken) -> std::io::Result<Fini
         }
     };
     let (stdout, stderr) = tokio::join!(stdout.finish(), stderr.finish());
+    if let Some(path) = &spec.group_file {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(Finished { ending, stdout, stderr })
+}
+
+/// The start time of a process (clock ticks since boot), which tells it apart from
+/// a later process that got the same id.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses, maybe with spaces): state is
+    // field 3, starttime field 22.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Kills the process group noted in `group_file` if its leader still runs (same
+/// id, same start time), and removes the file. True when a group was killed.
+pub fn kill_leftover(group_file: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(group_file) else { return false };
+    let _ = std::fs::remove_file(group_file);
+    let mut fields = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(pgid)), Some(Ok(started))) = (fields.next(), fields.next()) else { return false };
+    let Ok(pgid) = i32::try_from(pgid) else { return false };
+    if pgid <= 1 || start_time(pgid) != Some(started) {
+        return false;
+    }
+    killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok()
 }
 
 fn ending_of(status: ExitStatus) -> Ending {
@@ -184,6 +219,7 @@ mod tests {
             env: vec![("GREETING".into(), "hi".into())],
             timeout,
             max_output: 1 << 20,
+            group_file: None,
         }
     }
 
@@ -199,6 +235,41 @@ mod tests {
     async fn a_signal_is_reported() {
         let done = run(sh("kill -9 $$", Duration::from_secs(60)), &CancellationToken::new()).await.unwrap();
         assert_eq!(done.ending, Ending::Signalled(9));
+    }
+
+    #[tokio::test]
+    async fn a_group_left_behind_is_killed_by_its_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let note = dir.path().join("step.pid");
+        let marker = dir.path().join("started");
+        let mut spec = sh(&format!("sleep 300 & touch {}; wait", marker.display()), Duration::from_secs(600));
+        spec.group_file = Some(note.clone());
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let running = tokio::spawn(async move { run(spec, &cancel).await });
+        super::super::testutil::wait_for(|| marker.exists() && note.exists()).await;
+        let pgid: u32 = std::fs::read_to_string(&note).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        // As after an agent killed with SIGKILL: the note is there and the group runs.
+        let copy = dir.path().join("copy.pid");
+        std::fs::copy(&note, &copy).unwrap();
+        assert!(kill_leftover(&copy));
+        super::super::testutil::wait_for(|| super::super::testutil::process_gone(pgid)).await;
+        assert!(!copy.exists());
+        assert!(!kill_leftover(&copy), "no note, nothing to kill");
+        stop.cancel();
+        let done = running.await.unwrap().unwrap();
+        assert_ne!(done.ending, Ending::Exited(0));
+        assert!(!note.exists(), "the note goes when the process ends");
+    }
+
+    #[test]
+    fn a_stale_note_kills_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let note = dir.path().join("old.pid");
+        std::fs::write(&note, format!("{} 1\n", std::process::id())).unwrap();
+        assert!(!kill_leftover(&note), "same id, other start time: another process");
+        std::fs::write(&note, "garbage").unwrap();
+        assert!(!kill_leftover(&note));
     }
 
     #[tokio::test]

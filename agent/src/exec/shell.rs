@@ -78,6 +78,7 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, step
         env,
         timeout: step_limit.min(remaining),
         max_output: ctx.env.max_output,
+        group_file: Some(script_path.with_extension("pid")),
     };
     let finished = process::run(spec, &ctx.cancel).await;
     drop(permit);
