@@ -78,7 +78,8 @@ async fn shutdown_signal() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let log_format = cli.log_format;
+    init_logging(log_format);
     let mut config = AgentConfig::new(cli.server, cli.state_dir);
     config.activation = cli.activation_id.zip(cli.activation_code).map(|(id, code)| Activation { id, code });
     config.poll_seconds = cli.poll_seconds;
@@ -95,8 +96,10 @@ fn main() -> ExitCode {
     match runtime.block_on(bosun_agent::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("bosun-agent: {e}");
+            match log_format {
+                LogFormat::Json => tracing::error!("{e}"),
+                LogFormat::Text => eprintln!("bosun-agent: {e}"),
+            }
             let deregistered = matches!(&e, AgentError::Deregistered { .. })
                 || matches!(&e, AgentError::Simulation { first, failed, total } if failed == total && matches!(**first, AgentError::Deregistered { .. }));
             if deregistered { ExitCode::from(EXIT_DEREGISTERED) } else { ExitCode::FAILURE }
