@@ -22,7 +22,34 @@ pub struct FleetServer {
     pub token: String,
     log: PathBuf,
     client: Client,
+    data: PathBuf,
+    flags: Vec<String>,
     _dir: tempfile::TempDir,
+}
+
+/// Starts `bosun server` on `data` at `listen`; returns the process and its URL once it listens.
+fn spawn_server(dir: &Path, data: &Path, listen: &str, flags: &[String]) -> (Child, String) {
+    let (out, log) = (dir.join("server.out"), dir.join("server.log"));
+    let create = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+    let mut child = Command::new(bosun_path())
+        .args(["server", "--listen", listen, "--data-dir", data.to_str().unwrap_or_default()])
+        .args(flags)
+        .env_remove("BOSUN_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(create(&out))
+        .stderr(log_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start bosun server: {e}"));
+    let url = poll("bosun server to listen", LIMIT, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("bosun server exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        let text = std::fs::read_to_string(&out).ok()?;
+        Some(text.lines().find_map(|l| l.strip_prefix("listening on "))?.trim().to_string())
+    });
+    (child, url)
 }
 
 impl FleetServer {
@@ -33,27 +60,32 @@ impl FleetServer {
         let run = bosun(&["token", "create", "ops", "--data-dir", d, "--output", "json"]);
         run.expect_code(0);
         let token = run.json()["token"].as_str().unwrap_or_default().to_string();
-        let (out, log) = (dir.path().join("server.out"), dir.path().join("server.log"));
-        let create = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
-        let mut child = Command::new(bosun_path())
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir", d])
-            .args(flags)
-            .env_remove("BOSUN_DATA_DIR")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(create(&out))
-            .stderr(create(&log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start bosun server: {e}"));
-        let url = poll("bosun server to listen", LIMIT, || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("bosun server exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-            }
-            let text = std::fs::read_to_string(&out).ok()?;
-            Some(text.lines().find_map(|l| l.strip_prefix("listening on "))?.trim().to_string())
-        });
+        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        let log = dir.path().join("server.log");
+        let (child, url) = spawn_server(dir.path(), &data, "127.0.0.1:0", &flags);
         let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        FleetServer { child, url, token, log, client, _dir: dir }
+        FleetServer { child, url, token, log, client, data, flags, _dir: dir }
+    }
+
+    /// Kills the server process with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same data directory and address.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let address = self.url.split("://").nth(1).unwrap_or_default().to_string();
+        let root = self.data.parent().unwrap().to_path_buf();
+        let (child, url) = spawn_server(&root, &self.data, &address, &self.flags);
+        assert_eq!(url, self.url, "the restarted server listens elsewhere");
+        self.child = child;
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn send(&self, request: RequestBuilder, bearer: Option<&str>) -> Response {

@@ -1,5 +1,6 @@
 //! End-to-end tests: real `bosun` processes on a temporary data directory.
 
+mod agents;
 mod approval;
 mod doc;
 mod durability;
@@ -8,6 +9,7 @@ mod local;
 mod module_docs;
 mod plugins;
 mod read_only;
+mod run_command;
 mod server;
 mod support;
 mod tls;

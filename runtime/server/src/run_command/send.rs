@@ -129,6 +129,12 @@ fn parameters(doc: &Document, given: &Map<String, Value>) -> Result<Map<String, 
 
 /// Checks a send request and builds the command to record.
 pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &str) -> Result<NewCommand, SendError> {
+    if request.targets.is_empty() {
+        return Err(invalid("targets", "give at least one target (ids, a tag or a group)"));
+    }
+    for (i, target) in request.targets.iter().enumerate() {
+        target.check().map_err(|e| invalid(&format!("targets[{i}]"), e.0))?;
+    }
     let (text, version) = match (&request.document_name, &request.document) {
         (Some(name), None) => stored_document(store, name, request.document_version.as_deref())?,
         (None, Some(text)) => {
@@ -144,12 +150,6 @@ pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &s
     includes(store, &doc, 0, &mut included)?;
     let parameters = parameters(&doc, &request.parameters)?;
 
-    if request.targets.is_empty() {
-        return Err(invalid("targets", "give at least one target (ids, a tag or a group)"));
-    }
-    for (i, target) in request.targets.iter().enumerate() {
-        target.check().map_err(|e| invalid(&format!("targets[{i}]"), e.0))?;
-    }
     let resolved = store.resolve_targets(&request.targets).map_err(|e| SendError::Store(e.to_string()))?;
     if let Some(group) = resolved.missing_groups.first() {
         return Err(invalid("targets", format!("no resource group named {group} (see `bosun group list`)")));
