@@ -213,7 +213,7 @@ impl Node {
                 return;
             }
             if Instant::now() >= next_heartbeat {
-                next_heartbeat = Instant::now() + self.heartbeat().await.map_or(HEARTBEAT_RETRY, |()| config.heartbeat_interval);
+                next_heartbeat = Instant::now() + self.heartbeat().await.map_or(HEARTBEAT_RETRY, |()| self.heartbeat_gap());
             }
             let poll = Poll { wait_seconds: config.poll_wait(), running: self.running_ids() };
             let started = Instant::now();
@@ -248,6 +248,17 @@ impl Node {
                 return;
             }
         }
+    }
+
+    /// The time to the next heartbeat: the interval, shortened by up to a quarter by a
+    /// per-node amount, so that nodes started together do not beat together.
+    fn heartbeat_gap(&self) -> Duration {
+        use std::hash::{Hash, Hasher};
+        let interval = self.shared.config.heartbeat_interval;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.identity.node_id.hash(&mut hasher);
+        let quarter = interval.as_millis() as u64 / 4;
+        interval - Duration::from_millis(if quarter == 0 { 0 } else { hasher.finish() % quarter })
     }
 
     /// Sends the platform; Err when it should be tried again soon.

@@ -1,0 +1,3 @@
+//! The agent's integration tests, one binary with a module per subject.
+
+mod dependencies;
