@@ -71,7 +71,7 @@ async fn run(node: Arc<Node>, record: InflightRecord, cancel: CancellationToken,
         assignment: &record.assignment,
         work_dir: node.state.work_dir(&id),
         script_dir: node.state.script_dir(&id),
-        deadline: started + Duration::from_secs(remaining),
+        deadline: exec::deadline_after(remaining),
         cancel,
     };
     tracing::info!(invocation = %id, resumed = resume.is_some(), "running");

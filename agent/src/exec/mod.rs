@@ -35,6 +35,13 @@ use params::DocParams;
 pub const SUPPORTED_ACTIONS: &[&str] = &["aws:runShellScript", "aws:runDocument", "aws:downloadContent"];
 /// How deep `aws:runDocument` may nest documents.
 pub const MAX_NESTING: usize = 3;
+/// Execution timeouts are cut to this (a year), so that no deadline overflows.
+pub const MAX_EXECUTION_SECONDS: u64 = 366 * 24 * 3600;
+
+/// The instant `seconds` from now, at most [`MAX_EXECUTION_SECONDS`] away.
+pub fn deadline_after(seconds: u64) -> Instant {
+    Instant::now() + std::time::Duration::from_secs(seconds.min(MAX_EXECUTION_SECONDS))
+}
 
 /// What every run on one node shares.
 #[derive(Debug, Clone)]

@@ -75,7 +75,7 @@ impl Harness {
             assignment: a,
             work_dir: self.path().join("work"),
             script_dir: self.path().join("scripts"),
-            deadline: Instant::now() + Duration::from_secs(a.timeout_seconds),
+            deadline: deadline_after(a.timeout_seconds),
             cancel: self.cancel.clone(),
         };
         execute(&ctx, resume).await
@@ -369,6 +369,11 @@ async fn a_working_directory_and_env_are_applied() {
     let bad = "- name: a\n  action: aws:runShellScript\n  inputs: {workingDirectory: /nonexistent/dir, runCommand: [ls]}\n";
     let r = h.run(&assignment(&doc(bad), json!({}))).await;
     assert_eq!(r.status, InvocationStatus::Failed);
+}
+
+#[test]
+fn a_huge_timeout_does_not_overflow() {
+    assert!(deadline_after(u64::MAX) > Instant::now() + Duration::from_secs(MAX_EXECUTION_SECONDS - 60));
 }
 
 #[test]
