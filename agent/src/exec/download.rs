@@ -72,6 +72,7 @@ fn parse(inputs: &Value, work_dir: &Path) -> Result<Inputs, String> {
     let url = Url::parse(url_text).map_err(|e| format!("inputs.sourceInfo.url: \"{url_text}\" is not a valid URL: {e}"))?;
     let sha256 = match info.get("sha256") {
         None | Some(Value::Null) => None,
+        Some(Value::String(h)) if h.trim().is_empty() => None,
         Some(Value::String(h)) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => Some(h.to_ascii_lowercase()),
         Some(other) => return Err(format!("inputs.sourceInfo.sha256: expected 64 hexadecimal digits, found {other}")),
     };

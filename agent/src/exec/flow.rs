@@ -145,9 +145,10 @@ impl DocRun {
         }
     }
 
-    /// The exit code of the last step that has one.
+    /// The exit code of the last step that ran (skipped steps did not); none when
+    /// that step ended without one (an action that runs no process, a timeout).
     pub fn exit_code(&self) -> Option<i32> {
-        self.reports.iter().rev().find_map(|r| r.exit_code)
+        self.reports.iter().rev().find(|r| !skipped(r)).and_then(|r| r.exit_code)
     }
 
     /// The steps' outputs one after the other, each stream capped at `max_output` bytes.

@@ -249,6 +249,7 @@ async fn a_false_precondition_skips_the_step() {
     assert!(r.steps[0].message.as_deref().unwrap().starts_with(SKIPPED_PREFIX), "{:?}", r.steps[0]);
     assert_eq!(r.steps[0].exit_code, None);
     assert_eq!(r.stdout, "linux\n");
+    assert_eq!(r.exit_code, Some(0));
 }
 
 #[tokio::test]
@@ -286,6 +287,7 @@ async fn an_unsupported_action_fails_its_step_by_name() {
     let r = h.run(&assignment(&doc(&steps), json!({}))).await;
     assert_eq!(r.status, InvocationStatus::Failed);
     assert_eq!(names(&r), ["plug", "after"]);
+    assert_eq!(r.exit_code, Some(0));
     let message = r.steps[0].message.as_deref().unwrap();
     assert!(message.contains("cannot run the action \"plugin:acme-thing\""), "{message}");
 }
