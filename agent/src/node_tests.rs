@@ -153,3 +153,25 @@ async fn no_identity_and_no_activation_names_the_flags() {
     assert!(matches!(err, AgentError::NotRegistered { .. }));
     assert!(err.to_string().contains("--activation-id and --activation-code"), "{err}");
 }
+
+#[tokio::test]
+async fn shutdown_abandons_a_pending_poll_and_returns() {
+    let server = FakeServer::start(|seen, _| match seen.path.as_str() {
+        "/v1/agent/heartbeat" => Reply::Json(204, String::new()),
+        _ => Reply::Hang,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    stored_identity(dir.path());
+    let mut c = config(&server.url, dir.path());
+    c.poll_seconds = 30;
+    // Shut down once the agent's long poll is held open by the server.
+    let shutdown = async {
+        while server.count("/v1/agent/poll") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let result = tokio::time::timeout(Duration::from_secs(60), crate::run(c, shutdown)).await.expect("run returns after shutdown");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(server.count("/v1/agent/poll"), 1);
+}

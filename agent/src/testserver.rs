@@ -20,6 +20,8 @@ pub enum Reply {
     Json(u16, String),
     /// Close the connection without answering.
     Drop,
+    /// Never answer (a long poll that holds).
+    Hang,
 }
 
 type Responder = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
@@ -95,6 +97,7 @@ async fn serve(mut stream: TcpStream, log: &Mutex<Vec<Seen>>, respond: &Responde
     };
     match respond(&request, earlier) {
         Reply::Drop => {}
+        Reply::Hang => std::future::pending::<()>().await,
         Reply::Json(status, body) => {
             let answer = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
