@@ -274,3 +274,44 @@ fn dev_serves_the_api_with_the_token_of_its_env_file_and_reuses_it() {
     assert_eq!(documents.status(), StatusCode::OK);
     drop(again);
 }
+
+/// `bosun ARGS...` with the endpoint and token of a `bosun dev` env file.
+fn with_env(env: &str, args: &[&str]) -> crate::support::Run {
+    let output = std::process::Command::new(crate::support::bosun_path())
+        .args(args)
+        .env_remove("BOSUN_DATA_DIR")
+        .env("BOSUN_ENDPOINT", env_value(env, "BOSUN_ENDPOINT"))
+        .env("BOSUN_TOKEN", env_value(env, "BOSUN_TOKEN"))
+        .output()
+        .unwrap();
+    crate::support::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn dev_runs_commands_on_its_local_agent_and_keeps_its_identity_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let send = ["command", "send", "--document", "AWS-RunShellScript", "--targets", "tag:Name=local", "-p", "commands=echo local", "--wait", "--output", "json"];
+    let mut node = String::new();
+    for start in 0..2 {
+        let dev = crate::support::Dev::start(&data);
+        let env = std::fs::read_to_string(data.join("env")).unwrap();
+        let run = with_env(&env, &send);
+        assert_eq!(run.code, 0, "start {start}: {}\n{}", run.stderr, dev.log_text());
+        let result = run.json();
+        assert_eq!(result["invocations"][0]["stdout"], "local\n", "{result}");
+        let nodes = with_env(&env, &["node", "list", "--output", "json"]).json();
+        assert_eq!(nodes.as_array().unwrap().len(), 1, "the second start reuses the node: {nodes}");
+        let id = nodes[0]["nodeId"].as_str().unwrap().to_string();
+        if start == 1 {
+            assert_eq!(id, node);
+        }
+        node = id;
+        // Ctrl-C stops the server and the agent cleanly.
+        assert_eq!(dev.interrupt(), 0);
+    }
+}

@@ -123,6 +123,15 @@ impl Dev {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Ctrl-C (SIGINT); the exit code once it has stopped.
+    pub fn interrupt(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        let status = poll("bosun dev to stop", Duration::from_secs(30), || self.child.try_wait().ok().flatten());
+        status.code().unwrap_or(-1)
+    }
 }
 
 fn unique(path: PathBuf) -> PathBuf {

@@ -7,6 +7,7 @@ pub mod automation;
 pub mod client;
 pub mod command;
 pub mod dev;
+pub mod dev_agent;
 pub mod dev_env;
 pub mod doc;
 pub mod drive;
