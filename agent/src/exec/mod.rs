@@ -31,8 +31,8 @@ use flow::{DocRun, End, Flow, StepOutcome};
 pub use flow::{Resume, SKIPPED_PREFIX};
 use params::DocParams;
 
-/// The actions this agent runs.
-pub const SUPPORTED_ACTIONS: &[&str] = &["aws:runShellScript", "aws:runDocument", "aws:downloadContent"];
+/// The actions this agent runs: the protocol's list, which the server checks documents against.
+pub const SUPPORTED_ACTIONS: &[&str] = bosun_protocol::agent::AGENT_ACTIONS;
 /// How deep `aws:runDocument` may nest documents.
 pub const MAX_NESTING: usize = 3;
 /// Execution timeouts are cut to this (a year), so that no deadline overflows.

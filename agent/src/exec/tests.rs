@@ -293,6 +293,16 @@ async fn an_unsupported_action_fails_its_step_by_name() {
 }
 
 #[tokio::test]
+async fn every_action_the_protocol_lists_is_run_here() {
+    let h = Harness::new();
+    for action in SUPPORTED_ACTIONS {
+        let r = h.run(&assignment(&doc(&format!("- name: s\n  action: {action}\n  inputs: {{}}\n")), json!({}))).await;
+        let message = r.steps[0].message.clone().unwrap_or_default();
+        assert!(!message.contains("cannot run the action"), "{action}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn a_bad_parameter_reference_fails_the_step() {
     let h = Harness::new();
     let content =
