@@ -89,7 +89,12 @@ pub async fn run_node(
 ) -> Result<(), AgentError> {
     let state = StateDir::open(&root)?;
     let identity = match identity::load(&root)? {
-        Some(identity) => identity,
+        Some(identity) => {
+            if shared.config.activation.is_some() && shared.config.simulate == 0 {
+                tracing::info!(node = %identity.node_id, "already registered; the activation is not used");
+            }
+            identity
+        }
         None => match register(&shared, &root, &platform, &shutdown).await? {
             Some(identity) => identity,
             None => return Ok(()),
