@@ -2,6 +2,7 @@
 
 mod agents;
 mod approval;
+mod command_webhook;
 mod doc;
 mod durability;
 mod fleet;

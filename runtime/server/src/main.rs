@@ -11,6 +11,7 @@ mod run_command;
 mod runbooks;
 mod signing;
 mod tls;
+mod webhook_sign;
 
 use std::process::ExitCode;
 

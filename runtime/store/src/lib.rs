@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 pub use commands::{
-    Advance, Advanced, CommandRecord, Delivery, InvocationRecord, NewCommand, Plan, Report, ReportOutcome, command_status, invocation_id,
-    plan,
+    Advance, Advanced, CommandRecord, Delivery, DueNotification, InvocationRecord, NewCommand, NotifyOutcome, Plan, Report, ReportOutcome,
+    command_status, invocation_id, plan,
 };
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
 pub use executions::ExecutionSummary;

@@ -165,9 +165,14 @@ CREATE TABLE IF NOT EXISTS commands (
     requested_by TEXT NOT NULL,
     requested_at TEXT NOT NULL,
     status TEXT NOT NULL,
-    completed_at TEXT
+    completed_at TEXT,
+    -- The completion notification (the --command-webhook): when it ended, and how
+    -- (Delivered, GaveUp, NoWebhook); NULL while it is due or the command runs.
+    notified_at TEXT,
+    notify_outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS commands_by_status ON commands (status);
+CREATE INDEX IF NOT EXISTS commands_to_notify ON commands (no) WHERE notified_at IS NULL;
 -- One row per command and node, in dispatch order (seq).
 CREATE TABLE IF NOT EXISTS invocations (
     id TEXT PRIMARY KEY,

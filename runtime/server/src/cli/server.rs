@@ -3,9 +3,9 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::Listener;
@@ -15,9 +15,11 @@ use tokio::task::JoinHandle;
 use tokio_rustls::rustls::ServerConfig;
 
 use super::drive::{Driver, shutdown_signal};
-use super::{CliError, Context};
+use super::{CliError, Context, write_owner_only};
 use crate::api::ApiSettings;
+use crate::run_command::notify::{self, Webhook};
 use crate::tls::TlsListener;
+use crate::webhook_sign::Secret;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -37,6 +39,64 @@ pub struct ServerArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+}
+
+/// The file in the data directory that holds the generated secret of --command-webhook.
+pub const WEBHOOK_SECRET_FILE: &str = "command-webhook.secret";
+
+/// Completion notifications of Run Command.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// When a command ends, POST a signed `bosun.command.completed` notification
+    /// (Standard Webhooks) to this http:// or https:// URL.
+    #[arg(long, value_name = "URL", value_parser = notify::parse_url)]
+    pub command_webhook: Option<reqwest::Url>,
+    /// The signing secret of --command-webhook (a file holding `whsec_<base64>`).
+    /// Without it, a secret is generated once into <data-dir>/command-webhook.secret.
+    #[arg(long, value_name = "FILE", requires = "command_webhook")]
+    pub command_webhook_secret_file: Option<PathBuf>,
+}
+
+impl WebhookArgs {
+    /// The webhook, with its secret read (or generated), when one is configured.
+    pub fn webhook(&self, data_dir: &Path) -> Result<Option<Webhook>, CliError> {
+        let Some(url) = &self.command_webhook else { return Ok(None) };
+        let secret = webhook_secret(self.command_webhook_secret_file.as_deref(), data_dir)?;
+        let webhook = Webhook::new(url.as_str(), secret).map_err(CliError::usage)?;
+        tracing::info!(webhook = %webhook.origin(), "command completion notifications go to the webhook");
+        Ok(Some(webhook))
+    }
+}
+
+/// The secret of `file`, or else of `<data_dir>/command-webhook.secret`, generated there the first time.
+fn webhook_secret(file: Option<&Path>, data_dir: &Path) -> Result<Secret, CliError> {
+    let parse = |path: &Path, text: &str| Secret::parse(text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read the command webhook secret {}: {e}", path.display())))?;
+        let secret = parse(path, &text)?;
+        tracing::info!(path = %path.display(), "signing command notifications with the secret in this file");
+        return Ok(secret);
+    }
+    let path = data_dir.join(WEBHOOK_SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = parse(&path, &text)?;
+            tracing::info!(path = %path.display(), "signing command notifications with the secret in this file");
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = Secret::generate().map_err(|e| CliError::failed(e.to_string()))?;
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| CliError::failed(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+            write_owner_only(&path, &format!("{}\n", secret.to_text()), false)?;
+            tracing::info!(path = %path.display(), "generated the signing secret of command notifications into this file");
+            Ok(secret)
+        }
+        Err(e) => Err(CliError::failed(format!("cannot read the command webhook secret {}: {e}", path.display()))),
+    }
 }
 
 /// Where and how to listen.
@@ -53,8 +113,9 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let driver = Driver::start(ctx).await?;
+    let webhook = args.webhook.webhook(&ctx.data_dir)?;
     let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap) };
-    serve(driver, Listen { address: args.listen, tls }, settings, |address| {
+    serve(driver, Listen { address: args.listen, tls }, settings, webhook, |address| {
         crate::outln!("listening on {scheme}://{address}");
         Ok(())
     })
@@ -75,12 +136,14 @@ where
     })
 }
 
-/// Serves the HTTP API while `driver` drives executions, until Ctrl-C or SIGTERM.
+/// Serves the HTTP API while `driver` drives executions and the notifier tells
+/// `webhook` (if any) of ended commands, until Ctrl-C or SIGTERM.
 /// `announce` runs once the listener is bound, with its address.
 pub async fn serve(
     driver: Driver,
     listen: Listen,
     settings: ApiSettings,
+    webhook: Option<Webhook>,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
     let run_command = driver.run_command.clone();
@@ -98,6 +161,10 @@ pub async fn serve(
     let dispatcher = tokio::spawn(run_command.clone().dispatch_until(async move {
         let _ = dispatching_stopped.await;
     }));
+    let (stop_notifying, notifying_stopped) = oneshot::channel::<()>();
+    let notifier = tokio::spawn(run_command.clone().notify_until(webhook, async move {
+        let _ = notifying_stopped.await;
+    }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -110,6 +177,8 @@ pub async fn serve(
     run_command.stop_polls();
     let _ = stop_dispatching.send(());
     let _ = dispatcher.await;
+    let _ = stop_notifying.send(());
+    let _ = notifier.await;
     let _ = stop.send(());
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => return Err(CliError::failed(format!("the HTTP server failed: {e}"))),
@@ -117,4 +186,41 @@ pub async fn serve(
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_webhook_secret_is_generated_once_owner_only_or_read_from_a_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let generated = webhook_secret(None, &data).unwrap();
+        let path = data.join(WEBHOOK_SECRET_FILE);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), generated.to_text());
+        assert_eq!(webhook_secret(None, &data).unwrap(), generated, "the same secret at the next start");
+
+        let file = dir.path().join("given.secret");
+        std::fs::write(&file, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n").unwrap();
+        assert_eq!(webhook_secret(Some(&file), &data).unwrap().to_text(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        std::fs::write(&file, "not a secret").unwrap();
+        let refused = webhook_secret(Some(&file), &data).unwrap_err();
+        assert!(refused.message.contains("whsec_"), "{}", refused.message);
+        let missing = webhook_secret(Some(&dir.path().join("missing")), &data).unwrap_err();
+        assert!(missing.message.contains("cannot read the command webhook secret"), "{}", missing.message);
+    }
+
+    #[test]
+    fn the_webhook_flag_takes_only_http_urls() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| crate::cli::Cli::try_parse_from([&["bosun", "server"], args].concat());
+        assert!(parse(&["--command-webhook", "https://hooks.example.com/x"]).is_ok());
+        let refused = parse(&["--command-webhook", "ftp://hooks.example.com/x"]).unwrap_err().to_string();
+        assert!(refused.contains("must be an http:// or https:// URL"), "{refused}");
+        let refused = parse(&["--command-webhook-secret-file", "s"]).unwrap_err().to_string();
+        assert!(refused.contains("--command-webhook"), "{refused}");
+    }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bosun_protocol::Limit;
+use bosun_protocol::{CommandStatus, Limit};
 use bosun_store::{Advance, CommandRecord, timestamp};
 use chrono::{DateTime, Utc};
 
@@ -26,7 +26,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub fn advance_for(record: &CommandRecord, now: DateTime<Utc>) -> Advance {
     let requested = parse_time(&record.requested_at).unwrap_or(now);
     let delivery = chrono::Duration::seconds(record.delivery_timeout_seconds as i64);
-    let execution = chrono::Duration::seconds(record.timeout_seconds as i64) + chrono::Duration::from_std(EXECUTION_GRACE).unwrap_or_default();
+    let execution =
+        chrono::Duration::seconds(record.timeout_seconds as i64) + chrono::Duration::from_std(EXECUTION_GRACE).unwrap_or_default();
     Advance {
         command_no: record.no,
         max_concurrency: Limit::parse(&record.max_concurrency).unwrap_or(Limit::DEFAULT_CONCURRENCY),
@@ -62,6 +63,9 @@ impl RunCommand {
             }
             if advanced.changed {
                 tracing::info!(command = %record.id, status = %advanced.status, "command status");
+                if CommandStatus::parse(&advanced.status).is_some_and(CommandStatus::is_terminal) {
+                    self.poke_notifier();
+                }
             }
         }
         Ok(())

@@ -1,9 +1,11 @@
 //! Run Command: sending Command documents to nodes (`send.rs`), the dispatcher that
 //! applies rate control, error threshold and timeouts (`dispatcher.rs`), the agents'
-//! long polls and reports, cancel, and the views of commands (`view.rs`).
+//! long polls and reports, cancel, the views of commands (`view.rs`), and the
+//! completion notifications to a webhook (`notify.rs`).
 
 pub mod automation;
 pub mod dispatcher;
+pub mod notify;
 pub mod send;
 pub mod view;
 mod waker;
@@ -28,6 +30,8 @@ pub struct RunCommand {
     store: Arc<Store>,
     waker: NodeWaker,
     dispatcher_wake: Notify,
+    /// Poked when a command ends: the notifier sends its completion notification.
+    notifier_wake: Notify,
     /// Set when the server stops: open long polls answer at once.
     stopping: watch::Sender<bool>,
 }
@@ -44,7 +48,13 @@ pub enum ReportError {
 
 impl RunCommand {
     pub fn new(store: Arc<Store>) -> Arc<Self> {
-        Arc::new(Self { store, waker: NodeWaker::default(), dispatcher_wake: Notify::new(), stopping: watch::Sender::new(false) })
+        Arc::new(Self {
+            store,
+            waker: NodeWaker::default(),
+            dispatcher_wake: Notify::new(),
+            notifier_wake: Notify::new(),
+            stopping: watch::Sender::new(false),
+        })
     }
 
     /// Ends the open long polls (the server is stopping).
@@ -73,6 +83,8 @@ impl RunCommand {
         tokio::task::block_in_place(|| self.store.create_command(new)).map_err(store_error)?;
         tracing::info!(command = %id, by = requested_by, "command sent");
         self.poke_dispatcher();
+        // A command with no node to run on has ended already.
+        self.poke_notifier();
         self.view(&id, Detail::Summary).map_err(store_error)?.ok_or_else(|| SendError::Store(format!("command {id} vanished")))
     }
 

@@ -1,10 +1,12 @@
 //! Run Command's records: one `commands` row per command and one `invocations` row
 //! per command and node. Sending commits both in one transaction; the dispatcher's
 //! rules (`advance.rs`) and the agents' deliveries and reports (`delivery.rs`) move
-//! invocations on, each move one transaction.
+//! invocations on, each move one transaction; the completion notifications due
+//! (`notify.rs`).
 
 mod advance;
 mod delivery;
+mod notify;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use crate::{Store, sql_error};
 
 pub use advance::{Advance, Advanced, Plan, command_status, plan};
 pub use delivery::{Delivery, Report, ReportOutcome};
+pub use notify::{DueNotification, NotifyOutcome};
 
 /// A command to record, with the nodes it goes to.
 #[derive(Debug, Clone)]
