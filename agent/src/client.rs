@@ -31,13 +31,18 @@ pub enum CallError {
 }
 
 /// An HTTP client for the agent: one connection pool, shared by every virtual agent in simulate mode.
-pub fn http_client(pool_per_host: usize) -> Result<reqwest::Client, AgentError> {
-    reqwest::Client::builder()
+pub fn http_client(pool_per_host: usize, ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client, AgentError> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(pool_per_host)
-        .user_agent(concat!("bosun-agent/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| AgentError::Http(e.to_string()))
+        .user_agent(concat!("bosun-agent/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(path).map_err(|e| AgentError::Http(format!("cannot read the CA certificate {}: {e}", path.display())))?;
+        let certificate =
+            reqwest::Certificate::from_pem(&pem).map_err(|e| AgentError::Http(format!("{} is not a PEM certificate: {e}", path.display())))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build().map_err(|e| AgentError::Http(e.to_string()))
 }
 
 #[derive(Debug, Clone)]

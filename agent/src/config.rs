@@ -38,13 +38,18 @@ pub struct AgentConfig {
     pub heartbeat_interval: Duration,
     /// The shortest and longest delay between retries after connection or server errors.
     pub retry_delays: (Duration, Duration),
+    /// A CA certificate (PEM) to trust for an https:// server besides the built-in roots.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl AgentConfig {
+    /// Settings with the defaults. The state directory is made absolute: scripts run in
+    /// other working directories and must still find their files.
     pub fn new(server: impl Into<String>, state_dir: impl Into<PathBuf>) -> Self {
+        let state_dir = state_dir.into();
         Self {
             server: server.into(),
-            state_dir: state_dir.into(),
+            state_dir: std::path::absolute(&state_dir).unwrap_or(state_dir),
             activation: None,
             poll_seconds: DEFAULT_POLL_SECONDS,
             reboot_command: None,
@@ -52,6 +57,7 @@ impl AgentConfig {
             max_processes: 0,
             heartbeat_interval: HEARTBEAT_INTERVAL,
             retry_delays: (Duration::from_secs(1), Duration::from_secs(60)),
+            ca_cert: None,
         }
     }
 

@@ -27,6 +27,9 @@ struct Cli {
     /// Where the identity, in-flight invocations and scripts are kept (created 0700).
     #[arg(long, env = "BOSUN_AGENT_STATE_DIR", value_name = "DIR")]
     state_dir: PathBuf,
+    /// A CA certificate (PEM) to trust for an https:// server, e.g. a self-signed one.
+    #[arg(long, env = "BOSUN_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// The activation to register with on first start (ignored once registered).
     #[arg(long, env = "BOSUN_ACTIVATION_ID", value_name = "ID", requires = "activation_code")]
     activation_id: Option<String>,
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
     config.reboot_command = cli.reboot_command;
     config.simulate = cli.simulate;
     config.max_processes = cli.max_processes;
+    config.ca_cert = cli.ca_cert;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -27,12 +27,18 @@ pub struct Agent {
     url: String,
     pub state: PathBuf,
     log: PathBuf,
+    flags: Vec<String>,
     pub node_id: String,
 }
 
 impl Agent {
     /// Starts an agent on a new state directory under `dir` and waits until its node is registered.
     pub fn start(server: &FleetServer, dir: &Path, name: &str, tags: &[(&str, &str)]) -> Agent {
+        Self::start_with(server, dir, name, tags, &[])
+    }
+
+    /// The same, with extra `bosun-agent` flags.
+    pub fn start_with(server: &FleetServer, dir: &Path, name: &str, tags: &[(&str, &str)], flags: &[&str]) -> Agent {
         let mut all = Map::new();
         all.insert("Name".into(), json!(name));
         for (k, v) in tags {
@@ -41,7 +47,8 @@ impl Agent {
         let (id, code) = server.activation(&json!({"tags": all}));
         let state = dir.join(name);
         let log = dir.join(format!("{name}.log"));
-        let mut agent = Agent { child: None, url: server.url.clone(), state, log, node_id: String::new() };
+        let flags = flags.iter().map(|f| f.to_string()).collect();
+        let mut agent = Agent { child: None, url: server.url.clone(), state, log, flags, node_id: String::new() };
         agent.spawn(Some((&id, &code)));
         agent.node_id = poll(&format!("agent {name} to register"), LIMIT, || {
             agent.assert_running();
@@ -56,6 +63,7 @@ impl Agent {
         let mut command = Command::new(agent_path());
         command
             .args(["--server", &self.url, "--state-dir", self.state.to_str().unwrap(), "--poll-seconds", "20"])
+            .args(&self.flags)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -67,6 +67,12 @@ impl FleetServer {
         FleetServer { child, url, token, log, client, data, flags, _dir: dir }
     }
 
+    /// Trusts a CA certificate (PEM) in this helper's own HTTP calls (a server with --tls-cert).
+    pub fn trust(&mut self, pem: &[u8]) {
+        let certificate = reqwest::Certificate::from_pem(pem).unwrap();
+        self.client = Client::builder().timeout(Duration::from_secs(30)).add_root_certificate(certificate).build().unwrap();
+    }
+
     /// Kills the server process with SIGKILL, as a crash would.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

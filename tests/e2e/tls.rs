@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
+use crate::agents::Agent;
 use crate::fleet::FleetServer;
 
 #[test]
@@ -17,7 +18,8 @@ fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
 
-    let server = FleetServer::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let mut server = FleetServer::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    server.trust(certified.cert.pem().as_bytes());
     assert!(server.url.starts_with("https://"), "{}", server.url);
 
     let trusting = Client::builder()
@@ -41,6 +43,16 @@ fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
     let with = server.cli(&["node", "list", "--output", "json", "--ca-cert", cert.to_str().unwrap()]);
     with.expect_code(0);
     assert_eq!(with.json(), serde_json::json!([]));
+
+    // An agent trusts it with --ca-cert, registers and runs a command over HTTPS.
+    let agents = tempfile::tempdir().unwrap();
+    let agent = Agent::start_with(&server, agents.path(), "tls", &[], &["--ca-cert", cert.to_str().unwrap()]);
+    let run = server.cli(&[
+        "command", "send", "--document", "AWS-RunShellScript", "--targets", &format!("ids:{}", agent.node_id), "-p", "commands=echo secure",
+        "--wait", "--output", "json", "--ca-cert", cert.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.json()["invocations"][0]["stdout"], "secure\n");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_fleet;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod cli;
