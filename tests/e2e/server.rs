@@ -223,12 +223,25 @@ fn the_openapi_document_lists_the_routes() {
         "/v1/executions/{id}/signals",
         "/v1/plugins",
         "/v1/openapi.json",
+        "/v1/activations",
+        "/v1/nodes",
+        "/v1/groups",
+        "/v1/commands",
+        "/v1/commands/{id}",
+        "/v1/commands/{id}/cancel",
+        "/v1/agent/register",
+        "/v1/agent/heartbeat",
+        "/v1/agent/poll",
+        "/v1/agent/invocations/{id}",
     ] {
         assert!(paths.contains_key(path), "{path} missing from {:?}", paths.keys().collect::<Vec<_>>());
     }
     assert!(paths["/v1/executions"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object(), "{}", doc["components"]);
     assert!(doc["components"]["schemas"]["StartExecution"].is_object());
+    for schema in ["SendCommand", "CommandView", "InvocationView", "Poll", "Work", "Assignment", "InvocationReport"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema} missing");
+    }
 }
 
 #[test]
