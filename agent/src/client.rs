@@ -38,6 +38,10 @@ pub fn http_client(pool_per_host: usize, ca_cert: Option<&std::path::Path>) -> R
         .user_agent(concat!("bosun-agent/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_cert {
         let pem = std::fs::read(path).map_err(|e| AgentError::Http(format!("cannot read the CA certificate {}: {e}", path.display())))?;
+        // reqwest accepts text without any certificate in it; refuse it here instead of failing every call later.
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(AgentError::Http(format!("{} holds no PEM certificate (no BEGIN CERTIFICATE block)", path.display())));
+        }
         let certificate =
             reqwest::Certificate::from_pem(&pem).map_err(|e| AgentError::Http(format!("{} is not a PEM certificate: {e}", path.display())))?;
         builder = builder.add_root_certificate(certificate);
@@ -170,6 +174,16 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("ca.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(http_client(4, Some(&junk)).unwrap_err().to_string().contains("no PEM certificate"));
+        assert!(http_client(4, Some(&dir.path().join("missing.pem"))).is_err());
+        assert!(http_client(4, None).is_ok());
+    }
 
     #[test]
     fn urls_keep_a_base_path_and_encode_ids() {

@@ -341,3 +341,29 @@ fn bad_send_requests_are_refused_naming_the_field() {
     let bad_target = server.cli(&["command", "send", "--document", "AWS-RunShellScript", "--targets", "hosts:a", "-p", "commands=true"]);
     assert_eq!(bad_target.code, 2, "{}", bad_target.stderr);
 }
+
+#[test]
+fn work_for_a_silent_node_is_delayed_until_it_polls() {
+    let server = FleetServer::start(&["--heartbeat-gap", "1"]);
+    let (id, code) = server.activation(&json!({}));
+    let (node, credential) = server.register(&id, &code, "quiet");
+    let command_id = send(&server, &shell(ids(&[&node]), &["echo late"]));
+    let delayed = poll("the invocation to be Delayed", Duration::from_secs(30), || {
+        let view = command(&server, &command_id);
+        (invocation(&view, &node)["status"] == "Delayed").then_some(view)
+    });
+    assert_eq!(delayed["status"], "InProgress", "{delayed}");
+    let work = json_of(server.post("/v1/agent/poll", Some(&credential), &json!({"waitSeconds": 1})), StatusCode::OK);
+    let invocation_id = work["assignments"][0]["invocationId"].as_str().unwrap().to_string();
+    let ack = json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &json!({"status": "InProgress"})), StatusCode::OK);
+    assert_eq!(ack["status"], "InProgress");
+    let done = json!({"status": "Success", "exitCode": 0, "stdout": "late\n"});
+    let ack = json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &done), StatusCode::OK);
+    assert_eq!(ack["recorded"], true);
+    // A repeated report is acknowledged and changes nothing.
+    let again = json!({"status": "Failed", "exitCode": 1});
+    let ack = json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &again), StatusCode::OK);
+    assert_eq!((ack["recorded"].clone(), ack["status"].clone()), (json!(false), json!("Success")));
+    let view = wait_command(&server, &command_id, &["Success"]);
+    assert_eq!(invocation(&view, &node)["stdout"], "late\n");
+}

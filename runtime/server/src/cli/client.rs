@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use reqwest::{Method, StatusCode};
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -42,8 +44,13 @@ impl Client {
             reqwest::Client::builder().user_agent(concat!("bosun/", env!("CARGO_PKG_VERSION"))).connect_timeout(std::time::Duration::from_secs(10));
         if let Some(path) = ca_cert {
             let pem = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read the CA certificate {}: {e}", path.display())))?;
-            let certificate = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| CliError::usage(format!("{} is not a PEM certificate: {e}", path.display())))?;
+            let not_pem = |why: String| CliError::usage(format!("{} is not a PEM certificate: {why}", path.display()));
+            // reqwest accepts text without any certificate in it; say so here instead of failing every call later.
+            let found = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| not_pem(e.to_string()))?;
+            if found.is_empty() {
+                return Err(not_pem("it holds no BEGIN CERTIFICATE block".into()));
+            }
+            let certificate = reqwest::Certificate::from_pem(&pem).map_err(|e| not_pem(e.to_string()))?;
             builder = builder.add_root_certificate(certificate);
         }
         let http = builder

@@ -147,6 +147,7 @@ pub async fn serve(
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
     let run_command = driver.run_command.clone();
+    run_command.set_heartbeat_gap(settings.heartbeat_gap);
     let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen.address).await.map_err(|e| {
         let at = listen.address;

@@ -155,9 +155,11 @@ async fn run_command(service: &RunCommand, call: &ActionCall) -> Result<Map<Stri
         let request = request(&call.inputs)?;
         let by = format!("automation:{}", call.execution_id);
         service.send_with_id(&request, &by, Some(id.clone())).await.map_err(|e| match e {
-            SendError::Invalid { field, message, details } => {
-                ActionError::InvalidInput(if details.is_empty() { format!("{field}: {message}") } else { format!("{field}: {message}: {}", details.join("; ")) })
-            }
+            SendError::Invalid { field, message, details } => ActionError::InvalidInput(if details.is_empty() {
+                format!("{field}: {message}")
+            } else {
+                format!("{field}: {message}: {}", details.join("; "))
+            }),
             SendError::NotFound(message) => ActionError::InvalidInput(message),
             SendError::Store(message) => ActionError::Failed(message),
         })?;
@@ -169,8 +171,12 @@ async fn run_command(service: &RunCommand, call: &ActionCall) -> Result<Map<Stri
             return match view.status {
                 CommandStatus::Success => Ok(outputs(&view)),
                 status => {
-                    let failed: Vec<String> =
-                        view.invocations.iter().filter(|i| i.status.is_terminal() && i.status.as_str() != "Success").map(|i| format!("{} {}", i.node_id, i.status)).collect();
+                    let failed: Vec<String> = view
+                        .invocations
+                        .iter()
+                        .filter(|i| i.status.is_terminal() && i.status.as_str() != "Success")
+                        .map(|i| format!("{} {}", i.node_id, i.status))
+                        .collect();
                     Err(ActionError::Failed(format!("command {id} ended {status}: {}", failed.join(", "))))
                 }
             };
@@ -207,7 +213,12 @@ mod tests {
         assert_eq!(request.targets, [Target::Ids(vec!["mi-1".into()]), Target::Tag { key: "Env".into(), values: vec!["dev".into()] }]);
         assert_eq!(request.max_concurrency, Some(Limit::Percent(10)));
         assert_eq!(request.delivery_timeout_seconds, Some(600));
-        for bad in [json!({"Targets": [{"Key": "tag:Env", "Values": ["dev"]}]}), json!({"DocumentName": "x"}), json!({"DocumentName": "x", "InstanceIds": [1]}), json!({"DocumentName": "x", "InstanceIds": ["a"], "MaxErrors": "lots"})] {
+        for bad in [
+            json!({"Targets": [{"Key": "tag:Env", "Values": ["dev"]}]}),
+            json!({"DocumentName": "x"}),
+            json!({"DocumentName": "x", "InstanceIds": [1]}),
+            json!({"DocumentName": "x", "InstanceIds": ["a"], "MaxErrors": "lots"}),
+        ] {
             assert!(matches!(super::request(&bad), Err(ActionError::InvalidInput(_))), "{bad}");
         }
     }

@@ -22,8 +22,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
-/// The move of one command at `now`.
-pub fn advance_for(record: &CommandRecord, now: DateTime<Utc>) -> Advance {
+/// The move of one command at `now`; nodes silent for `heartbeat_gap` count as unreachable.
+pub fn advance_for(record: &CommandRecord, now: DateTime<Utc>, heartbeat_gap: Duration) -> Advance {
     let requested = parse_time(&record.requested_at).unwrap_or(now);
     let delivery = chrono::Duration::seconds(record.delivery_timeout_seconds as i64);
     let execution =
@@ -35,6 +35,7 @@ pub fn advance_for(record: &CommandRecord, now: DateTime<Utc>) -> Advance {
         now: timestamp(now),
         delivery_expired: now >= requested + delivery,
         started_before: timestamp(now - execution),
+        unreachable_before: timestamp(now - chrono::Duration::from_std(heartbeat_gap).unwrap_or_default()),
     }
 }
 
@@ -57,7 +58,7 @@ impl RunCommand {
     async fn advance_all(&self) -> Result<(), bosun_engine::StoreError> {
         let unfinished = tokio::task::block_in_place(|| self.store.unfinished_commands())?;
         for record in unfinished {
-            let advanced = self.store.advance_command(advance_for(&record, Utc::now())).await?;
+            let advanced = self.store.advance_command(advance_for(&record, Utc::now(), self.heartbeat_gap())).await?;
             for (_, node) in &advanced.dispatched {
                 self.waker.wake(node);
             }

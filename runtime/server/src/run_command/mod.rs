@@ -11,6 +11,7 @@ pub mod view;
 mod waker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bosun_protocol::agent::{Assignment, InvocationReport, MAX_POLL_SECONDS, Poll, REDELIVER_AFTER_SECONDS, ReportAck, Work};
@@ -34,6 +35,8 @@ pub struct RunCommand {
     notifier_wake: Notify,
     /// Set when the server stops: open long polls answer at once.
     stopping: watch::Sender<bool>,
+    /// The server's heartbeat gap, in seconds: silent nodes' undelivered invocations are Delayed.
+    heartbeat_gap: AtomicU64,
 }
 
 /// Why a report was refused.
@@ -54,7 +57,17 @@ impl RunCommand {
             dispatcher_wake: Notify::new(),
             notifier_wake: Notify::new(),
             stopping: watch::Sender::new(false),
+            heartbeat_gap: AtomicU64::new(crate::api::DEFAULT_HEARTBEAT_GAP.as_secs()),
         })
+    }
+
+    /// The server's heartbeat gap: past it a node is unreachable, and what waits for it is Delayed.
+    pub fn set_heartbeat_gap(&self, gap: Duration) {
+        self.heartbeat_gap.store(gap.as_secs().max(1), Ordering::Relaxed);
+    }
+
+    fn heartbeat_gap(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_gap.load(Ordering::Relaxed))
     }
 
     /// Ends the open long polls (the server is stopping).

@@ -26,7 +26,11 @@ const MAX_INCLUDE_DEPTH: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
     /// A field's value is not acceptable (422).
-    Invalid { field: String, message: String, details: Vec<String> },
+    Invalid {
+        field: String,
+        message: String,
+        details: Vec<String>,
+    },
     /// A named document does not exist (404).
     NotFound(String),
     Store(String),
@@ -67,12 +71,20 @@ fn check_command_document(field: &str, text: &DocumentText) -> Result<Document, 
             if doc.kind != DocumentKind::Command {
                 return Err(invalid(
                     field,
-                    format!("{} is an {} document; Run Command sends Command documents (start Automation with `bosun automation start`)", text.name, doc.kind.as_str()),
+                    format!(
+                        "{} is an {} document; Run Command sends Command documents (start Automation with `bosun automation start`)",
+                        text.name,
+                        doc.kind.as_str()
+                    ),
                 ));
             }
             Ok(doc)
         }
-        _ => Err(SendError::Invalid { field: field.into(), message: format!("{} is not a valid Command document", text.name), details: errors }),
+        _ => Err(SendError::Invalid {
+            field: field.into(),
+            message: format!("{} is not a valid Command document", text.name),
+            details: errors,
+        }),
     }
 }
 
@@ -107,7 +119,9 @@ fn includes(store: &Store, doc: &Document, depth: usize, found: &mut Vec<Documen
             return Err(invalid("document", format!("aws:runDocument nests documents deeper than {MAX_INCLUDE_DEPTH} levels at {path}")));
         }
         let (text, _) = stored_document(store, path, None).map_err(|e| match e {
-            SendError::NotFound(m) => invalid("document", format!("step {}: aws:runDocument names a document that is not stored: {m}", step.name)),
+            SendError::NotFound(m) => {
+                invalid("document", format!("step {}: aws:runDocument names a document that is not stored: {m}", step.name))
+            }
             other => other,
         })?;
         let nested = check_command_document("document", &text)?;

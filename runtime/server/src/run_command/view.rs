@@ -2,10 +2,10 @@
 //! when one command is read, every invocation, with output cut as SSM cuts it
 //! unless the full output is asked for.
 
+use bosun_engine::StoreError;
 use bosun_protocol::agent::StepReport;
 use bosun_protocol::command::{CommandView, InvocationView, STDERR_VIEW_CHARS, STDOUT_VIEW_CHARS, truncate_output};
 use bosun_protocol::{CommandStatus, InvocationStatus, Limit};
-use bosun_engine::StoreError;
 use bosun_store::{CommandRecord, InvocationRecord, Store};
 
 /// How much of a command to show.

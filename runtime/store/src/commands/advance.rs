@@ -26,6 +26,9 @@ pub struct Advance {
     /// Invocations started before this time have run past their execution timeout
     /// (and the agent's own report of it, with a grace period).
     pub started_before: String,
+    /// Nodes not seen since this time are not reachable: what is dispatched to them and
+    /// not yet delivered is Delayed (delivery goes on when they come back).
+    pub unreachable_before: String,
 }
 
 /// What the move did.
@@ -143,6 +146,13 @@ fn apply(conn: &Connection, step: &Advance) -> Result<Advanced, StoreError> {
             .and_then(|rows| rows.collect())
             .map_err(sql_error)?;
     }
+    conn.prepare_cached(
+        "UPDATE invocations SET status = 'Delayed' WHERE command_no = ?1 AND status = 'Pending' \
+         AND dispatched_at IS NOT NULL AND delivered_at IS NULL \
+         AND node_id IN (SELECT id FROM nodes WHERE last_seen IS NULL OR last_seen < ?2)",
+    )
+    .and_then(|mut s| s.execute(params![no, step.unreachable_before]))
+    .map_err(sql_error)?;
     let waiting_now = waiting - dispatched.len();
     let after = counts(conn, no).map_err(sql_error)?;
     let total: u32 = after.values().sum();

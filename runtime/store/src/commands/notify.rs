@@ -118,6 +118,7 @@ mod tests {
             now: now.clone(),
             delivery_expired: false,
             started_before: "0000".into(),
+            unreachable_before: "0000".into(),
         }
     }
 
