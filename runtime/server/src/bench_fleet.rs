@@ -31,6 +31,8 @@ pub struct FleetArgs {
 }
 
 const WAIT: Duration = Duration::from_secs(300);
+/// The most registrations one activation allows.
+const MAX_REGISTRATIONS: usize = bosun_protocol::fleet::MAX_REGISTRATIONS as usize;
 
 /// A child process killed when dropped.
 struct Process(Child);
@@ -47,6 +49,7 @@ impl Drop for Process {
 struct Usage {
     rss_kib: u64,
     peak_kib: u64,
+    threads: u64,
     cpu_seconds: f64,
 }
 
@@ -60,7 +63,7 @@ fn usage(pid: u32) -> Usage {
     let after: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| after.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of stat; `after` starts at field 3. The kernel counts in 1/100 s.
-    Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
+    Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), threads: field("Threads:"), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -105,35 +108,40 @@ impl Bench {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    /// Starts agents (simulated when `simulate > 0`) registered with an activation tagged `Bench=<tag>`,
-    /// and waits until `count` nodes with that tag are registered.
-    async fn agents(&self, tag: &str, simulate: usize) -> Result<Process, String> {
+    /// Starts agents (simulated when `simulate > 0`) tagged `Bench=<tag>` and waits until
+    /// `count` nodes with that tag are registered. An activation allows at most 1,000
+    /// registrations (as in SSM), so larger fleets run as several simulating processes.
+    async fn agents(&self, tag: &str, simulate: usize) -> Result<Vec<Process>, String> {
         let count = simulate.max(1);
-        let activation = self.post("/v1/activations", &json!({"tags": {"Bench": tag}, "registrationLimit": count})).await?;
-        let (id, code) = (activation["activationId"].as_str().unwrap_or_default(), activation["activationCode"].as_str().unwrap_or_default());
-        let state = self.dir.join(format!("agent-{tag}"));
-        let log = std::fs::File::create(self.dir.join(format!("agent-{tag}.log"))).map_err(|e| e.to_string())?;
-        let mut command = Command::new(&self.agent);
-        command
-            .args(["--server", &self.url, "--state-dir", &state.to_string_lossy(), "--activation-id", id, "--activation-code", code])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        if simulate > 0 {
-            command.args(["--simulate", &simulate.to_string()]);
+        let mut processes = Vec::new();
+        for (part, size) in (0..count).step_by(MAX_REGISTRATIONS).map(|from| (from / MAX_REGISTRATIONS, (count - from).min(MAX_REGISTRATIONS))) {
+            let activation = self.post("/v1/activations", &json!({"tags": {"Bench": tag}, "registrationLimit": size})).await?;
+            let (id, code) = (activation["activationId"].as_str().unwrap_or_default(), activation["activationCode"].as_str().unwrap_or_default());
+            let state = self.dir.join(format!("agent-{tag}-{part}"));
+            let log = std::fs::File::create(self.dir.join(format!("agent-{tag}-{part}.log"))).map_err(|e| e.to_string())?;
+            let mut command = Command::new(&self.agent);
+            command
+                .args(["--server", &self.url, "--state-dir", &state.to_string_lossy(), "--activation-id", id, "--activation-code", code])
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log);
+            if simulate > 0 {
+                command.args(["--simulate", &size.to_string()]);
+            }
+            processes.push(Process(command.spawn().map_err(|e| format!("cannot start {}: {e}", self.agent.display()))?));
         }
-        let child = Process(command.spawn().map_err(|e| format!("cannot start {}: {e}", self.agent.display()))?);
         let started = Instant::now();
         loop {
             let nodes = self.get(&format!("/v1/nodes?tag=Bench={tag}")).await?;
-            if nodes.as_array().map(Vec::len).unwrap_or(0) >= count {
-                return Ok(child);
+            let registered = nodes.as_array().map(Vec::len).unwrap_or(0);
+            if registered >= count {
+                return Ok(processes);
             }
             if started.elapsed() > WAIT {
-                return Err(format!("only {} of {count} nodes registered", nodes.as_array().map(Vec::len).unwrap_or(0)));
+                return Err(format!("only {registered} of {count} nodes registered"));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
@@ -204,7 +212,10 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
     println!("{:<52} {:>16}  note", "measurement", "value");
     for &n in &args.nodes {
         let agents = bench.agents(&format!("fan{n}"), n).await?;
+        // Let every node settle into its long poll.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let before = usage(pid);
+        row(&format!("server RSS with {n} nodes polling, idle"), mib(before.rss_kib), &format!("{} threads", before.threads));
         let started = Instant::now();
         let id = bench.send(&format!("fan{n}")).await?;
         let view = bench.wait(&id, Duration::from_millis(20)).await?;
@@ -221,7 +232,7 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
         row(
             &format!("  server RSS now / peak ({n})"),
             format!("{} / {}", mib(after.rss_kib), mib(after.peak_kib)),
-            if n >= 5000 { "goal peak < 200 MiB at 5,000" } else { "" },
+            &format!("{} threads{}", after.threads, if n >= 5000 { "; goal peak < 200 MiB at 5,000" } else { "" }),
         );
         row(&format!("  server CPU during the fan-out ({n})"), format!("{:.2} s", after.cpu_seconds - before.cpu_seconds), "user + system");
         drop(agents);
@@ -247,7 +258,7 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
         &format!("send to the agent's start, {} samples; goal p99 < 250 ms", starts.len()),
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let agent_pid = real.0.id();
+    let agent_pid = real.first().map(|p| p.0.id()).unwrap_or_default();
     let idle_before = usage(agent_pid);
     tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
     let idle_after = usage(agent_pid);

@@ -39,6 +39,6 @@ pub async fn heartbeat(
     Extension(NodeCaller(node)): Extension<NodeCaller>,
     ApiJson(body): ApiJson<Heartbeat>,
 ) -> Result<StatusCode, ApiError> {
-    tokio::task::block_in_place(|| state.store.node_heartbeat(&node, &body.platform))?;
+    state.store.node_heartbeat(&node, &body.platform).await?;
     Ok(StatusCode::NO_CONTENT)
 }

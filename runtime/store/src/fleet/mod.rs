@@ -72,6 +72,26 @@ pub(crate) fn json_error(i: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
 }
 
+/// A writer job that runs `job` inside a savepoint and sends its answer on `tx`.
+fn savepoint_job<T: Send + 'static>(
+    job: impl Fn(&Connection) -> Result<T, FleetError> + Send + 'static,
+    tx: std::sync::mpsc::Sender<Result<T, FleetError>>,
+) -> Box<dyn Fn(&Connection) -> Result<(), StoreError> + Send> {
+    Box::new(move |conn| {
+        conn.execute_batch("SAVEPOINT fleet").map_err(sql_error)?;
+        let outcome = job(conn);
+        let end = if outcome.is_ok() { "RELEASE fleet" } else { "ROLLBACK TO fleet; RELEASE fleet" };
+        conn.execute_batch(end).map_err(sql_error)?;
+        match outcome {
+            Err(FleetError::Store(e)) => Err(e),
+            other => {
+                let _ = tx.send(other);
+                Ok(())
+            }
+        }
+    })
+}
+
 impl Store {
     /// Runs `job` in the writer's transaction, inside a savepoint: a refusal
     /// (any error but a store error) undoes what the job wrote and commits the
@@ -82,19 +102,17 @@ impl Store {
         job: impl Fn(&Connection) -> Result<T, FleetError> + Send + 'static,
     ) -> Result<T, FleetError> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.writer.run_blocking(Box::new(move |conn| {
-            conn.execute_batch("SAVEPOINT fleet").map_err(sql_error)?;
-            let outcome = job(conn);
-            let end = if outcome.is_ok() { "RELEASE fleet" } else { "ROLLBACK TO fleet; RELEASE fleet" };
-            conn.execute_batch(end).map_err(sql_error)?;
-            match outcome {
-                Err(FleetError::Store(e)) => Err(e),
-                other => {
-                    let _ = tx.send(other);
-                    Ok(())
-                }
-            }
-        }))?;
+        self.writer.run_blocking(savepoint_job(job, tx))?;
+        rx.try_iter().last().unwrap_or_else(|| Err(StoreError("the store's writer gave no answer".into()).into()))
+    }
+
+    /// The same from async code: no thread waits for the commit.
+    pub(crate) async fn fleet_write_async<T: Send + 'static>(
+        &self,
+        job: impl Fn(&Connection) -> Result<T, FleetError> + Send + 'static,
+    ) -> Result<T, FleetError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.writer.run_async(savepoint_job(job, tx)).await?;
         rx.try_iter().last().unwrap_or_else(|| Err(StoreError("the store's writer gave no answer".into()).into()))
     }
 

@@ -182,26 +182,28 @@ impl Store {
 
     /// Records that a registered node was seen now. Callers limit how often they call
     /// it (the API writes at most once every few seconds per node).
-    pub fn touch_node(&self, node_id: &str) -> Result<(), StoreError> {
+    pub async fn touch_node(&self, node_id: &str) -> Result<(), StoreError> {
         let (id, at) = (node_id.to_string(), timestamp(chrono::Utc::now()));
-        self.writer.run_blocking(Box::new(move |conn| {
+        self.writer.run_async(Box::new(move |conn| {
             conn.prepare_cached("UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deregistered_at IS NULL")
                 .and_then(|mut s| s.execute(params![id, at]))
                 .map_err(sql_error)?;
             Ok(())
         }))
+        .await
     }
 
     /// A heartbeat: the node's platform as it reports it now, and seen now.
-    pub fn node_heartbeat(&self, node_id: &str, platform: &Platform) -> Result<(), FleetError> {
+    pub async fn node_heartbeat(&self, node_id: &str, platform: &Platform) -> Result<(), FleetError> {
         check_platform(platform)?;
         let platform = serde_json::to_string(platform).map_err(|e| StoreError(e.to_string()))?;
         let (id, at) = (node_id.to_string(), timestamp(chrono::Utc::now()));
-        self.fleet_write(move |conn| {
+        self.fleet_write_async(move |conn| {
             registered(conn, &id)?;
             conn.execute("UPDATE nodes SET platform = ?2, last_seen = ?3 WHERE id = ?1", params![id, platform, at]).map_err(sql_error)?;
             Ok(())
         })
+        .await
     }
 
     /// Every node (deregistered ones too, as Inactive), by id, with its tags;

@@ -62,8 +62,8 @@ fn sql(store: &Store, statement: &str) {
     conn.execute_batch(statement).unwrap();
 }
 
-#[test]
-fn a_node_registers_with_an_activation_and_gets_its_tags() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_registers_with_an_activation_and_gets_its_tags() {
     let (_dir, store) = store();
     let (id, code) = activation(&store, 2, &[("Env", "dev"), ("Team", "ops")]);
     assert!(id.starts_with("act-"), "{id}");
@@ -86,7 +86,7 @@ fn a_node_registers_with_an_activation_and_gets_its_tags() {
     let activations = store.list_activations().unwrap();
     assert_eq!((activations[0].registrations_count, activations[0].registration_limit, activations[0].expired), (1, 2, false));
 
-    store.node_heartbeat(&registered.node_id, &platform("web-1-renamed")).unwrap();
+    store.node_heartbeat(&registered.node_id, &platform("web-1-renamed")).await.unwrap();
     assert_eq!(store.get_node(&registered.node_id, GAP).unwrap().unwrap().platform.hostname, "web-1-renamed");
 
     let mut bytes = std::fs::read(store.path()).unwrap_or_default();
@@ -176,8 +176,8 @@ fn concurrent_registrations_do_not_exceed_the_limit() {
     assert_eq!(credentials.len(), 10);
 }
 
-#[test]
-fn a_deregistered_node_is_refused_at_once() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deregistered_node_is_refused_at_once() {
     let (_dir, store) = store();
     let (id, credential) = node(&store, &[("Env", "dev")]);
     assert!(store.verify_node_credential(&credential).unwrap().is_some());
@@ -187,21 +187,21 @@ fn a_deregistered_node_is_refused_at_once() {
     assert_eq!(store.verify_node_credential(&credential).unwrap(), None);
     // Again: nothing changes.
     assert_eq!(store.deregister_node(&id, GAP).unwrap().deregistered_at, view.deregistered_at);
-    assert!(matches!(store.node_heartbeat(&id, &platform("h")), Err(FleetError::Conflict(_))));
+    assert!(matches!(store.node_heartbeat(&id, &platform("h")).await, Err(FleetError::Conflict(_))));
     assert!(matches!(store.change_node_tags(&id, &ChangeTags::default(), GAP), Err(FleetError::Conflict(_))));
     assert!(matches!(store.deregister_node("mi-00000000000000000", GAP), Err(FleetError::NotFound(_))));
-    store.touch_node(&id).unwrap();
+    store.touch_node(&id).await.unwrap();
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::Inactive);
 }
 
-#[test]
-fn ping_status_follows_last_contact() {
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_status_follows_last_contact() {
     let (_dir, store) = store();
     let (id, _) = node(&store, &[]);
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::Online);
     sql(&store, &format!("UPDATE nodes SET last_seen = '2020-01-01T00:00:00.000Z' WHERE id = '{id}'"));
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::ConnectionLost);
-    store.touch_node(&id).unwrap();
+    store.touch_node(&id).await.unwrap();
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::Online);
     assert!(store.get_node("mi-nope", GAP).unwrap().is_none());
 }
