@@ -25,7 +25,7 @@ pub enum Durability {
 
 /// A job may run twice: when another job of its batch fails, the batch is rolled back
 /// and each job runs again in a transaction of its own.
-type Job = Box<dyn Fn(&Connection) -> Result<(), StoreError> + Send>;
+pub(crate) type Job = Box<dyn Fn(&Connection) -> Result<(), StoreError> + Send>;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The most jobs one transaction takes.

@@ -76,7 +76,7 @@ pub(crate) fn json_error(i: usize, e: serde_json::Error) -> rusqlite::Error {
 fn savepoint_job<T: Send + 'static>(
     job: impl Fn(&Connection) -> Result<T, FleetError> + Send + 'static,
     tx: std::sync::mpsc::Sender<Result<T, FleetError>>,
-) -> Box<dyn Fn(&Connection) -> Result<(), StoreError> + Send> {
+) -> crate::writer::Job {
     Box::new(move |conn| {
         conn.execute_batch("SAVEPOINT fleet").map_err(sql_error)?;
         let outcome = job(conn);
