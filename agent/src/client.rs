@@ -31,10 +31,15 @@ pub enum CallError {
 }
 
 /// An HTTP client for the agent: one connection pool, shared by every virtual agent in simulate mode.
+/// How long an idle connection to the server is kept for reuse.
+const IDLE_CONNECTION: Duration = Duration::from_secs(5);
+
 pub fn http_client(pool_per_host: usize, ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client, AgentError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(pool_per_host)
+        // A report's connection is closed soon after: the server keeps memory for every open one.
+        .pool_idle_timeout(IDLE_CONNECTION)
         .user_agent(concat!("bosun-agent/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_cert {
         let pem = std::fs::read(path).map_err(|e| AgentError::Http(format!("cannot read the CA certificate {}: {e}", path.display())))?;

@@ -55,7 +55,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
 
 /// [`run`] with a cancellation token instead of a future.
 pub async fn run_until(config: AgentConfig, shutdown: CancellationToken) -> Result<(), AgentError> {
-    let pool = if config.simulate > 0 { config.simulate.max(16) } else { 4 };
+    // Idle connections kept per host: the long poll holds one, a report borrows another.
+    // Simulated agents share their pool, so it stays small there too: every idle
+    // connection costs the server memory.
+    let pool = if config.simulate > 0 { 64 } else { 2 };
     let http = client::http_client(pool, config.ca_cert.as_deref())?;
     let control = client::ControlPlane::new(http.clone(), &config.server)?;
     let processes = Arc::new(Semaphore::new(config.process_slots()));

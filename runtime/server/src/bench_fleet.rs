@@ -50,6 +50,8 @@ struct Usage {
     rss_kib: u64,
     peak_kib: u64,
     threads: u64,
+    /// Open file descriptors: mostly connections.
+    fds: usize,
     cpu_seconds: f64,
 }
 
@@ -63,7 +65,7 @@ fn usage(pid: u32) -> Usage {
     let after: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| after.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of stat; `after` starts at field 3. The kernel counts in 1/100 s.
-    Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), threads: field("Threads:"), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
+    Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), threads: field("Threads:"), fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -158,19 +160,25 @@ impl Bench {
         Ok(sent["commandId"].as_str().unwrap_or_default().to_string())
     }
 
-    async fn wait(&self, id: &str, poll: Duration) -> Result<CommandView, String> {
+    /// Waits until the command has ended (reading only its counts meanwhile).
+    async fn wait(&self, id: &str, poll: Duration) -> Result<(), String> {
         let started = Instant::now();
         loop {
             let view: CommandView =
                 serde_json::from_value(self.get(&format!("/v1/commands/{id}?summary=true")).await?).map_err(|e| e.to_string())?;
             if view.status.is_terminal() {
-                return serde_json::from_value(self.get(&format!("/v1/commands/{id}")).await?).map_err(|e| e.to_string());
+                return Ok(());
             }
             if started.elapsed() > WAIT {
                 return Err(format!("command {id} did not end: {:?}", view.counts));
             }
             tokio::time::sleep(poll).await;
         }
+    }
+
+    /// A command with every invocation.
+    async fn view(&self, id: &str) -> Result<CommandView, String> {
+        serde_json::from_value(self.get(&format!("/v1/commands/{id}")).await?).map_err(|e| e.to_string())
     }
 }
 
@@ -215,12 +223,13 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
         // Let every node settle into its long poll.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let before = usage(pid);
-        row(&format!("server RSS with {n} nodes polling, idle"), mib(before.rss_kib), &format!("{} threads", before.threads));
+        row(&format!("server RSS with {n} nodes polling, idle"), mib(before.rss_kib), &format!("{} threads, {} open files", before.threads, before.fds));
         let started = Instant::now();
         let id = bench.send(&format!("fan{n}")).await?;
-        let view = bench.wait(&id, Duration::from_millis(20)).await?;
+        bench.wait(&id, Duration::from_millis(20)).await?;
         let whole = started.elapsed();
         let after = usage(pid);
+        let view = bench.view(&id).await?;
         let (_, ended) = latencies(&view);
         let ok = view.counts.get("Success").copied().unwrap_or(0);
         let goal = match n {
@@ -232,7 +241,7 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
         row(
             &format!("  server RSS now / peak ({n})"),
             format!("{} / {}", mib(after.rss_kib), mib(after.peak_kib)),
-            &format!("{} threads{}", after.threads, if n >= 5000 { "; goal peak < 200 MiB at 5,000" } else { "" }),
+            &format!("{} threads, {} open files{}", after.threads, after.fds, if n >= 5000 { "; goal peak < 200 MiB at 5,000" } else { "" }),
         );
         row(&format!("  server CPU during the fan-out ({n})"), format!("{:.2} s", after.cpu_seconds - before.cpu_seconds), "user + system");
         drop(agents);
@@ -246,7 +255,8 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
     for _ in 0..args.latency_samples {
         let body = json!({"documentName": "AWS-RunShellScript", "targets": [{"key": "InstanceIds", "values": [node]}], "parameters": {"commands": ["true"]}});
         let id = bench.post("/v1/commands", &body).await?["commandId"].as_str().unwrap_or_default().to_string();
-        let view = bench.wait(&id, Duration::from_millis(5)).await?;
+        bench.wait(&id, Duration::from_millis(5)).await?;
+        let view = bench.view(&id).await?;
         starts.extend(latencies(&view).0);
         // Let the agent go back to its long poll: the next command finds it idle.
         tokio::time::sleep(Duration::from_millis(100)).await;

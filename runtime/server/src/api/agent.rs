@@ -23,7 +23,7 @@ pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    let registered = tokio::task::block_in_place(|| state.store.register_node(&body.activation_id, &body.activation_code, &body.platform))?;
+    let registered = state.store.register_node(&body.activation_id, &body.activation_code, &body.platform).await?;
     tracing::info!(node = %registered.node_id, activation = %body.activation_id, hostname = %body.platform.hostname, "node registered");
     Ok((StatusCode::CREATED, Json(registered)))
 }

@@ -125,7 +125,7 @@ impl Store {
     /// by hash in constant time, the activation must not be expired nor used up, its
     /// count goes up by one, and the node gets the activation's tags. The answer has
     /// the node's credential (256 random bits; only its hash is kept).
-    pub fn register_node(&self, activation_id: &str, activation_code: &str, platform: &Platform) -> Result<Registered, FleetError> {
+    pub async fn register_node(&self, activation_id: &str, activation_code: &str, platform: &Platform) -> Result<Registered, FleetError> {
         check_platform(platform)?;
         let node_id = new_node_id()?;
         let credential = format!("bosun-node_{}", random_hex(32)?);
@@ -133,7 +133,7 @@ impl Store {
         let code_hash = token_hash(activation_code);
         let platform = serde_json::to_string(platform).map_err(|e| StoreError(e.to_string()))?;
         let (activation_id, row_id) = (activation_id.to_string(), node_id.clone());
-        self.fleet_write(move |conn| {
+        self.fleet_write_async(move |conn| {
             let now = chrono::Utc::now();
             let row: Option<(Vec<u8>, String, u32, u32, String)> = conn
                 .prepare_cached(
@@ -163,7 +163,8 @@ impl Store {
                 insert.execute(params![row_id, key, value]).map_err(sql_error)?;
             }
             Ok(())
-        })?;
+        })
+        .await?;
         Ok(Registered { node_id, credential })
     }
 

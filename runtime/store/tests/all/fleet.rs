@@ -49,9 +49,9 @@ fn activation(store: &Store, limit: u32, pairs: &[(&str, &str)]) -> (String, Str
 }
 
 /// Registers one node with its own activation and tags; returns (id, credential).
-fn node(store: &Store, pairs: &[(&str, &str)]) -> (String, String) {
+async fn node(store: &Store, pairs: &[(&str, &str)]) -> (String, String) {
     let (id, code) = activation(store, 1, pairs);
-    let registered = store.register_node(&id, &code, &platform("host")).unwrap();
+    let registered = store.register_node(&id, &code, &platform("host")).await.unwrap();
     (registered.node_id, registered.credential)
 }
 
@@ -68,7 +68,7 @@ async fn a_node_registers_with_an_activation_and_gets_its_tags() {
     let (id, code) = activation(&store, 2, &[("Env", "dev"), ("Team", "ops")]);
     assert!(id.starts_with("act-"), "{id}");
     assert!(code.len() >= 32, "at least 128 bits: {code}");
-    let registered = store.register_node(&id, &code, &platform("web-1")).unwrap();
+    let registered = store.register_node(&id, &code, &platform("web-1")).await.unwrap();
     assert!(registered.node_id.starts_with("mi-") && registered.node_id.len() == 20, "{}", registered.node_id);
     assert!(registered.credential.len() >= 64, "at least 256 bits: {}", registered.credential);
     assert_eq!(store.verify_node_credential(&registered.credential).unwrap().as_deref(), Some(registered.node_id.as_str()));
@@ -96,30 +96,30 @@ async fn a_node_registers_with_an_activation_and_gets_its_tags() {
     }
 }
 
-#[test]
-fn wrong_expired_and_used_codes_are_refused_alike() {
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_expired_and_used_codes_are_refused_alike() {
     let (_dir, store) = store();
     let (id, code) = activation(&store, 1, &[]);
-    let refused = |id: &str, code: &str| store.register_node(id, code, &platform("h")).unwrap_err();
-    assert_eq!(refused(&id, "0".repeat(40).as_str()), FleetError::Refused);
-    assert_eq!(refused("act-0000", &code), FleetError::Refused);
-    assert!(refused(&id, "x").to_string().contains("wrong, expired or used up"));
+    let refused = async |id: &str, code: &str| store.register_node(id, code, &platform("h")).await.unwrap_err();
+    assert_eq!(refused(&id, "0".repeat(40).as_str()).await, FleetError::Refused);
+    assert_eq!(refused("act-0000", &code).await, FleetError::Refused);
+    assert!(refused(&id, "x").await.to_string().contains("wrong, expired or used up"));
     // Single use: the second registration with the same code is refused.
-    store.register_node(&id, &code, &platform("h")).unwrap();
-    assert_eq!(refused(&id, &code), FleetError::Refused);
+    store.register_node(&id, &code, &platform("h")).await.unwrap();
+    assert_eq!(refused(&id, &code).await, FleetError::Refused);
     assert_eq!(store.list_activations().unwrap()[0].registrations_count, 1);
 
     let (id, code) = activation(&store, 5, &[]);
     sql(&store, &format!("UPDATE activations SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = '{id}'"));
-    assert_eq!(refused(&id, &code), FleetError::Refused);
+    assert_eq!(refused(&id, &code).await, FleetError::Refused);
     assert!(store.list_activations().unwrap().iter().any(|a| a.activation_id == id && a.expired));
 
     // A deleted activation registers nothing more; its nodes stay.
     let (id, code) = activation(&store, 5, &[]);
-    store.register_node(&id, &code, &platform("h")).unwrap();
+    store.register_node(&id, &code, &platform("h")).await.unwrap();
     assert!(store.delete_activation(&id).unwrap());
     assert!(!store.delete_activation(&id).unwrap());
-    assert_eq!(refused(&id, &code), FleetError::Refused);
+    assert_eq!(refused(&id, &code).await, FleetError::Refused);
     assert_eq!(store.list_nodes(None, GAP).unwrap().len(), 2);
 }
 
@@ -140,29 +140,32 @@ fn activation_requests_are_checked() {
     assert!((23.9..=24.0).contains(&hours), "a day by default: {hours}");
 }
 
-#[test]
-fn the_count_limit_holds() {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_count_limit_holds() {
     let (_dir, store) = store();
     let (id, code) = activation(&store, 3, &[]);
     for _ in 0..3 {
-        store.register_node(&id, &code, &platform("h")).unwrap();
+        store.register_node(&id, &code, &platform("h")).await.unwrap();
     }
-    assert_eq!(store.register_node(&id, &code, &platform("h")).unwrap_err(), FleetError::Refused);
+    assert_eq!(store.register_node(&id, &code, &platform("h")).await.unwrap_err(), FleetError::Refused);
     assert_eq!(store.list_activations().unwrap()[0].registrations_count, 3);
 }
 
-#[test]
-fn concurrent_registrations_do_not_exceed_the_limit() {
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_registrations_do_not_exceed_the_limit() {
     let (_dir, store) = store();
     let store = Arc::new(store);
     let (id, code) = activation(&store, 10, &[("Env", "dev")]);
     let threads: Vec<_> = (0..40)
         .map(|i| {
             let (store, id, code) = (store.clone(), id.clone(), code.clone());
-            std::thread::spawn(move || store.register_node(&id, &code, &platform(&format!("h{i}"))))
+            tokio::spawn(async move { store.register_node(&id, &code, &platform(&format!("h{i}"))).await })
         })
         .collect();
-    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut results = Vec::new();
+    for task in threads {
+        results.push(task.await.unwrap());
+    }
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 10, "{results:?}");
     assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| *e == FleetError::Refused));
@@ -179,7 +182,7 @@ fn concurrent_registrations_do_not_exceed_the_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deregistered_node_is_refused_at_once() {
     let (_dir, store) = store();
-    let (id, credential) = node(&store, &[("Env", "dev")]);
+    let (id, credential) = node(&store, &[("Env", "dev")]).await;
     assert!(store.verify_node_credential(&credential).unwrap().is_some());
     let view = store.deregister_node(&id, GAP).unwrap();
     assert_eq!(view.ping_status, PingStatus::Inactive);
@@ -197,7 +200,7 @@ async fn a_deregistered_node_is_refused_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ping_status_follows_last_contact() {
     let (_dir, store) = store();
-    let (id, _) = node(&store, &[]);
+    let (id, _) = node(&store, &[]).await;
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::Online);
     sql(&store, &format!("UPDATE nodes SET last_seen = '2020-01-01T00:00:00.000Z' WHERE id = '{id}'"));
     assert_eq!(store.get_node(&id, GAP).unwrap().unwrap().ping_status, PingStatus::ConnectionLost);
@@ -206,10 +209,10 @@ async fn ping_status_follows_last_contact() {
     assert!(store.get_node("mi-nope", GAP).unwrap().is_none());
 }
 
-#[test]
-fn tags_are_added_replaced_removed_and_bounded() {
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_are_added_replaced_removed_and_bounded() {
     let (_dir, store) = store();
-    let (id, _) = node(&store, &[("Env", "dev"), ("Team", "ops")]);
+    let (id, _) = node(&store, &[("Env", "dev"), ("Team", "ops")]).await;
     let change = ChangeTags { add: tags(&[("Env", "prod"), ("Role", "web")]), remove: vec!["Team".into()] };
     let view = store.change_node_tags(&id, &change, GAP).unwrap();
     assert_eq!(view.tags, tags(&[("Env", "prod"), ("Role", "web")]));
@@ -240,13 +243,13 @@ fn tag(key: &str, values: &[&str]) -> Target {
     Target::Tag { key: key.into(), values: values.iter().map(|v| v.to_string()).collect() }
 }
 
-#[test]
-fn targets_are_anded_and_values_ored() {
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_are_anded_and_values_ored() {
     let (_dir, store) = store();
-    let (a, _) = node(&store, &[("Env", "dev"), ("Role", "web")]);
-    let (b, _) = node(&store, &[("Env", "prod"), ("Role", "web")]);
-    let (c, _) = node(&store, &[("Env", "dev"), ("Role", "db")]);
-    let (d, _) = node(&store, &[("Env", "dev"), ("Role", "web")]);
+    let (a, _) = node(&store, &[("Env", "dev"), ("Role", "web")]).await;
+    let (b, _) = node(&store, &[("Env", "prod"), ("Role", "web")]).await;
+    let (c, _) = node(&store, &[("Env", "dev"), ("Role", "db")]).await;
+    let (d, _) = node(&store, &[("Env", "dev"), ("Role", "web")]).await;
     store.deregister_node(&d, GAP).unwrap();
     let sorted = |mut ids: Vec<String>| {
         ids.sort();
@@ -281,10 +284,10 @@ fn targets_are_anded_and_values_ored() {
     assert_eq!((resolved.nodes.clone(), resolved.undeliverable()), (vec![], vec![d]));
 }
 
-#[test]
-fn groups_are_created_listed_read_and_deleted() {
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_are_created_listed_read_and_deleted() {
     let (_dir, store) = store();
-    let (a, _) = node(&store, &[("Env", "dev")]);
+    let (a, _) = node(&store, &[("Env", "dev")]).await;
     group(&store, "dev", &[("Env", &["dev", "test"])]);
     let again = store.create_group(&CreateGroup { name: "dev".into(), description: String::new(), tags: Default::default() });
     assert!(matches!(again, Err(FleetError::Invalid { .. })));
