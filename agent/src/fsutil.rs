@@ -13,18 +13,21 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     fs::set_permissions(dir, Permissions::from_mode(0o700))
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600, and syncs it and its directory.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to `path` atomically with mode 0600; with `synced`, syncs it and its
+/// directory before returning.
+pub fn write_private(path: &Path, bytes: &[u8], synced: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     file.set_permissions(Permissions::from_mode(0o600))?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if synced {
+        file.sync_all()?;
+    }
     drop(file);
     fs::rename(&tmp, path)?;
-    sync_dir(dir)
+    if synced { sync_dir(dir) } else { Ok(()) }
 }
 
 /// Makes a rename or removal in `dir` durable.
@@ -53,8 +56,8 @@ mod tests {
         private_dir(&dir).unwrap();
         assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         let file = dir.join("secret");
-        write_private(&file, b"one").unwrap();
-        write_private(&file, b"two").unwrap();
+        write_private(&file, b"one", true).unwrap();
+        write_private(&file, b"two", false).unwrap();
         assert_eq!(fs::read_to_string(&file).unwrap(), "two");
         assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left");

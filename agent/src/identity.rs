@@ -49,7 +49,7 @@ pub fn load(state_dir: &Path) -> Result<Option<Identity>, AgentError> {
 pub fn save(state_dir: &Path, identity: &Identity) -> Result<(), AgentError> {
     let path = path(state_dir);
     let bytes = serde_json::to_vec_pretty(identity).map_err(|e| AgentError::BadIdentity { path: path.clone(), message: e.to_string() })?;
-    fsutil::write_private(&path, &bytes).map_err(|e| AgentError::state(path, e))
+    fsutil::write_private(&path, &bytes, true).map_err(|e| AgentError::state(path, e))
 }
 
 #[cfg(test)]

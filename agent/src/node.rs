@@ -21,7 +21,7 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::exec::ExecEnv;
 use crate::identity::{self, Identity};
-use crate::state::{StateDir, valid_invocation_id};
+use crate::state::{Durability, StateDir, valid_invocation_id};
 use crate::{invocation, platform, report};
 
 /// A poll that comes back empty faster than this is followed by a backoff delay,
@@ -87,7 +87,8 @@ pub async fn run_node(
     refresh_platform: bool,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    let state = StateDir::open(&root)?;
+    let durability = if shared.config.simulate > 0 { Durability::Unsynced } else { Durability::Synced };
+    let state = StateDir::open(&root, durability)?;
     let identity = match identity::load(&root)? {
         Some(identity) => {
             if shared.config.activation.is_some() && shared.config.simulate == 0 {

@@ -54,7 +54,7 @@ async fn a_report_is_retried_until_acknowledged() {
     let node = Node::new(
         shared(config(&server.url, dir.path())),
         Identity { node_id: "mi-1".into(), credential: "cred-1".into(), server: String::new() },
-        StateDir::open(dir.path()).unwrap(),
+        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
         platform::detect(),
         false,
         CancellationToken::new(),
@@ -73,7 +73,7 @@ async fn a_refused_report_is_not_retried() {
     let node = Node::new(
         shared(config(&server.url, dir.path())),
         Identity { node_id: "mi-1".into(), credential: "c".into(), server: String::new() },
-        StateDir::open(dir.path()).unwrap(),
+        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
         platform::detect(),
         false,
         CancellationToken::new(),

@@ -49,7 +49,8 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, step
         Err(message) => return StepOutcome::failed(step, message),
     };
     let script_path = ctx.script_dir.join(format!("{index:02}-{}.sh", file_safe(&step.name)));
-    if let Err(e) = crate::fsutil::write_private(&script_path, inputs.script.as_bytes()) {
+    // Not synced: a step that runs again after a restart writes its script again.
+    if let Err(e) = crate::fsutil::write_private(&script_path, inputs.script.as_bytes(), false) {
         return StepOutcome::failed(step, format!("cannot write the script {}: {e}", script_path.display()));
     }
 

@@ -19,6 +19,7 @@ pub const KEEP: usize = 10_000;
 pub struct FinishedLog {
     path: PathBuf,
     keep: usize,
+    synced: bool,
     status: HashMap<String, InvocationStatus>,
     order: VecDeque<String>,
     /// Lines in the file, compacted when it reaches twice `keep`.
@@ -27,8 +28,9 @@ pub struct FinishedLog {
 
 impl FinishedLog {
     /// Reads the log at `path` (missing: empty). Unreadable lines are skipped.
-    pub fn open(path: &Path, keep: usize) -> io::Result<Self> {
-        let mut log = Self { path: path.to_path_buf(), keep, status: HashMap::new(), order: VecDeque::new(), lines: 0 };
+    /// `synced`: every line is synced to disk before `add` returns.
+    pub fn open(path: &Path, keep: usize, synced: bool) -> io::Result<Self> {
+        let mut log = Self { path: path.to_path_buf(), keep, synced, status: HashMap::new(), order: VecDeque::new(), lines: 0 };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -63,7 +65,9 @@ impl FinishedLog {
         }
         let mut file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
         file.write_all(format!("{id} {status}\n").as_bytes())?;
-        file.sync_data()?;
+        if self.synced {
+            file.sync_data()?;
+        }
         self.lines += 1;
         self.remember(id, status);
         Ok(())
@@ -88,7 +92,7 @@ impl FinishedLog {
                 text.push_str(&format!("{id} {status}\n"));
             }
         }
-        fsutil::write_private(&self.path, text.as_bytes())?;
+        fsutil::write_private(&self.path, text.as_bytes(), self.synced)?;
         self.lines = self.order.len();
         Ok(())
     }
@@ -102,7 +106,7 @@ mod tests {
     fn remembers_across_reopen_and_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("finished.log");
-        let mut log = FinishedLog::open(&path, 5).unwrap();
+        let mut log = FinishedLog::open(&path, 5, true).unwrap();
         for i in 0..23 {
             log.add(&format!("inv-{i}"), InvocationStatus::Success).unwrap();
         }
@@ -113,7 +117,7 @@ mod tests {
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines < 10, "the file is compacted: {lines} lines");
 
-        let reopened = FinishedLog::open(&path, 5).unwrap();
+        let reopened = FinishedLog::open(&path, 5, true).unwrap();
         assert_eq!(reopened.get("inv-failed"), Some(InvocationStatus::Failed));
         assert_eq!(reopened.get("inv-22"), Some(InvocationStatus::Success));
         assert_eq!(reopened.len(), 5);
@@ -124,7 +128,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("finished.log");
         std::fs::write(&path, "inv-1 Success\nnonsense\ninv-2 Bogus\n\ninv-3 Cancelled").unwrap();
-        let log = FinishedLog::open(&path, 100).unwrap();
+        let log = FinishedLog::open(&path, 100, true).unwrap();
         assert_eq!(log.len(), 2);
         assert_eq!(log.get("inv-3"), Some(InvocationStatus::Cancelled));
     }

@@ -34,6 +34,18 @@ pub struct StateDir {
 struct Inner {
     root: PathBuf,
     finished: Mutex<FinishedLog>,
+    /// Whether writes are synced to disk (see [`Durability`]).
+    durability: Durability,
+}
+
+/// Whether the state survives a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every record is synced before it is relied on: a real node.
+    Synced,
+    /// Written but not synced: simulated nodes, which share one disk that real nodes
+    /// would not share, so their syncs would measure the disk, not the protocol.
+    Unsynced,
 }
 
 /// Invocation ids become file names: letters, digits, `-`, `_` and `.`, not starting with a dot.
@@ -46,13 +58,14 @@ pub fn valid_invocation_id(id: &str) -> bool {
 
 impl StateDir {
     /// Creates the directory layout (owner-only) and reads the finished log.
-    pub fn open(root: &Path) -> Result<Self, AgentError> {
+    pub fn open(root: &Path, durability: Durability) -> Result<Self, AgentError> {
         for dir in [root.to_path_buf(), root.join("inflight"), root.join("work"), root.join("scripts")] {
             fsutil::private_dir(&dir).map_err(|e| AgentError::state(&dir, e))?;
         }
         let log_path = root.join("finished.log");
-        let finished = FinishedLog::open(&log_path, FINISHED_KEPT).map_err(|e| AgentError::state(&log_path, e))?;
-        Ok(Self { inner: Arc::new(Inner { root: root.to_path_buf(), finished: Mutex::new(finished) }) })
+        let finished =
+            FinishedLog::open(&log_path, FINISHED_KEPT, durability == Durability::Synced).map_err(|e| AgentError::state(&log_path, e))?;
+        Ok(Self { inner: Arc::new(Inner { root: root.to_path_buf(), finished: Mutex::new(finished), durability }) })
     }
 
     pub fn root(&self) -> &Path {
@@ -79,7 +92,8 @@ impl StateDir {
     pub async fn save(&self, record: &InflightRecord) -> std::io::Result<()> {
         let path = self.record_path(record.id());
         let bytes = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        blocking(move || fsutil::write_private(&path, &bytes)).await
+        let synced = self.inner.durability == Durability::Synced;
+        blocking(move || fsutil::write_private(&path, &bytes, synced)).await
     }
 
     pub fn load(&self, id: &str) -> Result<InflightRecord, String> {
@@ -153,7 +167,7 @@ mod tests {
     async fn records_survive_a_reopen_and_finishing_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("state");
-        let state = StateDir::open(&root).unwrap();
+        let state = StateDir::open(&root, Durability::Synced).unwrap();
         for sub in ["", "inflight", "work", "scripts"] {
             assert_eq!(std::fs::metadata(root.join(sub)).unwrap().mode() & 0o777, 0o700, "{sub}");
         }
@@ -165,7 +179,7 @@ mod tests {
         std::fs::write(root.join("inflight/inv-3.json"), "{broken").unwrap();
         assert_eq!(std::fs::metadata(root.join("inflight/inv-1.json")).unwrap().mode() & 0o777, 0o600);
 
-        let reopened = StateDir::open(&root).unwrap();
+        let reopened = StateDir::open(&root, Durability::Synced).unwrap();
         let all = reopened.load_all();
         let ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["inv-1", "inv-2", "inv-3"]);
@@ -176,7 +190,7 @@ mod tests {
         reopened.finish("inv-1", InvocationStatus::Success).await.unwrap();
         assert!(!reopened.has_record("inv-1"));
         assert!(!reopened.work_dir("inv-1").exists());
-        assert_eq!(StateDir::open(&root).unwrap().finished("inv-1"), Some(InvocationStatus::Success));
+        assert_eq!(StateDir::open(&root, Durability::Synced).unwrap().finished("inv-1"), Some(InvocationStatus::Success));
     }
 
     #[test]
