@@ -67,10 +67,23 @@ impl FleetServer {
         FleetServer { child, url, token, log, client, data, flags, _dir: dir }
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
     /// Trusts a CA certificate (PEM) in this helper's own HTTP calls (a server with --tls-cert).
     pub fn trust(&mut self, pem: &[u8]) {
         let certificate = reqwest::Certificate::from_pem(pem).unwrap();
         self.client = Client::builder().timeout(Duration::from_secs(30)).add_root_certificate(certificate).build().unwrap();
+    }
+
+    /// SIGTERM, as a service manager stops it; its exit status once it has stopped.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success()));
+        let child = &mut self.child;
+        poll("bosun server to stop", LIMIT, || child.try_wait().ok().flatten())
     }
 
     /// Kills the server process with SIGKILL, as a crash would.

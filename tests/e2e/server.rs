@@ -1,117 +1,35 @@
 //! The HTTP API of a real `bosun server` on 127.0.0.1:0: authentication, documents,
 //! executions driven to their end, signals, malformed bodies and the OpenAPI document.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::support::{bosun, bosun_path, poll};
+use crate::fleet::{FleetServer, json_of};
+use crate::support::{bosun, poll};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A running `bosun server`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    client: Client,
+/// Polls an execution through the API until its status is one of `statuses`.
+fn wait_status(server: &FleetServer, id: &str, statuses: &[&str]) -> Value {
+    poll(&format!("execution {id} to reach {statuses:?}"), LIMIT, || {
+        let execution = json_of(server.get(&format!("/v1/executions/{id}"), Some(&server.token)), StatusCode::OK);
+        statuses.contains(&execution["status"].as_str().unwrap_or_default()).then_some(execution)
+    })
 }
 
-impl Server {
-    fn start(data_dir: &Path) -> Self {
-        let out = data_dir.with_extension("server.out");
-        let log = data_dir.with_extension("server.log");
-        let create = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
-        let mut child = Command::new(bosun_path())
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap_or_default()])
-            .env_remove("BOSUN_DATA_DIR")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(create(&out))
-            .stderr(create(&log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start bosun server: {e}"));
-        let url = poll("bosun server to listen", LIMIT, || {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("bosun server exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-            }
-            let text = std::fs::read_to_string(&out).ok()?;
-            let line = text.lines().find_map(|l| l.strip_prefix("listening on "))?;
-            Some(line.trim().to_string())
-        });
-        Server { child, url, log, client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap() }
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> Response {
-        self.send(self.client.get(format!("{}{path}", self.url)), token)
-    }
-
-    fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.post_raw(path, token, "application/json", body.to_string())
-    }
-
-    fn post_raw(&self, path: &str, token: &str, content_type: &str, body: String) -> Response {
-        let request = self.client.post(format!("{}{path}", self.url)).header("content-type", content_type).body(body);
-        self.send(request, Some(token))
-    }
-
-    fn send(&self, request: RequestBuilder, token: Option<&str>) -> Response {
-        let request = match token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        request.send().unwrap_or_else(|e| panic!("request failed: {e}\nserver log:\n{}", self.log_text()))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls an execution through the API until its status is one of `statuses`.
-    fn wait_status(&self, token: &str, id: &str, statuses: &[&str]) -> Value {
-        poll(&format!("execution {id} to reach {statuses:?}"), LIMIT, || {
-            let execution = json_of(self.get(&format!("/v1/executions/{id}"), Some(token)), StatusCode::OK);
-            statuses.contains(&execution["status"].as_str().unwrap_or_default()).then_some(execution)
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[track_caller]
-fn json_of(response: Response, status: StatusCode) -> Value {
-    let got = response.status();
-    let text = response.text().unwrap_or_default();
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn token(data: &Path, name: &str) -> String {
-    let run = bosun(&["token", "create", name, "--data-dir", data.to_str().unwrap_or_default(), "--output", "json"]);
-    run.expect_code(0);
-    run.json()["token"].as_str().unwrap_or_default().to_string()
-}
-
-fn setup() -> (tempfile::TempDir, PathBuf, String, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let token = token(&data, "ops");
-    let server = Server::start(&data);
-    (dir, data, token, server)
+/// A server with an admin token named `ops`; its data directory and the token.
+fn setup() -> (PathBuf, String, FleetServer) {
+    let server = FleetServer::start(&[]);
+    (server.data_dir().to_path_buf(), server.token.clone(), server)
 }
 
 #[test]
 fn requests_without_a_valid_token_get_401() {
-    let (_dir, data, token, server) = setup();
+    let (data, token, server) = setup();
     let d = data.to_str().unwrap();
     assert_eq!(json_of(server.get("/v1/health", None), StatusCode::OK)["status"], "ok");
     for path in ["/v1/documents", "/v1/executions", "/v1/plugins", "/v1/openapi.json", "/v1/nowhere"] {
@@ -119,7 +37,7 @@ fn requests_without_a_valid_token_get_401() {
         assert_eq!(body["error"], "unauthorized", "{path}: {body}");
         json_of(server.get(path, Some("bosun_not-a-token")), StatusCode::UNAUTHORIZED);
     }
-    let body = json_of(server.post("/v1/executions", "wrong", &json!({"document": "Bosun-HelloWorld"})), StatusCode::UNAUTHORIZED);
+    let body = json_of(server.post("/v1/executions", Some("wrong"), &json!({"document": "Bosun-HelloWorld"})), StatusCode::UNAUTHORIZED);
     assert!(body["message"].as_str().unwrap_or_default().contains("unknown or revoked"), "{body}");
     json_of(server.get("/v1/documents", Some(&token)), StatusCode::OK);
     json_of(server.get("/v1/nowhere", Some(&token)), StatusCode::NOT_FOUND);
@@ -135,34 +53,34 @@ fn requests_without_a_valid_token_get_401() {
 
 #[test]
 fn documents_are_created_and_executions_run_to_success() {
-    let (_dir, _data, token, server) = setup();
+    let (_data, token, server) = setup();
     let content = "schemaVersion: \"0.3\"\nmainSteps:\n  - name: Say\n    action: bosun:echo\n    inputs:\n      Message: hi\n";
-    let created = json_of(server.post("/v1/documents", &token, &json!({"name": "Greeter", "content": content})), StatusCode::CREATED);
+    let created = json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Greeter", "content": content})), StatusCode::CREATED);
     assert_eq!(created["name"], "Greeter", "{created}");
     let got = json_of(server.get("/v1/documents/Greeter?version=1", Some(&token)), StatusCode::OK);
     assert_eq!(got["content"], content);
     json_of(server.get("/v1/documents/Nobody", Some(&token)), StatusCode::NOT_FOUND);
     let listed = json_of(server.get("/v1/documents", Some(&token)), StatusCode::OK);
     assert!(listed.as_array().unwrap().iter().any(|d| d["name"] == "Bosun-HelloWorld"), "{listed}");
-    json_of(server.post("/v1/documents", &token, &json!({"name": "Greeter", "content": content})), StatusCode::CONFLICT);
+    json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Greeter", "content": content})), StatusCode::CONFLICT);
 
     let bad = "schemaVersion: \"0.3\"\nmainSteps:\n  - name: Say\n    action: aws:nothing\n";
-    let body = json_of(server.post("/v1/documents", &token, &json!({"name": "Bad", "content": bad})), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Bad", "content": bad})), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "content");
     assert!(body["details"][0].as_str().unwrap_or_default().starts_with("Bad.yaml:4:"), "{body}");
 
     let start = json!({"document": "Bosun-HelloWorld", "parameters": {"Name": "Ada", "Times": 2}});
-    let id = json_of(server.post("/v1/executions", &token, &start), StatusCode::CREATED)["executionId"].as_str().unwrap().to_string();
-    let execution = server.wait_status(&token, &id, &["Success", "Failed", "Cancelled", "TimedOut"]);
+    let id = json_of(server.post("/v1/executions", Some(&token), &start), StatusCode::CREATED)["executionId"].as_str().unwrap().to_string();
+    let execution = wait_status(&server, &id, &["Success", "Failed", "Cancelled", "TimedOut"]);
     assert_eq!(execution["status"], "Success", "{execution}");
     assert_eq!(execution["outputs"]["Greet.Greeting"], "Hello, Ada!");
     let list = json_of(server.get("/v1/executions", Some(&token)), StatusCode::OK);
     assert_eq!(list[0]["executionId"], id.as_str());
 
     let bad_param = json!({"document": "Bosun-HelloWorld", "parameters": {"Name": "1 no"}});
-    let body = json_of(server.post("/v1/executions", &token, &bad_param), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post("/v1/executions", Some(&token), &bad_param), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "parameters.Name", "{body}");
-    let body = json_of(server.post("/v1/executions", &token, &json!({"document": "Nobody"})), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post("/v1/executions", Some(&token), &json!({"document": "Nobody"})), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "document", "{body}");
     let plugins = json_of(server.get("/v1/plugins", Some(&token)), StatusCode::OK);
     assert!(plugins.as_array().is_some_and(|p| !p.is_empty()), "{plugins}");
@@ -170,48 +88,48 @@ fn documents_are_created_and_executions_run_to_success() {
 
 #[test]
 fn an_approval_goes_through_the_signals_route() {
-    let (_dir, _data, token, server) = setup();
+    let (_data, token, server) = setup();
     let start = json!({"document": "Bosun-ApproveAndEcho", "parameters": {"Change": "deploy", "WaitBeforeApply": "PT0S"}});
-    let id = json_of(server.post("/v1/executions", &token, &start), StatusCode::CREATED)["executionId"].as_str().unwrap().to_string();
-    server.wait_status(&token, &id, &["Waiting"]);
+    let id = json_of(server.post("/v1/executions", Some(&token), &start), StatusCode::CREATED)["executionId"].as_str().unwrap().to_string();
+    wait_status(&server, &id, &["Waiting"]);
     let signals = format!("/v1/executions/{id}/signals");
-    let body = json_of(server.post(&signals, &token, &json!({"kind": "maybe"})), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post(&signals, Some(&token), &json!({"kind": "maybe"})), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["message"].as_str().unwrap_or_default().contains("unknown variant"), "{body}");
-    let recorded = json_of(server.post(&signals, &token, &json!({"kind": "approve", "comment": "ship it"})), StatusCode::ACCEPTED);
+    let recorded = json_of(server.post(&signals, Some(&token), &json!({"kind": "approve", "comment": "ship it"})), StatusCode::ACCEPTED);
     assert_eq!(recorded["actor"], "ops");
-    let execution = server.wait_status(&token, &id, &["Success", "Failed", "Cancelled", "TimedOut"]);
+    let execution = wait_status(&server, &id, &["Success", "Failed", "Cancelled", "TimedOut"]);
     assert_eq!(execution["status"], "Success", "{execution}");
     assert_eq!(execution["outputs"]["Apply.Applied"], "deploy");
     let decision = &execution["steps"][1]["decisions"][0];
     assert_eq!((&decision["approver"], &decision["comment"]), (&json!("ops"), &json!("ship it")), "{execution}");
-    json_of(server.post(&signals, &token, &json!({"kind": "approve"})), StatusCode::CONFLICT);
-    json_of(server.post("/v1/executions/no-such-id/signals", &token, &json!({"kind": "cancel"})), StatusCode::NOT_FOUND);
+    json_of(server.post(&signals, Some(&token), &json!({"kind": "approve"})), StatusCode::CONFLICT);
+    json_of(server.post("/v1/executions/no-such-id/signals", Some(&token), &json!({"kind": "cancel"})), StatusCode::NOT_FOUND);
 }
 
 #[test]
 fn bad_bodies_get_4xx_that_say_why() {
-    let (_dir, _data, token, server) = setup();
-    let malformed = server.post_raw("/v1/executions", &token, "application/json", "{\n  \"document\": \"x\",\n  oops\n}".into());
+    let (_data, token, server) = setup();
+    let malformed = server.post_raw("/v1/executions", Some(&token), "application/json", "{\n  \"document\": \"x\",\n  oops\n}".into());
     let body = json_of(malformed, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap_or_default().contains("line 3 column"), "{body}");
 
     let unknown = json!({"document": "Bosun-HelloWorld", "colour": "blue"});
-    let body = json_of(server.post("/v1/executions", &token, &unknown), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post("/v1/executions", Some(&token), &unknown), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "colour", "{body}");
-    let body = json_of(server.post("/v1/documents", &token, &json!({"content": "x"})), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(server.post("/v1/documents", Some(&token), &json!({"content": "x"})), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "name", "{body}");
 
-    let text = server.post_raw("/v1/executions", &token, "text/plain", "{}".into());
+    let text = server.post_raw("/v1/executions", Some(&token), "text/plain", "{}".into());
     json_of(text, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let huge = json!({"name": "Huge", "content": "#".repeat(2 * 1024 * 1024)});
-    let body = json_of(server.post("/v1/documents", &token, &huge), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = json_of(server.post("/v1/documents", Some(&token), &huge), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"], "too_large", "{body}");
 }
 
 #[test]
 fn the_openapi_document_lists_the_routes() {
-    let (_dir, _data, token, server) = setup();
+    let (_data, token, server) = setup();
     let doc = json_of(server.get("/v1/openapi.json", Some(&token)), StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
     for path in [
@@ -246,10 +164,8 @@ fn the_openapi_document_lists_the_routes() {
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
-    let (_dir, _data, _token, mut server) = setup();
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success()));
-    let status = poll("bosun server to stop", LIMIT, || server.child.try_wait().ok().flatten());
+    let (_data, _token, mut server) = setup();
+    let status = server.terminate();
     assert!(status.success(), "{status}\n{}", server.log_text());
     assert!(server.log_text().contains("SIGTERM"), "{}", server.log_text());
 }
