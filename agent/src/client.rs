@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bosun_protocol::agent::{Heartbeat, InvocationReport, Poll, RegisterRequest, Registered, ReportAck, Work};
+use bosun_protocol::agent::{Heartbeat, InvocationReport, PluginArtifact, Poll, RegisterRequest, Registered, ReportAck, Work};
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -99,6 +99,22 @@ impl ControlPlane {
         self.call(&["v1", "agent", "invocations", invocation_id], Some(credential), report, CALL_TIMEOUT).await
     }
 
+    /// An installed plugin version for this agent's engine; without `bytes`, its grants and limits only.
+    pub async fn plugin_artifact(
+        &self,
+        credential: &str,
+        name: &str,
+        version: &str,
+        engine_key: &str,
+        bytes: bool,
+    ) -> Result<PluginArtifact, CallError> {
+        let mut url = self.url(&["v1", "agent", "plugins", name, version]);
+        url.query_pairs_mut().append_pair("engineKey", engine_key).append_pair("bytes", if bytes { "true" } else { "false" });
+        let request = self.http.get(url).bearer_auth(credential).timeout(CALL_TIMEOUT);
+        let response = self.finish(request).await?;
+        response.json::<PluginArtifact>().await.map_err(|e| CallError::Transient(format!("unreadable answer: {}", describe(&e))))
+    }
+
     async fn send(
         &self,
         segments: &[&str],
@@ -110,6 +126,11 @@ impl ControlPlane {
         if let Some(credential) = credential {
             request = request.bearer_auth(credential);
         }
+        self.finish(request).await
+    }
+
+    /// Sends a request and classifies a failure.
+    async fn finish(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
         let response = request.send().await.map_err(|e| CallError::Transient(describe(&e)))?;
         let status = response.status();
         if status.is_success() {

@@ -265,6 +265,7 @@ mod tests {
             included: Vec::new(),
             parameters: Default::default(),
             timeout_seconds: 60,
+            plugins: Vec::new(),
         });
         r.phase = phase;
         r

@@ -65,7 +65,9 @@ pub async fn run_until(config: AgentConfig, shutdown: CancellationToken) -> Resu
     let platform = platform::detect();
     let simulate = config.simulate;
     let state_dir = config.state_dir.clone();
-    let shared = Arc::new(node::Shared { config, control, http, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS) });
+    let plugins = Arc::new(exec::plugin::PluginRunner::new(state_dir.join("plugins")));
+    let shared =
+        Arc::new(node::Shared { config, control, http, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS), plugins });
     if simulate > 0 {
         simulate::run(shared, simulate, platform, shutdown).await
     } else {

@@ -20,6 +20,7 @@ use crate::client::{CallError, ControlPlane};
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::exec::ExecEnv;
+use crate::exec::plugin::{PluginAccess, PluginRunner};
 use crate::identity::{self, Identity};
 use crate::state::{Durability, StateDir, valid_invocation_id};
 use crate::{invocation, platform, report};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub processes: Arc<Semaphore>,
     /// Bounds concurrent registrations (simulate mode registers many nodes at once).
     pub registrations: Semaphore,
+    /// The plugin host of every node of this process.
+    pub plugins: Arc<PluginRunner>,
 }
 
 impl Shared {
@@ -179,6 +182,11 @@ impl Node {
             http: shared.http.clone(),
             processes: Arc::clone(&shared.processes),
             max_output: bosun_protocol::agent::MAX_OUTPUT_BYTES,
+            plugins: Some(PluginAccess {
+                runner: Arc::clone(&shared.plugins),
+                control: shared.control.clone(),
+                credential: identity.credential.clone(),
+            }),
         };
         Self {
             shared,

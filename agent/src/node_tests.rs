@@ -23,7 +23,8 @@ fn config(server: &str, state_dir: &Path) -> AgentConfig {
 fn shared(config: AgentConfig) -> Arc<Shared> {
     let http = crate::client::http_client(4, None).unwrap();
     let control = ControlPlane::new(http.clone(), &config.server).unwrap();
-    Arc::new(Shared { config, control, http, processes: Arc::new(Semaphore::new(4)), registrations: Semaphore::new(4) })
+    let plugins = Arc::new(crate::exec::plugin::PluginRunner::new(config.state_dir.join("plugins")));
+    Arc::new(Shared { config, control, http, processes: Arc::new(Semaphore::new(4)), registrations: Semaphore::new(4), plugins })
 }
 
 fn stored_identity(dir: &Path) {

@@ -1,5 +1,6 @@
 //! End-to-end tests: real `bosun` processes on a temporary data directory.
 
+mod agent_plugins;
 mod agents;
 mod approval;
 mod command_webhook;

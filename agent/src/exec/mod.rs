@@ -8,6 +8,7 @@ mod flow;
 mod nested;
 pub mod output;
 mod params;
+pub mod plugin;
 mod precondition;
 pub mod process;
 mod shell;
@@ -55,6 +56,8 @@ pub struct ExecEnv {
     pub processes: Arc<Semaphore>,
     /// Bytes kept of each output stream of each step, and of the invocation's.
     pub max_output: usize,
+    /// Runs plugin steps; none: plugin steps fail.
+    pub plugins: Option<plugin::PluginAccess>,
 }
 
 /// One invocation being run.
@@ -188,10 +191,16 @@ async fn run_step(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, ste
         "aws:runShellScript" => shell::run(ctx, params, index, step).await,
         "aws:downloadContent" => download::run(ctx, params, step).await,
         "aws:runDocument" => nested::run(ctx, params, step, depth).await,
-        other => StepOutcome::failed(
-            step,
-            format!("this agent cannot run the action \"{other}\": it runs {} only", SUPPORTED_ACTIONS.join(", ")),
-        ),
+        other => match plugin::plugin_for(ctx, other) {
+            Some(wanted) => plugin::run(ctx, params, step, wanted).await,
+            None => StepOutcome::failed(
+                step,
+                format!(
+                    "this agent cannot run the action \"{other}\": it runs {} and the plugin actions the server names with the command",
+                    SUPPORTED_ACTIONS.join(", ")
+                ),
+            ),
+        },
     };
     flow::apply_step_options(step, outcome)
 }

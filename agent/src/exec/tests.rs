@@ -23,6 +23,7 @@ fn env(max_output: usize) -> ExecEnv {
         http: reqwest::Client::new(),
         processes: Arc::new(Semaphore::new(4)),
         max_output,
+        plugins: None,
     }
 }
 
@@ -38,6 +39,7 @@ fn assignment(content: &str, parameters: Value) -> Assignment {
         included: Vec::new(),
         parameters: parameters.as_object().cloned().unwrap_or_default(),
         timeout_seconds: 600,
+        plugins: Vec::new(),
     }
 }
 

@@ -160,6 +160,7 @@ mod tests {
             included: Vec::new(),
             parameters: Default::default(),
             timeout_seconds: 60,
+            plugins: Vec::new(),
         }
     }
 

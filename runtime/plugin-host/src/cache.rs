@@ -39,6 +39,13 @@ pub fn engine_key(engine: &Engine) -> String {
 /// when it is loaded (the cache then discards it).
 #[cfg(not(feature = "compile"))]
 pub fn engine_key(_engine: &Engine) -> String {
+    runtime_engine_key()
+}
+
+/// The key a runtime-only host (the node agent) gives its artifacts: wasmtime
+/// version and target. The control plane compares an agent's key with it before
+/// it ships an artifact compiled for the node's engine settings.
+pub fn runtime_engine_key() -> String {
     format!("wasmtime-48.0.8-{}-runtime", std::env::consts::ARCH)
 }
 
@@ -68,6 +75,11 @@ impl ArtifactCache {
         Ok(ArtifactCache { path, dir })
     }
 
+    /// True when an artifact for `sha256` is stored.
+    pub fn contains(&self, sha256: &str) -> bool {
+        is_sha256(sha256) && self.dir.exists(Self::file_name(sha256))
+    }
+
     fn file_name(sha256: &str) -> String {
         debug_assert!(sha256.len() == 64 && sha256.chars().all(|c| c.is_ascii_hexdigit()));
         format!("{sha256}.cwasm")
@@ -93,8 +105,7 @@ impl ArtifactCache {
         }
     }
 
-    /// Stores a precompiled artifact.
-    #[cfg(feature = "compile")]
+    /// Stores a precompiled artifact (compiled here, or by the control plane and checked by hash).
     pub fn store(&self, sha256: &str, artifact: &[u8]) -> Result<(), crate::error::LoadError> {
         let name = Self::file_name(sha256);
         let temporary = format!("{name}.{}.tmp", std::process::id());
@@ -106,6 +117,11 @@ impl ArtifactCache {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// 64 hex digits: the only names artifacts are stored under.
+pub(crate) fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(unix)]

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use bosun_plugin_manifest::{Grant, Limits, Manifest};
-pub use cache::engine_key;
+pub use cache::{engine_key, runtime_engine_key};
 pub use call::CallOutcome;
 pub use capabilities::Denial;
 pub use error::{CallError, HostError, LoadError};
@@ -52,7 +52,18 @@ pub struct HostConfig {
     pub parameters: Arc<dyn ParameterSource>,
 }
 
+/// How many plugin calls a node agent runs at once. The control plane compiles
+/// node artifacts with a host built from [`HostConfig::node`], so both sides
+/// build their engine from the same settings.
+pub const NODE_SLOTS: u32 = 8;
+
 impl HostConfig {
+    /// The node agent's host: exec allowed, few slots, no fuel metering. The
+    /// control plane compiles the artifacts it ships to agents under these settings.
+    pub fn node() -> HostConfig {
+        HostConfig { slots: NODE_SLOTS, fuel: false, ..HostConfig::new(HostKind::Node) }
+    }
+
     pub fn new(kind: HostKind) -> HostConfig {
         HostConfig {
             kind,
@@ -92,6 +103,37 @@ impl PluginHost {
             Arc::new(Services { kind: config.kind, http, params: config.parameters, max_transfer_bytes: config.max_transfer_bytes });
         let ticker = EpochTicker::start(&engine)?;
         Ok(PluginHost { engine, linker, cache, services, slots: Semaphore::new(slots as usize), fuel: config.fuel, _ticker: ticker })
+    }
+
+    /// Names this host's artifact format (see [`engine_key`]).
+    pub fn engine_key(&self) -> String {
+        engine_key(&self.engine)
+    }
+
+    /// Compiles a component for hosts with this host's engine settings, without
+    /// caching it: the control plane ships the result to node agents.
+    #[cfg(feature = "compile")]
+    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>, LoadError> {
+        self.engine.precompile_component(wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
+    }
+
+    /// True when the artifact cache holds a precompiled `sha256`.
+    pub fn has_artifact(&self, sha256: &str) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.contains(sha256))
+    }
+
+    /// Puts an artifact compiled elsewhere (the control plane, for this
+    /// engine's settings) into the artifact cache, for [`PluginHost::load`].
+    /// The caller has checked `sha256` against the component's bytes, and got
+    /// the artifact from the control plane it trusts: wasmtime trusts artifacts.
+    pub fn store_artifact(&self, sha256: &str, artifact: &[u8]) -> Result<(), LoadError> {
+        let Some(cache) = &self.cache else {
+            return Err(LoadError::Host(HostError::Engine("this host has no artifact cache to store an artifact in".into())));
+        };
+        if !cache::is_sha256(sha256) {
+            return Err(LoadError::Compile(format!("\"{sha256}\" is not a sha256")));
+        }
+        cache.store(sha256, artifact)
     }
 
     /// The directory of precompiled artifacts, when there is one.

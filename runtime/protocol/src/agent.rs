@@ -7,6 +7,7 @@
 //! | `POST /v1/agent/heartbeat` | [`Heartbeat`] | 204 |
 //! | `POST /v1/agent/poll` | [`Poll`] (long poll) | 200 [`Work`] |
 //! | `POST /v1/agent/invocations/{id}` | [`InvocationReport`] | 200 [`ReportAck`] |
+//! | `GET /v1/agent/plugins/{name}/{version}?engineKey=K[&bytes=false]` | none | 200 [`PluginArtifact`]; 409 when the server cannot compile for engine `K` |
 //!
 //! Every call but register carries `Authorization: Bearer NODE_CREDENTIAL`; a
 //! deregistered node's calls get 401. Delivery is at least once: an assignment
@@ -128,6 +129,50 @@ pub struct Assignment {
     pub parameters: JsonMap,
     /// The whole invocation's execution timeout; the agent kills what runs past it.
     pub timeout_seconds: u64,
+    /// The installed plugin versions the server checked the plugin steps against
+    /// (those of the document and of its included documents), one per action name.
+    #[serde(default)]
+    pub plugins: Vec<PluginRef>,
+}
+
+/// The plugin version that runs a document's action on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PluginRef {
+    /// The action as documents name it: `bosun:readFile`, `plugin:acme`, `plugin:acme@1.2.0`.
+    pub action: String,
+    /// The action as the plugin knows it (without an `@version` suffix).
+    pub plugin_action: String,
+    pub name: String,
+    pub version: String,
+    /// The sha256 of the component's bytes, which the agent checks.
+    pub sha256: String,
+}
+
+/// `GET /v1/agent/plugins/{name}/{version}`: an installed plugin version for the
+/// node's plugin host, with the operator's grants as they are now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PluginArtifact {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// The component's bytes, base64; empty when asked with `bytes=false`.
+    #[serde(default)]
+    pub wasm: String,
+    /// The component precompiled for the node's engine, base64; empty when asked with `bytes=false`.
+    #[serde(default)]
+    pub artifact: String,
+    /// The engine the artifact was compiled for (as the agent sent it).
+    pub engine_key: String,
+    /// The operator's grants, in the `--grant` syntax.
+    pub grants: Vec<String>,
+    /// The operator's limit overrides, if any (the manifest's limits apply otherwise).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub limits: Option<serde_json::Value>,
 }
 
 /// The outcome of one step, for the invocation's report.

@@ -79,11 +79,11 @@ fn is_builtin_action(action: &str) -> bool {
 
 /// The plugin version an action name leads to.
 #[derive(Debug, Clone)]
-struct Route {
-    plugin: InstalledPlugin,
+pub struct Route {
+    pub plugin: InstalledPlugin,
     /// The action as the plugin knows it (without an `@version` suffix).
-    action: String,
-    idempotent: bool,
+    pub action: String,
+    pub idempotent: bool,
 }
 
 /// Runs control-plane actions: `bosun:echo` and every installed plugin's actions.
@@ -104,7 +104,7 @@ type Loaded = (InstalledPlugin, Arc<Plugin>);
 
 /// Every action of the installed plugins: the highest version of a plugin
 /// answers its plain action names, and `plugin:NAME@VERSION` names one version.
-fn routes_of(store: &Store) -> Result<HashMap<String, Route>, String> {
+pub fn routes_of(store: &Store) -> Result<HashMap<String, Route>, String> {
     let mut routes = HashMap::new();
     for plugin in store.list_plugins().map_err(|e| e.to_string())? {
         let manifest = Manifest::from_json(&plugin.manifest).map_err(|e| format!("installed plugin {}: {e}", plugin.name))?;
@@ -233,5 +233,62 @@ impl ActionDispatcher for PluginDispatcher {
             CallError::InvalidInput(message) => ActionError::InvalidInput(message),
             other => ActionError::Failed(other.to_string()),
         })
+    }
+}
+
+/// Compiles installed plugins for node agents' plugin hosts ([`HostConfig::node`]
+/// settings), once per component: a fan-out to many nodes compiles once, and
+/// concurrent requests for one component wait for the same compilation.
+pub struct NodeArtifacts {
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    built: std::sync::Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+/// One component's compilation for node agents: done once, awaited by every request for it.
+type Compiled = tokio::sync::OnceCell<Result<Arc<Vec<u8>>, String>>;
+
+/// How many compiled components [`NodeArtifacts`] keeps in memory.
+const NODE_ARTIFACTS_KEPT: usize = 32;
+
+impl Default for NodeArtifacts {
+    fn default() -> Self {
+        NodeArtifacts { host: OnceLock::new(), built: std::sync::Mutex::new(HashMap::new()) }
+    }
+}
+
+impl NodeArtifacts {
+    /// The engine key agents that can load these artifacts send.
+    pub fn engine_key() -> String {
+        bosun_plugin_host::runtime_engine_key()
+    }
+
+    fn host(&self) -> Result<Arc<PluginHost>, String> {
+        self.host.get_or_init(|| PluginHost::new(HostConfig::node()).map(Arc::new).map_err(|e| e.to_string())).clone()
+    }
+
+    /// The artifact of `wasm` (whose sha256 is `sha256`) for node agents.
+    pub async fn artifact(&self, sha256: &str, wasm: Vec<u8>) -> Result<Arc<Vec<u8>>, String> {
+        let cell = {
+            let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+            if !built.contains_key(sha256) && built.len() >= NODE_ARTIFACTS_KEPT {
+                built.retain(|_, cell| !cell.initialized());
+                if built.len() >= NODE_ARTIFACTS_KEPT {
+                    built.clear();
+                }
+            }
+            built.entry(sha256.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let host = self.host()?;
+            let started = std::time::Instant::now();
+            let artifact = tokio::task::spawn_blocking(move || host.precompile(&wasm))
+                .await
+                .map_err(|e| format!("the compilation stopped: {e}"))?
+                .map_err(|e| e.to_string())?;
+            tracing::info!(sha256, ms = started.elapsed().as_millis() as u64, bytes = artifact.len(), "compiled a plugin for node agents");
+            Ok(Arc::new(artifact))
+        })
+        .await
+        .clone()
     }
 }

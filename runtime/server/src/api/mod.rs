@@ -5,6 +5,7 @@
 
 mod activations;
 mod agent;
+mod agent_plugins;
 mod agent_work;
 mod auth;
 mod body;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
     pub run_command: Arc<RunCommand>,
+    /// Plugins compiled for node agents.
+    pub node_artifacts: Arc<crate::plugins::NodeArtifacts>,
     /// How long a node may stay silent and still be Online.
     pub heartbeat_gap: Duration,
     /// When each token's use was last recorded.
@@ -107,12 +110,20 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(agent_work::REPORT_BODY_LIMIT))
         .routes(routes!(agent::heartbeat))
         .routes(routes!(agent_work::poll))
+        .routes(routes!(agent_plugins::plugin_artifact))
 }
 
 /// The whole API, with the server's settings.
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, settings: ApiSettings) -> Router {
-    let state =
-        AppState { store, engine, run_command, heartbeat_gap: settings.heartbeat_gap, touched: Arc::default(), nodes_seen: Arc::default() };
+    let state = AppState {
+        store,
+        engine,
+        run_command,
+        node_artifacts: Arc::default(),
+        heartbeat_gap: settings.heartbeat_gap,
+        touched: Arc::default(),
+        nodes_seen: Arc::default(),
+    };
     // Public: the activation code is register's credential.
     let (public, public_doc) = OpenApiRouter::new().routes(routes!(health::health)).routes(routes!(agent::register)).split_for_parts();
     let (agent, agent_doc) = agent_routes().split_for_parts();

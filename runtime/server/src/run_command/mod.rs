@@ -165,6 +165,7 @@ impl RunCommand {
                 included: sent.included,
                 parameters: serde_json::from_str(&delivery.parameters).unwrap_or_default(),
                 timeout_seconds: delivery.timeout_seconds,
+                plugins: sent.plugins,
             });
         }
         // Indexed reads of microseconds: done in place, since every poll makes them.

@@ -6,7 +6,9 @@
 use bosun_document::actions::{ActionCatalog, Availability, is_known_name};
 use bosun_document::params::{ParamInput, resolve_parameters};
 use bosun_document::{Document, DocumentKind};
-use bosun_protocol::agent::{AGENT_ACTIONS, DocumentText};
+use std::collections::HashMap;
+
+use bosun_protocol::agent::{AGENT_ACTIONS, DocumentText, PluginRef};
 use bosun_protocol::command::{DEFAULT_DELIVERY_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS, SendCommand};
 use bosun_protocol::{Limit, Target};
 use bosun_store::{NewCommand, Store};
@@ -55,16 +57,67 @@ impl ActionCatalog for AgentCatalog {
     }
 }
 
+/// What a node can run: the agent's own actions and the installed plugins'
+/// actions, which the agent runs in its plugin host (resolved as the plugin
+/// dispatcher resolves them).
+pub struct NodeCatalog {
+    routes: HashMap<String, crate::plugins::Route>,
+}
+
+impl NodeCatalog {
+    pub fn of(store: &Store) -> Result<NodeCatalog, SendError> {
+        Ok(NodeCatalog { routes: crate::plugins::routes_of(store).map_err(SendError::Store)? })
+    }
+
+    /// The plugin version that runs `action`, if a plugin does.
+    pub fn plugin(&self, action: &str) -> Option<PluginRef> {
+        if AGENT_ACTIONS.contains(&action) {
+            return None;
+        }
+        self.routes.get(action).map(|route| PluginRef {
+            action: action.to_string(),
+            plugin_action: route.action.clone(),
+            name: route.plugin.name.clone(),
+            version: route.plugin.version.clone(),
+            sha256: route.plugin.sha256.clone(),
+        })
+    }
+
+    /// The plugins of a document's steps, added to `found` once per action name.
+    fn collect(&self, doc: &Document, found: &mut Vec<PluginRef>) {
+        for step in &doc.main_steps {
+            if !found.iter().any(|p| p.action == step.action)
+                && let Some(plugin) = self.plugin(&step.action)
+            {
+                found.push(plugin);
+            }
+        }
+    }
+}
+
+impl ActionCatalog for NodeCatalog {
+    fn availability(&self, action: &str) -> Availability {
+        match AgentCatalog.availability(action) {
+            Availability::Available => Availability::Available,
+            _ if self.routes.contains_key(action) => Availability::Available,
+            other => other,
+        }
+    }
+}
+
 /// The stored JSON of a command's document.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SentDocument {
     pub document: DocumentText,
     pub included: Vec<DocumentText>,
+    /// The plugin versions that run the plugin steps.
+    #[serde(default)]
+    pub plugins: Vec<PluginRef>,
 }
 
-/// Loads a document and checks it is a Command document the agent can run.
-fn check_command_document(field: &str, text: &DocumentText) -> Result<Document, SendError> {
-    let loaded = bosun_document::load(&text.file_name, &text.content, &AgentCatalog);
+/// Loads a document and checks it is a Command document a node can run.
+fn check_command_document(catalog: &NodeCatalog, field: &str, text: &DocumentText) -> Result<Document, SendError> {
+    let loaded = bosun_document::load(&text.file_name, &text.content, catalog);
     let errors: Vec<String> = loaded.diagnostics.errors().map(|d| d.render(&text.file_name)).collect();
     match loaded.document {
         Some(doc) if errors.is_empty() => {
@@ -108,7 +161,14 @@ fn stored_document(store: &Store, name: &str, version: Option<&str>) -> Result<(
 }
 
 /// The stored documents that aws:runDocument steps name, depth first, each once.
-fn includes(store: &Store, doc: &Document, depth: usize, found: &mut Vec<DocumentText>) -> Result<(), SendError> {
+fn includes(
+    store: &Store,
+    catalog: &NodeCatalog,
+    doc: &Document,
+    depth: usize,
+    found: &mut Vec<DocumentText>,
+    plugins: &mut Vec<PluginRef>,
+) -> Result<(), SendError> {
     for step in doc.main_steps.iter().filter(|s| s.action == "aws:runDocument") {
         let kind = step.inputs.get("documentType").and_then(Value::as_str).unwrap_or("SSMDocument");
         let Some(path) = step.inputs.get("documentPath").and_then(Value::as_str) else { continue };
@@ -124,9 +184,10 @@ fn includes(store: &Store, doc: &Document, depth: usize, found: &mut Vec<Documen
             }
             other => other,
         })?;
-        let nested = check_command_document("document", &text)?;
+        let nested = check_command_document(catalog, "document", &text)?;
+        catalog.collect(&nested, plugins);
         found.push(text);
-        includes(store, &nested, depth + 1, found)?;
+        includes(store, catalog, &nested, depth + 1, found, plugins)?;
     }
     Ok(())
 }
@@ -159,9 +220,12 @@ pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &s
         }
         _ => return Err(invalid("documentName", "give either documentName (a stored document) or document (one sent with the command)")),
     };
-    let doc = check_command_document("document", &text)?;
+    let catalog = NodeCatalog::of(store)?;
+    let doc = check_command_document(&catalog, "document", &text)?;
     let mut included = Vec::new();
-    includes(store, &doc, 0, &mut included)?;
+    let mut plugins = Vec::new();
+    catalog.collect(&doc, &mut plugins);
+    includes(store, &catalog, &doc, 0, &mut included, &mut plugins)?;
     let parameters = parameters(&doc, &request.parameters)?;
 
     let resolved = store.resolve_targets(&request.targets).map_err(|e| SendError::Store(e.to_string()))?;
@@ -183,7 +247,7 @@ pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &s
     if !(low..=high).contains(&delivery) {
         return Err(invalid("deliveryTimeoutSeconds", format!("the delivery timeout is {low} to {high} seconds")));
     }
-    let sent = SentDocument { document: text.clone(), included };
+    let sent = SentDocument { document: text.clone(), included, plugins };
     Ok(NewCommand {
         id: uuid::Uuid::new_v4().to_string(),
         document_name: text.name,
