@@ -336,7 +336,9 @@ fn bad_send_requests_are_refused_naming_the_field() {
     assert_eq!(server.post_raw("/v1/commands", token, "text/plain", "{}".into()).status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(server.post_raw("/v1/commands", token, "application/json", "{\"targets\": [".into()).status(), StatusCode::BAD_REQUEST);
     let huge = format!("{{\"comment\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    assert_eq!(server.post_raw("/v1/commands", token, "application/json", huge).status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let too_large = server.post_raw("/v1/commands", token, "application/json", huge);
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(too_large.headers()["connection"], "close", "the unread body ends the connection, and the answer says so");
     assert_eq!(server.get("/v1/commands/nope", token).status(), StatusCode::NOT_FOUND);
     let bad_target = server.cli(&["command", "send", "--document", "AWS-RunShellScript", "--targets", "hosts:a", "-p", "commands=true"]);
     assert_eq!(bad_target.code, 2, "{}", bad_target.stderr);

@@ -96,11 +96,21 @@ impl From<EngineError> for ApiError {
     }
 }
 
+/// Refusals given before the request body is read.
+fn body_may_be_unread(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if body_may_be_unread(self.status) {
+            // The connection is closed after this answer, since the body it did not read
+            // is still on the wire; saying so keeps clients from reusing it.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
