@@ -1,12 +1,13 @@
 //! Bosun's SQLite store (WAL mode): documents with versions, installed plugins, API tokens,
 //! the engine's executions, steps and signals, the fleet (activations, nodes, tags,
-//! groups) and Run Command. There is no writer thread: writers queue
+//! groups), Run Command and the event log. There is no writer thread: writers queue
 //! their jobs, and whichever writer holds the write connection commits what is
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
 
 mod commands;
 mod documents;
+mod events;
 mod executions;
 mod fleet;
 mod housekeeping;
@@ -25,6 +26,7 @@ pub use commands::{
     command_status, invocation_id, plan,
 };
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
+pub use events::{Event, NewEvent};
 pub use executions::ExecutionSummary;
 pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};

@@ -198,11 +198,15 @@ CREATE INDEX IF NOT EXISTS invocations_by_command_status ON invocations (command
 CREATE INDEX IF NOT EXISTS invocations_by_node ON invocations (node_id, status);
 ";
 
+/// The schema in parts: the tables above, and those each feature module keeps beside
+/// its code. Every part creates only what does not exist yet.
+const PARTS: &[&str] = &[SCHEMA, crate::events::SCHEMA];
+
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
 const VERSION: i64 = 3;
 
-// Version 3 only added tables (fleet and Run Command): creating the schema moves a
-// version 2 database on.
+// Versions 3 and later only added tables: creating the schema moves an older database
+// on. A version is needed only when existing tables change.
 
 /// Schema version 1 kept each execution's document in its `executions` row.
 const FROM_1: &str = "
@@ -240,7 +244,9 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     // Creating what exists already writes nothing; setting user_version always
     // writes, so it is set only once, and opening a current database changes nothing.
-    conn.execute_batch(SCHEMA).map_err(sql_error)?;
+    for part in PARTS {
+        conn.execute_batch(part).map_err(sql_error)?;
+    }
     if version < VERSION {
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION}")).map_err(sql_error)?;
     }
