@@ -1,8 +1,9 @@
 //! Input transformers: what a rule target receives instead of the whole event. An
 //! input paths map names values of the event (`"state": "$.detail.state"`), and a
 //! template places them (`{"node": <node>, "state": "<state>"}`). `<aws.events.event>`
-//! is the whole event. Inside quotes a string is placed without its quotes (escaped
-//! for JSON); elsewhere a value is placed as JSON. A path that finds nothing gives null.
+//! is the whole event. Inside a JSON string of the template a value is placed as text
+//! (a string without its quotes, anything else as its JSON), escaped for JSON;
+//! elsewhere a value is placed as JSON. A path that finds nothing gives null.
 
 use std::collections::BTreeMap;
 
@@ -74,18 +75,39 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// The names a template uses, with their byte ranges (including the angle brackets).
-fn placeholders(template: &str) -> Vec<(usize, usize, &str)> {
+/// A placeholder of a template: its byte range (angle brackets included), its name,
+/// and whether it stands inside a JSON string of the template.
+struct Placeholder<'a> {
+    start: usize,
+    end: usize,
+    name: &'a str,
+    in_string: bool,
+}
+
+/// The placeholders a template uses, found while following its JSON strings (quotes
+/// not escaped by a backslash open and close them).
+fn placeholders(template: &str) -> Vec<Placeholder<'_>> {
     let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(open) = template[from..].find('<').map(|i| from + i) {
-        let Some(close) = template[open + 1..].find('>').map(|i| open + 1 + i) else { break };
-        let name = &template[open + 1..close];
-        if valid_name(name) {
-            found.push((open, close + 1, name));
-            from = close + 1;
-        } else {
-            from = open + 1;
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = template.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '<' => {
+                let rest = &template[at + 1..];
+                if let Some(close) = rest.find('>')
+                    && valid_name(&rest[..close])
+                {
+                    found.push(Placeholder { start: at, end: at + close + 2, name: &rest[..close], in_string });
+                    // Skip past the placeholder: its name holds no quotes.
+                    for _ in 0..close + 1 {
+                        chars.next();
+                    }
+                }
+            }
+            _ => {}
         }
     }
     found
@@ -108,7 +130,7 @@ impl InputTransformer {
                 return Err(TransformError::BadPath { name: name.clone(), path: path.clone() });
             }
         }
-        for (_, _, name) in placeholders(&self.input_template) {
+        for Placeholder { name, .. } in placeholders(&self.input_template) {
             if name != WHOLE_EVENT && !self.input_paths.contains_key(name) {
                 return Err(TransformError::Undefined(name.to_string()));
             }
@@ -121,21 +143,24 @@ impl InputTransformer {
         let template = &self.input_template;
         let mut out = String::with_capacity(template.len());
         let mut copied = 0;
-        for (start, end, name) in placeholders(template) {
+        for Placeholder { start, end, name, in_string } in placeholders(template) {
             out.push_str(&template[copied..start]);
             let value = if name == WHOLE_EVENT {
                 Some(event)
             } else {
                 self.input_paths.get(name).and_then(|p| parse_path(p)).and_then(|steps| lookup(event, &steps))
             };
-            let quoted = template[..start].ends_with('"') && template[end..].starts_with('"');
-            match (value, quoted) {
-                (Some(Value::String(s)), true) => {
-                    let json = Value::String(s.clone()).to_string();
-                    out.push_str(&json[1..json.len() - 1]);
-                }
-                (Some(v), _) => out.push_str(&v.to_string()),
-                (None, _) => out.push_str("null"),
+            let json = value.map_or_else(|| "null".to_string(), Value::to_string);
+            if in_string {
+                // Inside a string: a string's characters (escaped), or another value's JSON text, escaped.
+                let text = match value {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => json,
+                };
+                let escaped = Value::String(text).to_string();
+                out.push_str(&escaped[1..escaped.len() - 1]);
+            } else {
+                out.push_str(&json);
             }
             copied = end;
         }
@@ -161,11 +186,12 @@ mod tests {
         let event = json!({"source": "app", "resources": ["r1", "r2"], "detail": {"state": "on \"x\"", "n": 3, "o": {"a": 1}}});
         let t = transformer(
             &[("s", "$.detail.state"), ("n", "$.detail.n"), ("r", "$.resources[1]"), ("o", "$.detail.o"), ("m", "$.nope")],
-            r#"{"state": "<s>", "n": <n>, "r": "<r>", "o": <o>, "m": <m>, "raw": <s>}"#,
+            r#"{"state": "<s>", "n": <n>, "r": "<r>", "o": <o>, "m": <m>, "raw": <s>, "text": "node <r> has \"<n>\" and <o>"}"#,
         );
         t.validate().unwrap();
         let out: Value = serde_json::from_str(&t.apply(&event)).unwrap();
-        assert_eq!(out, json!({"state": "on \"x\"", "n": 3, "r": "r2", "o": {"a": 1}, "m": null, "raw": "on \"x\""}));
+        let text = r#"node r2 has "3" and {"a":1}"#;
+        assert_eq!(out, json!({"state": "on \"x\"", "n": 3, "r": "r2", "o": {"a": 1}, "m": null, "raw": "on \"x\"", "text": text}));
         let whole = transformer(&[], "<aws.events.event>");
         assert_eq!(serde_json::from_str::<Value>(&whole.apply(&event)).unwrap(), event);
         assert_eq!(transformer(&[], "a < b > c").apply(&event), "a < b > c");

@@ -6,6 +6,7 @@ mod bench_fleet;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod cli;
+mod events;
 mod http_serve;
 mod output;
 mod plugins;

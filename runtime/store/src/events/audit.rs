@@ -4,7 +4,7 @@
 
 use bosun_engine::StoreError;
 use bosun_protocol::events::AuditEntry;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use crate::{Store, now, sql_error};
 
@@ -31,17 +31,18 @@ pub struct NewAudit {
     pub outcome: String,
 }
 
+/// Appends a row within the caller's transaction.
+pub(crate) fn append_audit(conn: &Connection, entry: &NewAudit) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO audit (time, principal, action, source_address, outcome) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut s| s.execute(params![now(), entry.principal, entry.action, entry.source_address, entry.outcome]))
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
 impl Store {
     /// Appends a row to the audit trail.
     pub async fn record_audit(&self, entry: NewAudit) -> Result<(), StoreError> {
-        self.writer
-            .run_async(Box::new(move |conn| {
-                conn.prepare_cached("INSERT INTO audit (time, principal, action, source_address, outcome) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    .and_then(|mut s| s.execute(params![now(), entry.principal, entry.action, entry.source_address, entry.outcome]))
-                    .map(|_| ())
-                    .map_err(sql_error)
-            }))
-            .await
+        self.writer.run_async(Box::new(move |conn| append_audit(conn, &entry))).await
     }
 
     /// Audit rows, oldest first, optionally of one principal and from a time on.

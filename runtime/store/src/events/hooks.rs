@@ -7,6 +7,7 @@ use bosun_engine::StoreError;
 use bosun_protocol::events::{CreateHook, HookScheme, HookView};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::audit::{NewAudit, append_audit};
 use super::{NewEvent, append};
 use crate::fleet::FleetError;
 use crate::{Store, now, sql_error, timestamp};
@@ -173,14 +174,32 @@ impl Store {
         })
     }
 
-    /// Stores a hook's event unless its message id was received lately, in one
-    /// transaction: once this returns, the event is durable (or was a replay).
-    pub async fn ingest_hook_event(&self, hook: &str, message_id: &str, now_unix: i64, event: NewEvent) -> Result<Ingested, StoreError> {
+    /// Stores a hook's event unless its message id was received lately, with its
+    /// audit row, in one transaction: once this returns, the event is durable (or
+    /// was a replay).
+    pub async fn ingest_hook_event(
+        &self,
+        hook: &str,
+        message_id: &str,
+        now_unix: i64,
+        event: NewEvent,
+        source_address: &str,
+    ) -> Result<Ingested, StoreError> {
         let (hook, message_id) = (hook.to_string(), message_id.to_string());
+        let audit = NewAudit {
+            principal: format!("hook:{hook}"),
+            action: format!("POST /v1/hooks/{hook}"),
+            source_address: source_address.to_string(),
+            outcome: "202".into(),
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         self.writer
             .run_async(Box::new(move |conn| {
-                let _ = tx.send(ingest(conn, &hook, &message_id, now_unix, &event)?);
+                let ingested = ingest(conn, &hook, &message_id, now_unix, &event)?;
+                if ingested != Ingested::Replayed {
+                    append_audit(conn, &audit)?;
+                }
+                let _ = tx.send(ingested);
                 Ok(())
             }))
             .await?;
@@ -217,12 +236,12 @@ mod tests {
         let store = Store::open(dir.path(), Durability::Normal).unwrap();
         store.create_hook(&request("ci"), "whsec_a".into()).unwrap();
         let event = NewEvent { source: "hook.ci".into(), detail_type: "Webhook".into(), resources: vec![], detail: serde_json::json!({}) };
-        assert!(matches!(store.ingest_hook_event("ci", "m1", 1000, event.clone()).await.unwrap(), Ingested::Stored(_)));
-        assert_eq!(store.ingest_hook_event("ci", "m1", 1001, event.clone()).await.unwrap(), Ingested::Replayed);
-        assert!(matches!(store.ingest_hook_event("other", "m1", 1001, event.clone()).await.unwrap(), Ingested::Stored(_)));
+        assert!(matches!(store.ingest_hook_event("ci", "m1", 1000, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
+        assert_eq!(store.ingest_hook_event("ci", "m1", 1001, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Replayed);
+        assert!(matches!(store.ingest_hook_event("other", "m1", 1001, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
         // Forgotten once far older than any accepted timestamp.
         let later = 1000 + REMEMBER_MESSAGE_SECONDS + 1;
-        assert!(matches!(store.ingest_hook_event("ci", "m1", later, event).await.unwrap(), Ingested::Stored(_)));
+        assert!(matches!(store.ingest_hook_event("ci", "m1", later, event, "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
         assert_eq!(store.events_after(0, 10).unwrap().len(), 3);
     }
 
