@@ -5,6 +5,7 @@
 //! event and the number of rules it nearly matches, not with the number of rules.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -15,6 +16,12 @@ use crate::pattern::{Node, Pattern, for_each_leaf};
 #[derive(Debug, Clone)]
 pub struct RuleSet<K> {
     rules: Vec<(K, Pattern)>,
+    /// Built at the first match after a change.
+    index: OnceLock<Index>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Index {
     /// Filed rules, by the field path they are filed under.
     paths: Vec<(Vec<String>, PathIndex)>,
     /// Rules checked against every event.
@@ -30,25 +37,33 @@ struct PathIndex {
 }
 
 /// Where a rule can be filed: a field path that must hold one of these strings or prefixes.
+#[derive(Debug, Clone)]
 struct Anchor {
     path: Vec<String>,
     exact: Vec<String>,
     prefixes: Vec<String>,
 }
 
-/// The best field of a pattern to file it under: one every match needs (not inside
-/// `$or`) whose matchers are all exact strings or prefixes; exact-only fields first.
-fn anchor(pattern: &Pattern) -> Option<Anchor> {
-    let mut found: Option<Anchor> = None;
-    collect_anchor(pattern, &mut Vec::new(), &mut found);
+impl Anchor {
+    fn keys(&self) -> impl Iterator<Item = (&[String], bool, &str)> {
+        let exact = self.exact.iter().map(|v| (self.path.as_slice(), true, v.as_str()));
+        exact.chain(self.prefixes.iter().map(|p| (self.path.as_slice(), false, p.as_str())))
+    }
+}
+
+/// The fields of a pattern it can be filed under: those every match needs (not
+/// inside `$or`) whose matchers are all exact strings or non-empty prefixes.
+fn anchors(pattern: &Pattern) -> Vec<Anchor> {
+    let mut found = Vec::new();
+    collect_anchors(pattern, &mut Vec::new(), &mut found);
     found
 }
 
-fn collect_anchor(pattern: &Pattern, path: &mut Vec<String>, found: &mut Option<Anchor>) {
+fn collect_anchors(pattern: &Pattern, path: &mut Vec<String>, found: &mut Vec<Anchor>) {
     for (key, node) in &pattern.fields {
         path.push(key.clone());
         match node {
-            Node::Nested(inner) => collect_anchor(inner, path, found),
+            Node::Nested(inner) => collect_anchors(inner, path, found),
             Node::Leaf(matchers) => {
                 let mut candidate = Anchor { path: path.clone(), exact: Vec::new(), prefixes: Vec::new() };
                 let fileable = matchers.iter().all(|m| match m {
@@ -62,13 +77,54 @@ fn collect_anchor(pattern: &Pattern, path: &mut Vec<String>, found: &mut Option<
                     }
                     _ => false,
                 });
-                let better = found.as_ref().is_none_or(|f| !f.prefixes.is_empty() && candidate.prefixes.is_empty());
-                if fileable && better {
-                    *found = Some(candidate);
+                if fileable {
+                    found.push(candidate);
                 }
             }
         }
         path.pop();
+    }
+}
+
+impl Index {
+    /// Files each rule under its rarest field: the one whose values the fewest rules
+    /// share, so that a value common to many rules (`"Env": ["prod"]`) does not make
+    /// every event with it a candidate for all of them.
+    fn build(patterns: &[&Pattern]) -> Self {
+        let all: Vec<Vec<Anchor>> = patterns.iter().map(|p| anchors(p)).collect();
+        let mut sharing: HashMap<(&[String], bool, &str), usize> = HashMap::new();
+        for key in all.iter().flatten().flat_map(Anchor::keys) {
+            *sharing.entry(key).or_default() += 1;
+        }
+        let mut index = Index::default();
+        for (at, anchors) in all.iter().enumerate() {
+            let cost = |a: &Anchor| (a.keys().map(|k| sharing[&k]).sum::<usize>(), !a.prefixes.is_empty());
+            match anchors.iter().min_by_key(|a| cost(a)) {
+                None => index.unfiled.push(at),
+                Some(anchor) => index.file(at, anchor),
+            }
+        }
+        index
+    }
+
+    fn file(&mut self, at: usize, anchor: &Anchor) {
+        let index = match self.paths.iter().position(|(p, _)| *p == anchor.path) {
+            Some(i) => &mut self.paths[i].1,
+            None => {
+                self.paths.push((anchor.path.clone(), PathIndex::default()));
+                &mut self.paths.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
+            }
+        };
+        for value in &anchor.exact {
+            index.exact.entry(value.clone()).or_default().push(at);
+        }
+        for prefix in &anchor.prefixes {
+            if !index.prefix_lengths.contains(&prefix.len()) {
+                index.prefix_lengths.push(prefix.len());
+                index.prefix_lengths.sort_unstable();
+            }
+            index.prefixes.entry(prefix.clone()).or_default().push(at);
+        }
     }
 }
 
@@ -97,7 +153,7 @@ fn strings_at<'a>(value: &'a Value, path: &[String], f: &mut impl FnMut(&'a str)
 
 impl<K> Default for RuleSet<K> {
     fn default() -> Self {
-        Self { rules: Vec::new(), paths: Vec::new(), unfiled: Vec::new() }
+        Self { rules: Vec::new(), index: OnceLock::new() }
     }
 }
 
@@ -116,42 +172,21 @@ impl<K> RuleSet<K> {
 
     /// Adds a rule.
     pub fn insert(&mut self, key: K, pattern: Pattern) {
-        let at = self.rules.len();
-        match anchor(&pattern) {
-            None => self.unfiled.push(at),
-            Some(anchor) => {
-                let index = match self.paths.iter().position(|(p, _)| *p == anchor.path) {
-                    Some(i) => &mut self.paths[i].1,
-                    None => {
-                        self.paths.push((anchor.path.clone(), PathIndex::default()));
-                        &mut self.paths.last_mut().unwrap_or_else(|| unreachable!("just pushed")).1
-                    }
-                };
-                for value in anchor.exact {
-                    index.exact.entry(value).or_default().push(at);
-                }
-                for prefix in anchor.prefixes {
-                    if !index.prefix_lengths.contains(&prefix.len()) {
-                        index.prefix_lengths.push(prefix.len());
-                        index.prefix_lengths.sort_unstable();
-                    }
-                    index.prefixes.entry(prefix).or_default().push(at);
-                }
-            }
-        }
         self.rules.push((key, pattern));
+        self.index = OnceLock::new();
     }
 
     /// The keys of the rules an event matches, in the order they were added.
     pub fn matches(&self, event: &Value) -> Vec<&K> {
-        let mut candidates: Vec<usize> = self.unfiled.clone();
-        for (path, index) in &self.paths {
+        let index = self.index.get_or_init(|| Index::build(&self.rules.iter().map(|(_, p)| p).collect::<Vec<_>>()));
+        let mut candidates: Vec<usize> = index.unfiled.clone();
+        for (path, filed) in &index.paths {
             strings_at(event, path, &mut |s| {
-                if let Some(rules) = index.exact.get(s) {
+                if let Some(rules) = filed.exact.get(s) {
                     candidates.extend_from_slice(rules);
                 }
-                for &length in index.prefix_lengths.iter().take_while(|&&l| l <= s.len()) {
-                    if let Some(rules) = s.get(..length).and_then(|p| index.prefixes.get(p)) {
+                for &length in filed.prefix_lengths.iter().take_while(|&&l| l <= s.len()) {
+                    if let Some(rules) = s.get(..length).and_then(|p| filed.prefixes.get(p)) {
                         candidates.extend_from_slice(rules);
                     }
                 }
@@ -205,9 +240,19 @@ mod tests {
     }
 
     #[test]
-    fn exact_fields_are_preferred_to_prefixes() {
+    fn rules_are_filed_under_their_rarest_field() {
+        // Every rule shares "Env": "prod"; each has its own instance prefix.
+        let patterns: Vec<Value> =
+            (0..50).map(|i| json!({"detail": {"tags": {"Env": ["prod"]}, "instance": [{"prefix": format!("i-{i:03}")}]}})).collect();
+        let refs: Vec<Pattern> = patterns.iter().map(|p| Pattern::from_value(p).unwrap()).collect();
+        let index = Index::build(&refs.iter().collect::<Vec<_>>());
+        assert!(index.unfiled.is_empty());
+        let (path, filed) = &index.paths[0];
+        assert_eq!((index.paths.len(), path.join(".")), (1, "detail.instance".to_string()));
+        assert_eq!(filed.prefixes.len(), 50);
+        // With no shared value, an exact field wins over a prefix.
         let p = Pattern::from_value(&json!({"source": [{"prefix": "a"}], "detail": {"state": ["on"]}})).unwrap();
-        let a = anchor(&p).unwrap();
-        assert_eq!(a.path, vec!["detail".to_string(), "state".to_string()]);
+        let index = Index::build(&[&p]);
+        assert_eq!(index.paths[0].0.join("."), "detail.state");
     }
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_events;
 mod bench_fleet;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
