@@ -174,8 +174,16 @@ fn an_event_stored_before_its_202_survives_kill9_and_its_target_runs_once() {
     assert_eq!(opsitems(&server).len(), 1, "the repeat did not open another OpsItem");
     assert_eq!(item["deduplication"], "disk-web-1");
 
-    // A resolved OpsItem takes no repeats: the same string opens a new one.
+    // A runbook run from the OpsItem is recorded on it.
     let id = item["id"].as_str().unwrap();
+    let ran = server.cli(&["opsitem", "run-runbook", id, "Bosun-HelloWorld", "-p", "Name=Ada", "--output", "json"]);
+    ran.expect_code(0);
+    let execution = ran.json()["executions"][0].as_str().unwrap().to_string();
+    assert_eq!(ran.json()["runbooks"], json!(["Bosun-HelloWorld"]));
+    json_of(server.get(&format!("/v1/executions/{execution}"), Some(&server.token)), StatusCode::OK);
+    server.cli(&["opsitem", "run-runbook", id, "No-Such-Runbook"]).expect_code(2);
+
+    // A resolved OpsItem takes no repeats: the same string opens a new one.
     server.cli(&["opsitem", "update", id, "--status", "Resolved"]).expect_code(0);
     json_of(deliver(&server, "alerts", &secret, "a-4", now(), r#"{"host": "web-1", "severity": 5}"#), StatusCode::ACCEPTED);
     poll("a new OpsItem", LIMIT, || Some(()).filter(|()| opsitems(&server).len() == 2));
@@ -204,6 +212,15 @@ fn rules_deliver_to_webhooks_and_automations_and_failures_reach_the_dead_letter_
             ]
         }),
     );
+    // Bosun's own events reach rules too: the execution the rule starts ends in Success.
+    create_rule(
+        &server,
+        &json!({
+            "name": "on-success",
+            "eventPattern": {"source": ["bosun.automation"], "detail": {"status": ["Success"], "document-name": ["Bosun-HelloWorld"]}},
+            "targets": [{"id": "note", "action": {"type": "opsItem", "title": "HelloWorld succeeded", "severity": "4"}}]
+        }),
+    );
     json_of(deliver(&server, "deploys", &secret, "d-1", now(), r#"{"env": "staging"}"#), StatusCode::ACCEPTED);
     json_of(deliver(&server, "deploys", &secret, "d-2", now(), r#"{"env": "prod-eu"}"#), StatusCode::ACCEPTED);
     let received = poll("the signed webhook", LIMIT, || receiver.requests().into_iter().next());
@@ -216,6 +233,8 @@ fn rules_deliver_to_webhooks_and_automations_and_failures_reach_the_dead_letter_
         list.as_array()?.iter().find(|e| e["documentName"] == "Bosun-HelloWorld").cloned()
     });
     assert!(execution.is_object());
+    let item = poll("the OpsItem of the execution's Success event", LIMIT, || opsitems(&server).into_iter().next());
+    assert_eq!((item["title"].as_str(), item["source"].as_str()), (Some("HelloWorld succeeded"), Some("bosun.automation")));
     let audit = json_of(server.get("/v1/audit?principal=rule:notify", Some(&server.token)), StatusCode::OK);
     assert!(audit.as_array().unwrap().iter().any(|r| r["action"] == "start-execution Bosun-HelloWorld"), "{audit}");
 
@@ -286,6 +305,12 @@ fn the_rule_commands_and_the_audit_trail() {
     let later = server.cli(&["audit", "list", "--since", "2999-01-01T00:00:00Z", "--output", "json"]);
     assert_eq!(later.json(), json!([]));
     server.cli(&["audit", "list", "--since", "yesterday"]).expect_code(2);
+
+    let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
+    for path in ["/v1/hooks", "/v1/hooks/{name}", "/v1/hooks/{name}/rotate-secret", "/v1/rules", "/v1/rules/{name}/enable", "/v1/events", "/v1/events/dlq", "/v1/events/dlq/replay", "/v1/opsitems/{id}", "/v1/opsitems/{id}/run-runbook", "/v1/audit"] {
+        assert!(openapi["paths"][path].is_object(), "{path} is not in the OpenAPI document");
+    }
+    assert!(openapi["paths"]["/v1/hooks/{name}"]["post"].is_object() && openapi["paths"]["/v1/hooks/{name}"]["delete"].is_object());
 
     let pattern = write("p.json", &json!({"detail": {"n": [{"numeric": [">", 1]}]}}));
     let yes = server.cli(&["rule", "test", "--pattern", &pattern, "--event", &write("e1.json", &json!({"detail": {"n": 2}}))]);

@@ -6,6 +6,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod deliveries;
+pub(crate) mod emitted;
 pub(crate) mod hooks;
 pub(crate) mod opsitems;
 pub(crate) mod rules;
