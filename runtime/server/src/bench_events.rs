@@ -64,7 +64,7 @@ fn event(i: u64) -> Value {
 
 /// Rule `i` of a set: alternately an exact rule (source and detail-type) and a prefix rule (instance id).
 fn rule(i: usize) -> Value {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         json!({"source": [format!("bosun.service-{i}")], "detail-type": ["Command Invocation Status Change"], "detail": {"status": ["Failed", "TimedOut"]}})
     } else {
         json!({"detail": {"instance-id": [{"prefix": format!("mi-{:014}", i)}], "tags": {"Env": ["prod"]}}})

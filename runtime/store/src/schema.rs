@@ -208,6 +208,7 @@ const PARTS: &[&str] = &[
     crate::events::deliveries::SCHEMA,
     crate::events::opsitems::SCHEMA,
     crate::events::audit::SCHEMA,
+    crate::events::presence::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

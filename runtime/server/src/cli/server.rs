@@ -148,7 +148,8 @@ pub async fn serve(
         run_command: run_command.clone(),
         http: reqwest::Client::builder().timeout(crate::run_command::notify::ATTEMPT_TIMEOUT).build().map_err(|e| CliError::failed(e.to_string()))?,
     };
-    let bus = crate::events::bus::EventBus::new(services, Default::default());
+    let bus_settings = crate::events::bus::BusSettings { heartbeat_gap: settings.heartbeat_gap, ..Default::default() };
+    let bus = crate::events::bus::EventBus::new(services, bus_settings);
     let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), bus.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen.address).await.map_err(|e| {
         let at = listen.address;

@@ -4,7 +4,8 @@
 //! tried again after 1 s, 2 s, 4 s … (at most 5 minutes apart); after
 //! [`BusSettings::max_attempts`] attempts, or at once when the failure is
 //! permanent (a missing document, an input that is not JSON), the delivery is dead
-//! and waits in the dead-letter list for `bosun event dlq replay`.
+//! and waits in the dead-letter list for `bosun event dlq replay`. Every 5 s the
+//! loop also emits node status changes (`bosun.node`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +29,18 @@ const TICK: Duration = Duration::from_millis(250);
 pub struct BusSettings {
     /// Attempts before a delivery is dead.
     pub max_attempts: u32,
+    /// How long a node may stay silent and still be Online (for node status events).
+    pub heartbeat_gap: Duration,
 }
 
 impl Default for BusSettings {
     fn default() -> Self {
-        Self { max_attempts: 8 }
+        Self { max_attempts: 8, heartbeat_gap: crate::api::DEFAULT_HEARTBEAT_GAP }
     }
 }
+
+/// How often nodes' ping statuses are compared with the last ones reported.
+const PRESENCE_EVERY: Duration = Duration::from_secs(5);
 
 /// The event bus of one server.
 pub struct EventBus {
@@ -65,7 +71,14 @@ impl EventBus {
     /// Routes and delivers until `stop` resolves.
     pub async fn run_until(self: Arc<Self>, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
+        let mut presence_swept: Option<tokio::time::Instant> = None;
         loop {
+            if presence_swept.is_none_or(|at| at.elapsed() >= PRESENCE_EVERY) {
+                presence_swept = Some(tokio::time::Instant::now());
+                if let Err(error) = self.store().sweep_node_presence(self.settings.heartbeat_gap).await {
+                    tracing::warn!(%error, "cannot compare the nodes' statuses");
+                }
+            }
             if let Err(error) = self.route().await {
                 tracing::warn!(%error, "cannot route events to rules");
             }

@@ -9,6 +9,7 @@ pub(crate) mod deliveries;
 pub(crate) mod emitted;
 pub(crate) mod hooks;
 pub(crate) mod opsitems;
+pub(crate) mod presence;
 pub(crate) mod rules;
 
 use rusqlite::{Connection, params};
