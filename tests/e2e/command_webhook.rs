@@ -25,23 +25,23 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
     /// The status the receiver answered.
     answered: u16,
 }
 
 /// A loopback HTTP receiver that answers 500 to its first `failures` requests and 200 afterwards.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     requests: Arc<Mutex<Vec<Received>>>,
     failures: Arc<AtomicUsize>,
 }
 
 impl Receiver {
-    fn start(failures: usize) -> Self {
+    pub(crate) fn start(failures: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -55,7 +55,7 @@ impl Receiver {
         Receiver { url, requests, failures }
     }
 
-    fn requests(&self) -> Vec<Received> {
+    pub(crate) fn requests(&self) -> Vec<Received> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -86,7 +86,7 @@ fn serve_one(stream: TcpStream, got: &Mutex<Vec<Received>>, failing: &AtomicUsiz
 }
 
 /// The Standard Webhooks signature of a request, computed here independently of the server.
-fn expected_signature(secret: &str, request: &Received) -> String {
+pub(crate) fn expected_signature(secret: &str, request: &Received) -> String {
     let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{}.{}.", request.headers["webhook-id"], request.headers["webhook-timestamp"]).as_bytes());

@@ -6,6 +6,7 @@ mod approval;
 mod command_webhook;
 mod doc;
 mod durability;
+mod events;
 mod fleet;
 mod local;
 mod module_docs;

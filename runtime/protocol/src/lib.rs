@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod command;
+pub mod events;
 pub mod fleet;
 pub mod rate;
 pub mod status;

@@ -35,7 +35,7 @@ const WAIT: Duration = Duration::from_secs(300);
 const MAX_REGISTRATIONS: usize = bosun_protocol::fleet::MAX_REGISTRATIONS as usize;
 
 /// A child process killed when dropped.
-struct Process(Child);
+pub(crate) struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -68,7 +68,7 @@ fn usage(pid: u32) -> Usage {
     Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), threads: field("Threads:"), fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -283,7 +283,7 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn create_token(exe: &Path, data: &Path) -> Result<String, String> {
+pub(crate) fn create_token(exe: &Path, data: &Path) -> Result<String, String> {
     let output = Command::new(exe)
         .args(["token", "create", "bench", "--output", "json", "--data-dir"])
         .arg(data)
@@ -294,9 +294,15 @@ fn create_token(exe: &Path, data: &Path) -> Result<String, String> {
 }
 
 fn start_server(exe: &Path, data: &Path, dir: &Path) -> Result<(Process, String), String> {
+    start_server_with(exe, data, dir, &[])
+}
+
+/// The same, with global flags before `server` (e.g. `--durability full`).
+pub(crate) fn start_server_with(exe: &Path, data: &Path, dir: &Path, flags: &[&str]) -> Result<(Process, String), String> {
     let out = dir.join("server.out");
     let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
     let child = Command::new(exe)
+        .args(flags)
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("RUST_LOG", "warn")

@@ -2,10 +2,12 @@
 
 mod api;
 mod bench;
+mod bench_events;
 mod bench_fleet;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod cli;
+mod events;
 mod http_serve;
 mod output;
 mod plugins;

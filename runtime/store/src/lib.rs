@@ -26,6 +26,10 @@ pub use commands::{
     command_status, invocation_id, plan,
 };
 pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, validate_document_name};
+pub use events::audit::NewAudit;
+pub use events::deliveries::{DueDelivery, NewDelivery, RULES_CURSOR};
+pub use events::hooks::{HookKeys, Ingested, REMEMBER_MESSAGE_SECONDS, validate_event_name};
+pub use events::opsitems::{NewOpsItem, OPSITEM_SEVERITIES};
 pub use events::{Event, NewEvent};
 pub use executions::ExecutionSummary;
 pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};

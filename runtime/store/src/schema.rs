@@ -200,7 +200,16 @@ CREATE INDEX IF NOT EXISTS invocations_by_node ON invocations (node_id, status);
 
 /// The schema in parts: the tables above, and those each feature module keeps beside
 /// its code. Every part creates only what does not exist yet.
-const PARTS: &[&str] = &[SCHEMA, crate::events::SCHEMA];
+const PARTS: &[&str] = &[
+    SCHEMA,
+    crate::events::SCHEMA,
+    crate::events::hooks::SCHEMA,
+    crate::events::rules::SCHEMA,
+    crate::events::deliveries::SCHEMA,
+    crate::events::opsitems::SCHEMA,
+    crate::events::audit::SCHEMA,
+    crate::events::presence::SCHEMA,
+];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
 const VERSION: i64 = 3;

@@ -15,7 +15,7 @@ pub const DEFAULT_LIMIT: usize = 1024 * 1024;
 /// A JSON request body.
 pub struct ApiJson<T>(pub T);
 
-fn is_json(content_type: &str) -> bool {
+pub(super) fn is_json(content_type: &str) -> bool {
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }

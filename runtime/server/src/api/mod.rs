@@ -7,17 +7,22 @@ mod activations;
 mod agent;
 mod agent_plugins;
 mod agent_work;
+mod audit;
 mod auth;
 mod body;
 mod commands;
 mod documents;
 mod error;
+mod events;
 mod executions;
 mod groups;
 mod health;
+mod hooks;
 mod node_auth;
 mod nodes;
+mod opsitems;
 mod plugins;
+mod rules;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::events::bus::EventBus;
 use crate::run_command::RunCommand;
 pub use body::DEFAULT_LIMIT;
 use error::ApiError;
@@ -42,6 +48,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
     pub run_command: Arc<RunCommand>,
+    /// Routes logged events to rule targets.
+    pub bus: Arc<EventBus>,
     /// Plugins compiled for node agents.
     pub node_artifacts: Arc<crate::plugins::NodeArtifacts>,
     /// How long a node may stay silent and still be Online.
@@ -113,12 +121,19 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_plugins::plugin_artifact))
 }
 
+/// The webhook triggers, which check the sender's signature instead of a token, and
+/// read the body themselves under each hook's own limit.
+fn hook_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(hooks::receive)).layer(DefaultBodyLimit::disable())
+}
+
 /// The whole API, with the server's settings.
-pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, settings: ApiSettings) -> Router {
+pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, bus: Arc<EventBus>, settings: ApiSettings) -> Router {
     let state = AppState {
         store,
         engine,
         run_command,
+        bus,
         node_artifacts: Arc::default(),
         heartbeat_gap: settings.heartbeat_gap,
         touched: Arc::default(),
@@ -127,6 +142,7 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
     // Public: the activation code is register's credential.
     let (public, public_doc) = OpenApiRouter::new().routes(routes!(health::health)).routes(routes!(agent::register)).split_for_parts();
     let (agent, agent_doc) = agent_routes().split_for_parts();
+    let (hook, hook_doc) = hook_routes().split_for_parts();
     let (protected, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(documents::list_documents, documents::create_document))
         .routes(routes!(documents::get_document))
@@ -145,14 +161,30 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(commands::list_commands, commands::send_command))
         .routes(routes!(commands::get_command))
         .routes(routes!(commands::cancel_command))
+        .routes(routes!(hooks::list_hooks, hooks::create_hook))
+        .routes(routes!(hooks::delete_hook))
+        .routes(routes!(hooks::rotate_secret))
+        .routes(routes!(rules::list_rules, rules::create_rule))
+        .routes(routes!(rules::get_rule, rules::delete_rule))
+        .routes(routes!(rules::enable_rule))
+        .routes(routes!(rules::disable_rule))
+        .routes(routes!(events::list_events))
+        .routes(routes!(events::list_dead_letters))
+        .routes(routes!(events::replay_dead_letters))
+        .routes(routes!(opsitems::list_opsitems))
+        .routes(routes!(opsitems::get_opsitem, opsitems::update_opsitem))
+        .routes(routes!(opsitems::run_runbook))
+        .routes(routes!(audit::list_audit))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);
     doc.merge(agent_doc);
+    doc.merge(hook_doc);
     let agent = agent.layer(axum::middleware::from_fn_with_state(state.clone(), node_auth::require_node));
     let protected = protected
         .fallback(not_found)
         .layer(Extension(Arc::new(doc)))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    public.merge(agent).merge(protected).layer(DefaultBodyLimit::max(settings.body_limit)).with_state(state)
+    public.merge(agent).merge(hook).merge(protected).layer(DefaultBodyLimit::max(settings.body_limit)).with_state(state)
 }

@@ -3,6 +3,7 @@
 //! the engine lock of a data directory).
 
 pub mod activation;
+pub mod audit;
 pub mod automation;
 pub mod client;
 pub mod command;
@@ -11,12 +12,16 @@ pub mod dev_agent;
 pub mod dev_env;
 pub mod doc;
 pub mod drive;
+pub mod event;
 pub mod fleet;
 pub mod group;
+pub mod hook;
 pub mod node;
+pub mod opsitem;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
+pub mod rule;
 pub mod server;
 pub mod token;
 
@@ -99,6 +104,21 @@ pub enum Command {
     /// Create, list, show and delete resource groups: nodes chosen by their tags (through the API).
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Webhook triggers: create, list, rotate the secret of and delete hooks (through the API).
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+    /// Event-pattern rules and their targets (through the API); `rule test` matches a pattern file locally.
+    #[command(subcommand)]
+    Rule(rule::RuleCommand),
+    /// Read the event log and the dead-letter list of deliveries (through the API).
+    #[command(subcommand)]
+    Event(event::EventCommand),
+    /// OpsCenter: list, show and update OpsItems, run a runbook from one (through the API).
+    #[command(subcommand)]
+    Opsitem(opsitem::OpsItemCommand),
+    /// The audit trail of state-changing calls and execution starts (through the API).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -185,6 +205,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Activation(command) => block_on(activation::run(&ctx, command)),
         Command::Node(command) => block_on(node::run(&ctx, command)),
         Command::Group(command) => block_on(group::run(&ctx, command)),
+        Command::Hook(command) => block_on(hook::run(&ctx, command)),
+        Command::Rule(command) => block_on(rule::run(&ctx, command)),
+        Command::Event(command) => block_on(event::run(&ctx, command)),
+        Command::Opsitem(command) => block_on(opsitem::run(&ctx, command)),
+        Command::Audit(command) => block_on(audit::run(&ctx, command)),
     }
 }
 

@@ -123,7 +123,10 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
 }
 
 /// Serves `app` on `listener` until `stopped` resolves.
-fn spawn_server<L: Listener>(listener: L, app: axum::Router, stopped: oneshot::Receiver<()>) -> JoinHandle<()> {
+fn spawn_server<L: Listener>(listener: L, app: axum::Router, stopped: oneshot::Receiver<()>) -> JoinHandle<()>
+where
+    L::Addr: Clone + Send + Sync + 'static,
+{
     tokio::spawn(crate::http_serve::serve(listener, app, stopped))
 }
 
@@ -139,7 +142,15 @@ pub async fn serve(
 ) -> Result<ExitCode, CliError> {
     let run_command = driver.run_command.clone();
     run_command.set_heartbeat_gap(settings.heartbeat_gap);
-    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), settings);
+    let services = crate::events::targets::Services {
+        store: driver.store.clone(),
+        engine: driver.engine.clone(),
+        run_command: run_command.clone(),
+        http: reqwest::Client::builder().timeout(crate::run_command::notify::ATTEMPT_TIMEOUT).build().map_err(|e| CliError::failed(e.to_string()))?,
+    };
+    let bus_settings = crate::events::bus::BusSettings { heartbeat_gap: settings.heartbeat_gap, ..Default::default() };
+    let bus = crate::events::bus::EventBus::new(services, bus_settings);
+    let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), bus.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen.address).await.map_err(|e| {
         let at = listen.address;
         CliError::failed(format!("cannot listen on {at}: {e}; pick another address with --listen (port 0: any free port)"))
@@ -157,6 +168,10 @@ pub async fn serve(
     let notifier = tokio::spawn(run_command.clone().notify_until(webhook, async move {
         let _ = notifying_stopped.await;
     }));
+    let (stop_routing, routing_stopped) = oneshot::channel::<()>();
+    let router = tokio::spawn(bus.run_until(async move {
+        let _ = routing_stopped.await;
+    }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -171,6 +186,8 @@ pub async fn serve(
     let _ = dispatcher.await;
     let _ = stop_notifying.send(());
     let _ = notifier.await;
+    let _ = stop_routing.send(());
+    let _ = router.await;
     let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
         tracing::warn!("requests still open after 5 s; stopping anyway");

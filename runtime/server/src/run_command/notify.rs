@@ -61,7 +61,7 @@ impl Webhook {
 pub fn parse_url(url: &str) -> Result<reqwest::Url, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("the command webhook must be an http:// or https:// URL, not {}://", parsed.scheme()));
+        return Err(format!("a webhook must be an http:// or https:// URL, not {}://", parsed.scheme()));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("{url:?} has no host"));
@@ -89,8 +89,22 @@ pub fn completion_body(view: &CommandView, ended_at: &str) -> serde_json::Result
     serde_json::to_vec(&serde_json::json!({"type": EVENT_TYPE, "timestamp": ended_at, "data": data}))
 }
 
+/// A POST of `body` (JSON) to `url`, signed with `secret` as Standard Webhooks sign:
+/// the `webhook-id` is `id`, the `webhook-timestamp` now.
+pub fn signed_post(client: &reqwest::Client, url: reqwest::Url, secret: &Secret, id: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    let sent_at = Utc::now().timestamp();
+    let signature = webhook_sign::sign(secret, id, sent_at, &body);
+    client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(webhook_sign::ID_HEADER, id)
+        .header(webhook_sign::TIMESTAMP_HEADER, sent_at.to_string())
+        .header(webhook_sign::SIGNATURE_HEADER, signature)
+        .body(body)
+}
+
 /// An error with its causes, which reqwest keeps apart.
-fn describe(error: &dyn std::error::Error) -> String {
+pub fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -224,18 +238,7 @@ impl RunCommand {
         let ended_at = item.completed_at.clone().unwrap_or_else(|| timestamp(Utc::now()));
         let body = completion_body(&view, &ended_at).map_err(|e| format!("cannot write the notification: {e}"))?;
         let id = message_id(&item.command_id);
-        let sent_at = Utc::now().timestamp();
-        let signature = webhook_sign::sign(&webhook.secret, &id, sent_at, &body);
-        let response = client
-            .post(webhook.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(webhook_sign::ID_HEADER, id)
-            .header(webhook_sign::TIMESTAMP_HEADER, sent_at.to_string())
-            .header(webhook_sign::SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
+        let response = signed_post(client, webhook.url.clone(), &webhook.secret, &id, body).send().await.map_err(|e| describe(&e))?;
         let status = response.status();
         if status.is_success() { Ok(()) } else { Err(format!("the webhook answered {status}")) }
     }

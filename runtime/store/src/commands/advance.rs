@@ -163,6 +163,7 @@ fn apply(conn: &Connection, step: &Advance) -> Result<Advanced, StoreError> {
         conn.prepare_cached("UPDATE commands SET status = ?2, completed_at = CASE WHEN ?3 THEN ?4 ELSE completed_at END WHERE no = ?1")
             .and_then(|mut s| s.execute(params![no, status, ended, step.now]))
             .map_err(sql_error)?;
+        crate::events::emitted::command_status(conn, no, status)?;
     }
     Ok(Advanced { dispatched, status: status.to_string(), changed })
 }

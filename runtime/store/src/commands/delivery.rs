@@ -74,6 +74,7 @@ fn record(conn: &Connection, node_id: &str, invocation_id: &str, report: &Report
         })
         .map_err(sql_error)?;
     }
+    crate::events::emitted::invocation_status(conn, invocation_id, &report.status)?;
     Ok(ReportOutcome::Recorded { command_id, status: report.status.clone() })
 }
 

@@ -113,6 +113,11 @@ pub(crate) fn ends_an_execution(ops: &[Op]) -> bool {
 }
 
 fn apply_one(conn: &Connection, op: &Op) -> Result<(), StoreError> {
+    match op {
+        Op::Create { id, document_name, status, .. } => crate::events::emitted::automation_status(conn, id, Some(document_name), status)?,
+        Op::Update { id, status, .. } | Op::End { id, status, .. } => crate::events::emitted::automation_status(conn, id, None, status)?,
+        _ => {}
+    }
     let changed = match op {
         Op::Create { id, document_name, status, terminal, created_at, record, document } => conn
             .prepare_cached(

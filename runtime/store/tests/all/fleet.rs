@@ -307,3 +307,26 @@ async fn groups_are_created_listed_read_and_deleted() {
     assert!(!store.delete_group("dev").unwrap());
     assert!(store.get_group("dev").unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_status_changes_are_emitted_once_each() {
+    let (_dir, store) = store();
+    let gap = Duration::from_secs(60);
+    let (id, _) = node(&store, &[]).await;
+    store.touch_node(&id).await.unwrap();
+    assert_eq!(store.sweep_node_presence(gap).await.unwrap(), 1);
+    assert_eq!(store.sweep_node_presence(gap).await.unwrap(), 0, "no change, no event");
+    sql(&store, &format!("UPDATE nodes SET last_seen = '2000-01-01T00:00:00.000Z' WHERE id = '{id}'"));
+    assert_eq!(store.sweep_node_presence(gap).await.unwrap(), 1);
+    store.deregister_node(&id, gap).unwrap();
+    assert_eq!(store.sweep_node_presence(gap).await.unwrap(), 1);
+    let statuses: Vec<(String, String)> = store
+        .events_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.source == "bosun.node")
+        .map(|e| (e.detail["status"].as_str().unwrap().to_string(), e.detail["instance-id"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = ["Online", "ConnectionLost", "Inactive"].iter().map(|s| (s.to_string(), id.clone())).collect();
+    assert_eq!(statuses, expected);
+}

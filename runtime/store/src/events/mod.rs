@@ -2,6 +2,15 @@
 //! row here, committed in the same transaction as the change it reports, so an event
 //! is neither lost nor invented when the process dies. Events carry EventBridge's
 //! envelope (id, source, detail-type, time, resources, detail); `seq` orders them.
+//! Beside it: hooks, rules, deliveries to rule targets, OpsItems and the audit trail.
+
+pub(crate) mod audit;
+pub(crate) mod deliveries;
+pub(crate) mod emitted;
+pub(crate) mod hooks;
+pub(crate) mod opsitems;
+pub(crate) mod presence;
+pub(crate) mod rules;
 
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -62,7 +71,7 @@ pub(crate) fn append(conn: &Connection, event: &NewEvent) -> Result<String, Stor
     Ok(id)
 }
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+pub(crate) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let text = |i: usize| r.get::<_, String>(i);
     let resources = serde_json::from_str(&text(5)?).unwrap_or_default();
     let detail = serde_json::from_str(&text(6)?).unwrap_or(serde_json::Value::Null);
@@ -79,6 +88,19 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
 }
 
 impl Store {
+    /// Runs one statement (or a few) in the writer; whether it changed a row.
+    pub(crate) fn write_count(
+        &self,
+        statement: impl Fn(&Connection) -> rusqlite::Result<usize> + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.writer.run_blocking(Box::new(move |conn| {
+            let _ = tx.send(statement(conn).map_err(sql_error)? > 0);
+            Ok(())
+        }))?;
+        Ok(rx.try_iter().last().unwrap_or(false))
+    }
+
     /// Appends an event on its own (an event that reports no other change of the store).
     pub fn emit_event(&self, event: NewEvent) -> Result<String, StoreError> {
         let (tx, rx) = std::sync::mpsc::channel();
