@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod command;
 pub mod fleet;
+pub mod params;
 pub mod rate;
 pub mod status;
 pub mod target;

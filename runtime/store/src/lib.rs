@@ -11,6 +11,7 @@ mod events;
 mod executions;
 mod fleet;
 mod housekeeping;
+pub mod params;
 mod plugins;
 mod schema;
 mod tokens;
@@ -29,6 +30,7 @@ pub use documents::{DocumentInfo, DocumentOwner, NewDocument, content_hash, vali
 pub use events::{Event, NewEvent};
 pub use executions::ExecutionSummary;
 pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};
+pub use params::{MasterKey, ParamError, ParamScopes, StoredParameter};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
 pub use tokens::{TokenInfo, token_hash, validate_token_name};
 pub use writer::Durability;
