@@ -8,6 +8,7 @@ mod bench_plugins;
 mod cli;
 mod http_serve;
 mod output;
+mod params;
 mod plugins;
 mod run_command;
 mod runbooks;

@@ -17,6 +17,7 @@ mod groups;
 mod health;
 mod node_auth;
 mod nodes;
+mod params;
 mod plugins;
 
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub node_artifacts: Arc<crate::plugins::NodeArtifacts>,
     /// How long a node may stay silent and still be Online.
     pub heartbeat_gap: Duration,
+    /// Parameter Store, read with each caller's scopes.
+    pub params: Arc<crate::params::Parameters>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -53,12 +56,14 @@ pub struct AppState {
 }
 
 /// The server's settings that the API sees.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The largest request body, in bytes.
     pub body_limit: usize,
     /// How long a node may stay silent and still be Online; past it, ConnectionLost.
     pub heartbeat_gap: Duration,
+    /// The Parameter Store's master key, for SecureString values.
+    pub param_key: Option<Arc<bosun_store::MasterKey>>,
 }
 
 /// The default heartbeat gap.
@@ -66,7 +71,7 @@ pub const DEFAULT_HEARTBEAT_GAP: Duration = Duration::from_secs(60);
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        Self { body_limit: DEFAULT_LIMIT, heartbeat_gap: DEFAULT_HEARTBEAT_GAP }
+        Self { body_limit: DEFAULT_LIMIT, heartbeat_gap: DEFAULT_HEARTBEAT_GAP, param_key: None }
     }
 }
 
@@ -116,6 +121,7 @@ fn agent_routes() -> OpenApiRouter<AppState> {
 /// The whole API, with the server's settings.
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, settings: ApiSettings) -> Router {
     let state = AppState {
+        params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
         store,
         engine,
         run_command,
@@ -145,6 +151,14 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(commands::list_commands, commands::send_command))
         .routes(routes!(commands::get_command))
         .routes(routes!(commands::cancel_command))
+        .routes(routes!(params::put))
+        .routes(routes!(params::get))
+        .routes(routes!(params::get_many))
+        .routes(routes!(params::get_by_path))
+        .routes(routes!(params::history))
+        .routes(routes!(params::label))
+        .routes(routes!(params::unlabel))
+        .routes(routes!(params::delete))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

@@ -14,6 +14,7 @@ pub mod drive;
 pub mod fleet;
 pub mod group;
 pub mod node;
+pub mod param;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Create, list, show and delete resource groups: nodes chosen by their tags (through the API).
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Parameter Store: put, read, label and delete parameters (through the API); rotate-key works on the data directory.
+    #[command(subcommand)]
+    Param(param::ParamCommand),
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -185,6 +189,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Activation(command) => block_on(activation::run(&ctx, command)),
         Command::Node(command) => block_on(node::run(&ctx, command)),
         Command::Group(command) => block_on(group::run(&ctx, command)),
+        Command::Param(command) => block_on(param::run(&ctx, command)),
     }
 }
 
@@ -220,7 +225,9 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
 pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
     let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
     let actions = Actions { plugins, run_command };
-    Ok(Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default()))
+    let engine = Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default());
+    engine.set_parameter_source(crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?));
+    Ok(engine)
 }
 
 /// An engine for the commands that only check or create executions, which the

@@ -114,7 +114,7 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let driver = Driver::start(ctx).await?;
     let webhook = args.webhook.webhook(&ctx.data_dir)?;
-    let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap) };
+    let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap), param_key: None };
     serve(driver, Listen { address: args.listen, tls }, settings, webhook, |address| {
         crate::outln!("listening on {scheme}://{address}");
         Ok(())
@@ -133,10 +133,11 @@ fn spawn_server<L: Listener>(listener: L, app: axum::Router, stopped: oneshot::R
 pub async fn serve(
     driver: Driver,
     listen: Listen,
-    settings: ApiSettings,
+    mut settings: ApiSettings,
     webhook: Option<Webhook>,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
+    settings.param_key = driver.param_key.clone();
     let run_command = driver.run_command.clone();
     run_command.set_heartbeat_gap(settings.heartbeat_gap);
     let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), settings);
@@ -157,6 +158,10 @@ pub async fn serve(
     let notifier = tokio::spawn(run_command.clone().notify_until(webhook, async move {
         let _ = notifying_stopped.await;
     }));
+    let (stop_policies, policies_stopped) = oneshot::channel::<()>();
+    let policies = tokio::spawn(crate::params::policy_loop::run_until(driver.store.clone(), async move {
+        let _ = policies_stopped.await;
+    }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -171,6 +176,8 @@ pub async fn serve(
     let _ = dispatcher.await;
     let _ = stop_notifying.send(());
     let _ = notifier.await;
+    let _ = stop_policies.send(());
+    let _ = policies.await;
     let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
         tracing::warn!("requests still open after 5 s; stopping anyway");
