@@ -9,6 +9,7 @@ mod durability;
 mod fleet;
 mod local;
 mod module_docs;
+mod params;
 mod plugins;
 mod read_only;
 mod run_command;
