@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::agents::{Agent, ids, invocation, send, shell, wait_command};
 use crate::fleet::{FleetServer, json_of};
 use crate::support::{bosun, poll};
 
@@ -231,4 +232,45 @@ fn a_policy_fires_once_across_a_server_restart() {
     let fired: Vec<_> = store.events_after(0, 10_000).unwrap().into_iter().filter(|e| e.detail_type == "Parameter Store Policy Action").collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0].detail["action-status"], "Expired");
+}
+
+#[test]
+fn commands_get_resolved_values_on_the_node_and_masked_output() {
+    let server = server_with_key();
+    let token = server.token.clone();
+    put(&server, &token, json!({"name": "/app/dev/greeting", "value": "hello-from-store", "type": "String"}));
+    put(&server, &token, json!({"name": "/app/dev/pw", "value": CANARY, "type": "SecureString"}));
+    put(&server, &token, json!({"name": "/app/prod/url", "value": "prod-url", "type": "String"}));
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&server, dir.path(), "node", &[]);
+    let commands = ["echo {{ ssm:/app/dev/greeting }}", "echo pw={{ ssm-secure:/app/dev/pw }}", "echo go '{{ .Braces }}'"];
+    let id = send(&server, &shell(ids(&[&agent.node_id]), &commands));
+    let view = wait_command(&server, &id, &["Success", "Failed"]);
+    assert_eq!(view["status"], "Success", "{view}");
+    let stdout = invocation(&view, &agent.node_id)["stdout"].as_str().unwrap_or_default().to_string();
+    assert!(stdout.contains("hello-from-store") && stdout.contains("pw=***") && stdout.contains("{{ .Braces }}"), "{stdout}");
+    assert!(!view.to_string().contains(CANARY), "the command's view holds the plaintext");
+
+    // A scoped token cannot send a command that reads outside its paths.
+    let dev = scoped_token(&server, "dev-sender", &["--param-read", "/app/dev/*"]);
+    let refused = server.post("/v1/commands", Some(&dev), &shell(ids(&[&agent.node_id]), &["echo {{ ssm:/app/prod/url }}"]));
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text().unwrap();
+    assert!(text.contains("may not read /app/prod/url") && !text.contains("prod-url"), "{text}");
+
+    // Automation hands aws:runCommand the reference, which Run Command resolves for the node.
+    let runbook = format!(
+        "schemaVersion: '0.3'\nmainSteps:\n- name: run\n  action: aws:runCommand\n  inputs:\n    DocumentName: AWS-RunShellScript\n    InstanceIds: ['{}']\n    Parameters: {{commands: ['echo auto={{{{ ssm-secure:/app/dev/pw }}}}']}}\n",
+        agent.node_id
+    );
+    let done = run_document(&server, &token, "RunsWithSecret", &runbook);
+    assert_eq!(done["status"], "Success", "{done}");
+    assert!(done.to_string().contains("auto=***"), "{done}");
+    let commands_view = json_of(server.get("/v1/commands", Some(&token)), StatusCode::OK);
+    assert!(!commands_view.to_string().contains(CANARY));
+    drop(agent);
+    let mut server = server;
+    server.terminate();
+    assert_eq!(files_holding(server.data_dir(), CANARY), Vec::<String>::new());
+    assert!(!server.log_text().contains(CANARY));
 }

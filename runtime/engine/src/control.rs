@@ -17,7 +17,7 @@ use crate::action::ActionCall;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::handle::Handle;
-use crate::resolve::{mask, mask_text};
+use crate::resolve::{Secure, mask, mask_text};
 use crate::record::{Change, Decision, SignalKind, SignalRecord, StepRecord, StoredExecution};
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
@@ -176,8 +176,8 @@ impl Engine {
         }
     }
 
-    /// The current step's inputs with `{{ ssm-secure:... }}` values in plain text, and
-    /// those values; None when the step has no secure reference (its stored inputs,
+    /// The current step's inputs with `{{ ssm-secure:... }}` values in plain text (or as
+    /// written, for an action that resolves them itself), and those values; None when the step has no secure reference (its stored inputs,
     /// where secure values are masked, are then the inputs). Interpolated again from
     /// the document, at the time of the call.
     fn revealed_inputs(&self, run: &Run) -> Result<Option<(Value, Vec<String>)>, String> {
@@ -186,7 +186,8 @@ impl Engine {
         if !any_string(written, &secure) {
             return Ok(None);
         }
-        let resolver = self.resolver(run, Utc::now(), true);
+        let keep = run.current().is_some_and(|s| self.dispatcher.keeps_secure_references(&s.action));
+        let resolver = self.resolver(run, Utc::now(), if keep { Secure::Keep } else { Secure::Reveal });
         let inputs = interpolate(written, &resolver).map_err(|e| e.to_string())?;
         Ok(Some((inputs, resolver.revealed.take())))
     }

@@ -18,7 +18,7 @@ use crate::control;
 use crate::error::EngineError;
 use crate::handle::Handles;
 use crate::record::{Change, DocumentSnapshot, ExecutionRecord, ParentRef, SignalKind, SignalRecord, StoredExecution};
-use crate::resolve::{ExecutionResolver, Globals, ParameterAccess, ParameterSource};
+use crate::resolve::{ExecutionResolver, Globals, ParameterAccess, ParameterSource, Secure};
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
 use crate::store::{DocumentSource, ExecutionStore};
@@ -105,9 +105,9 @@ impl Engine {
         let _ = self.parameter_source.set(source);
     }
 
-    /// A resolver of the references of `run` as it stands; `reveal` gives secure values
-    /// in plain text (for an action's call only).
-    pub(crate) fn resolver<'a>(&'a self, run: &'a Run, now: chrono::DateTime<Utc>, reveal: bool) -> ExecutionResolver<'a> {
+    /// A resolver of the references of `run` as it stands; `secure` says what secure
+    /// values become.
+    pub(crate) fn resolver<'a>(&'a self, run: &'a Run, now: chrono::DateTime<Utc>, secure: Secure) -> ExecutionResolver<'a> {
         ExecutionResolver {
             execution_id: &run.record.id,
             parameters: &run.record.parameters,
@@ -117,7 +117,7 @@ impl Engine {
             parameter_store: ParameterAccess {
                 source: self.parameter_source.get().map(|s| s.as_ref() as &dyn ParameterSource),
                 principal: run.record.started_by.as_deref(),
-                reveal,
+                secure,
             },
             revealed: Default::default(),
         }

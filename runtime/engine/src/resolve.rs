@@ -40,13 +40,24 @@ pub trait ParameterSource: Send + Sync {
 /// What stands for a secure value wherever it would be stored or shown.
 pub const MASK: &str = "***";
 
+/// What `{{ ssm-secure:... }}` becomes (after its access is checked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Secure {
+    /// [`MASK`]: what is stored and shown.
+    #[default]
+    Mask,
+    /// The plaintext: for an action's call only.
+    Reveal,
+    /// The reference as written: for an action that resolves it itself.
+    Keep,
+}
+
 /// How a resolver reads Parameter Store references.
 #[derive(Clone, Copy, Default)]
 pub struct ParameterAccess<'a> {
     pub source: Option<&'a dyn ParameterSource>,
     pub principal: Option<&'a str>,
-    /// Give `ssm-secure:` plaintext (for the action's call); otherwise [`MASK`].
-    pub reveal: bool,
+    pub secure: Secure,
 }
 
 pub struct ExecutionResolver<'a> {
@@ -94,11 +105,14 @@ impl ExecutionResolver<'_> {
         if !secure {
             return Ok(Value::String(value));
         }
-        if !access.reveal {
-            return Ok(Value::String(MASK.into()));
+        match access.secure {
+            Secure::Mask => Ok(Value::String(MASK.into())),
+            Secure::Keep => Ok(Value::String(format!("{{{{ ssm-secure:{name} }}}}"))),
+            Secure::Reveal => {
+                self.revealed.borrow_mut().push(value.clone());
+                Ok(Value::String(value))
+            }
         }
-        self.revealed.borrow_mut().push(value.clone());
-        Ok(Value::String(value))
     }
 }
 

@@ -19,6 +19,7 @@ use crate::error::EngineError;
 use crate::flow::{Next, after_cancel, after_failure, after_success, end_status};
 use crate::looping;
 use crate::record::{Change, ParentRef, StepRecord};
+use crate::resolve::Secure;
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
 
@@ -190,7 +191,7 @@ impl Engine {
         let record = &run.steps[pos];
         let done = looping::current_iteration(&record.outputs);
         let decision = looping::plan(&record.inputs).and_then(|plan| {
-            let resolver = self.resolver(run, Utc::now(), false);
+            let resolver = self.resolver(run, Utc::now(), Secure::Mask);
             let condition = run.doc.main_steps.get(parent).and_then(|s| s.inputs.get("LoopCondition"));
             let again = looping::runs_again(&plan, done, condition, &resolver)?;
             Ok(again.then(|| plan.items.as_ref().and_then(|items| items.get(done as usize).cloned())))
@@ -229,7 +230,7 @@ impl Engine {
         let written = if is_loop { looping::begin_inputs(&step.inputs) } else { step.inputs.clone() };
         let now = Utc::now();
         let inputs = {
-            let resolver = self.resolver(run, now, false);
+            let resolver = self.resolver(run, now, Secure::Mask);
             interpolate(&written, &resolver)
         };
         let seq = u32::try_from(run.steps.len()).unwrap_or(u32::MAX);

@@ -224,9 +224,13 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
 /// and, given a Run Command service, `aws:runCommand`.
 pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
     let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
+    let parameters = crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?);
+    if let Some(run_command) = &run_command {
+        run_command.set_parameters(parameters.clone());
+    }
     let actions = Actions { plugins, run_command };
     let engine = Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default());
-    engine.set_parameter_source(crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?));
+    engine.set_parameter_source(parameters);
     Ok(engine)
 }
 
