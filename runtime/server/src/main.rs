@@ -3,6 +3,7 @@
 mod api;
 mod bench;
 mod bench_fleet;
+mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod cli;
