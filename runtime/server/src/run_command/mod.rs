@@ -72,7 +72,7 @@ impl RunCommand {
 
     /// A command's parameters with their Parameter Store references resolved as
     /// `requested_by` may read them, and the secure values among them.
-    fn resolve_references(&self, parameters: &serde_json::Map<String, serde_json::Value>, requested_by: &str) -> Result<Option<(serde_json::Map<String, serde_json::Value>, Vec<String>)>, String> {
+    fn resolve_references(&self, parameters: &serde_json::Map<String, serde_json::Value>, requested_by: &str) -> Result<Option<ssm::Resolved>, String> {
         if !ssm::has_references(parameters) {
             return Ok(None);
         }
@@ -87,7 +87,7 @@ impl RunCommand {
         let Ok(Some(command)) = self.store.get_command(command_id) else { return Vec::new() };
         let parameters = serde_json::from_str(&command.parameters).unwrap_or_default();
         match self.resolve_references(&parameters, &command.requested_by) {
-            Ok(Some((_, secrets))) => secrets,
+            Ok(Some(resolved)) => resolved.secrets,
             _ => Vec::new(),
         }
     }
@@ -196,7 +196,8 @@ impl RunCommand {
             if ssm::has_references(&parameters) {
                 let requested_by = self.store.get_command(&delivery.command_id)?.map(|c| c.requested_by).unwrap_or_default();
                 match self.resolve_references(&parameters, &requested_by) {
-                    Ok(resolved) => parameters = resolved.map(|(p, _)| p).unwrap_or(parameters),
+                    Ok(Some(resolved)) => parameters = resolved.parameters,
+                    Ok(None) => {}
                     Err(message) => {
                         self.fail_undelivered(node_id, &delivery.invocation_id, &message).await?;
                         continue;

@@ -51,19 +51,22 @@ fn substitute_value(value: &Value, source: &Parameters, principal: Option<&str>,
     })
 }
 
+/// A command's parameters with their references resolved.
+pub struct Resolved {
+    pub parameters: serde_json::Map<String, Value>,
+    /// The secure values among them, to mask.
+    pub secrets: Vec<String>,
+}
+
 /// The parameters with their references resolved, and the secure values among them.
-pub fn resolve(
-    parameters: &serde_json::Map<String, Value>,
-    source: &Parameters,
-    principal: Option<&str>,
-) -> Result<(serde_json::Map<String, Value>, Vec<String>), String> {
+pub fn resolve(parameters: &serde_json::Map<String, Value>, source: &Parameters, principal: Option<&str>) -> Result<Resolved, String> {
     let mut secrets = Vec::new();
     let mut resolved = serde_json::Map::new();
     for (name, value) in parameters {
         let value = substitute_value(value, source, principal, &mut secrets).map_err(|e| format!("parameters.{name}: {e}"))?;
         resolved.insert(name.clone(), value);
     }
-    Ok((resolved, secrets))
+    Ok(Resolved { parameters: resolved, secrets })
 }
 
 #[cfg(test)]
@@ -97,15 +100,15 @@ mod tests {
         }))
         .unwrap();
         assert!(has_references(&given));
-        let (resolved, secrets) = resolve(&given, &params, None).unwrap();
+        let Resolved { parameters: resolved, secrets } = resolve(&given, &params, None).unwrap();
         assert_eq!(resolved["commands"][0], "curl https://x -u me:hunter2");
         assert_eq!(resolved["commands"][1], "echo '{{ .Go }}'");
         assert_eq!(secrets, ["hunter2"]);
         assert_eq!(bosun_engine::resolve::mask_text("pw=hunter2!", &secrets), "pw=***!");
         let missing: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({"x": "{{ ssm:/nope }}"})).unwrap();
-        assert!(resolve(&missing, &params, None).unwrap_err().starts_with("parameters.x: no parameter"));
+        assert!(resolve(&missing, &params, None).err().unwrap_or_default().starts_with("parameters.x: no parameter"));
         let wrong_kind: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({"x": "{{ ssm:/pw }}"})).unwrap();
-        assert!(resolve(&wrong_kind, &params, None).unwrap_err().contains("ssm-secure"));
+        assert!(resolve(&wrong_kind, &params, None).err().unwrap_or_default().contains("ssm-secure"));
         assert!(!has_references(&serde_json::from_value(serde_json::json!({"x": "{{ .Go }}"})).unwrap()));
     }
 }

@@ -166,7 +166,7 @@ mod tests {
         assert!(message(r#"[{"Type":"Expiration","Extra":1,"Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#).contains("unknown field"));
         let twice = r#"{"Type":"NoChangeNotification","Attributes":{"After":"2","Unit":"Days"}}"#;
         assert!(message(&format!("[{twice},{twice}]")).contains("already"));
-        assert!(message(&format!("[{}]", vec!["1"; 11].join(","))).contains("most is 10"));
+        assert!(message(&format!("[{}]", ["1"; 11].join(","))).contains("most is 10"));
         assert!(parse("[]").unwrap().is_empty());
         assert!(message(&" ".repeat(MAX_POLICIES_LEN + 1)).contains("bytes long"));
     }

@@ -387,16 +387,17 @@ impl Store {
     /// are not decrypted; a data key wrapped under neither key stops the rotation.
     pub fn rotate_parameter_key(&self, from: Arc<MasterKey>, to: Arc<MasterKey>) -> Result<RotateReport, ParamError> {
         self.param_job(move |conn| {
-            let rows: Vec<(String, i64, Vec<u8>, Vec<u8>, String)> = conn
+            let sealed = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Sealed> { Ok(Sealed { ciphertext: r.get(2)?, wrapped_key: r.get(3)?, key_id: r.get(4)? }) };
+            let rows: Vec<(String, i64, Sealed)> = conn
                 .prepare("SELECT name, version, value, wrapped_key, key_id FROM parameter_versions WHERE key_id IS NOT NULL")
-                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect())
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, sealed(r)?)))?.collect())
                 .map_err(sql)?;
             let mut rewrapped = 0;
-            for (name, version, ciphertext, wrapped_key, key_id) in rows {
-                if key_id == to.id() {
+            for (name, version, stored) in rows {
+                if stored.key_id == to.id() {
                     continue;
                 }
-                let moved = from.rewrap(&Sealed { ciphertext, wrapped_key, key_id }, &to).map_err(|e| {
+                let moved = from.rewrap(&stored, &to).map_err(|e| {
                     ParamError::Crypto(format!("version {version} of {}: {e}", shown(&name)))
                 })?;
                 conn.execute(
