@@ -94,7 +94,8 @@ fn params_through_the_cli_and_api() {
         let response = server.post("/v1/parameters/put", Some(&server.token), &json!({"name": name, "value": "v", "type": "String"}));
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
     }
-    let unknown = server.post("/v1/parameters/put", Some(&server.token), &json!({"name": "/x", "value": "v", "type": "String", "colour": 1}));
+    let unknown =
+        server.post("/v1/parameters/put", Some(&server.token), &json!({"name": "/x", "value": "v", "type": "String", "colour": 1}));
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let too_many = server.post("/v1/parameters/get-many", Some(&server.token), &json!({"names": vec!["/a"; 11]}));
     assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -112,7 +113,8 @@ fn secure_plaintext_stays_out_of_files_logs_errors_and_executions() {
     put(&server, &token, json!({"name": "/db/pw", "value": CANARY, "type": "SecureString"}));
     let hidden = json_of(server.post("/v1/parameters/get", Some(&token), &json!({"name": "/db/pw"})), StatusCode::OK);
     assert!(!hidden.to_string().contains(CANARY));
-    let shown = json_of(server.post("/v1/parameters/get", Some(&token), &json!({"name": "/db/pw", "withDecryption": true})), StatusCode::OK);
+    let shown =
+        json_of(server.post("/v1/parameters/get", Some(&token), &json!({"name": "/db/pw", "withDecryption": true})), StatusCode::OK);
     assert_eq!(shown["value"], CANARY);
     // Errors about the value do not repeat it.
     for body in [
@@ -168,7 +170,8 @@ fn rotating_the_master_key_keeps_every_value_readable() {
     assert!(rotated.stdout.contains("re-wrapped 2 data keys"), "{}", rotated.stdout);
     server.restart();
     for (selector, value) in [("/r/one:1", "first-secret"), ("/r/one", "second-secret")] {
-        let shown = json_of(server.post("/v1/parameters/get", Some(&token), &json!({"name": selector, "withDecryption": true})), StatusCode::OK);
+        let shown =
+            json_of(server.post("/v1/parameters/get", Some(&token), &json!({"name": selector, "withDecryption": true})), StatusCode::OK);
         assert_eq!(shown["value"], value);
     }
 }
@@ -186,7 +189,11 @@ fn the_path_acl_denies_every_read_route() {
     assert_eq!(json_of(post("get", json!({"name": "/app/dev/url"})), StatusCode::OK)["value"], "dev-url");
     assert_eq!(post("get", json!({"name": "/app/prod/url"})).status(), StatusCode::FORBIDDEN);
     assert_eq!(post("get", json!({"name": "/app/prod/url:1"})).status(), StatusCode::FORBIDDEN);
-    assert_eq!(post("get", json!({"name": "/app/dev/pw", "withDecryption": true})).status(), StatusCode::FORBIDDEN, "no decryption granted");
+    assert_eq!(
+        post("get", json!({"name": "/app/dev/pw", "withDecryption": true})).status(),
+        StatusCode::FORBIDDEN,
+        "no decryption granted"
+    );
     assert_eq!(post("get", json!({"name": "/app/dev/pw"})).status(), StatusCode::OK);
     let many = json_of(post("get-many", json!({"names": ["/app/dev/url", "/app/prod/url"]})), StatusCode::OK);
     assert_eq!(many["invalidParameters"], json!(["/app/prod/url"]));
@@ -198,16 +205,19 @@ fn the_path_acl_denies_every_read_route() {
     assert_eq!(post("put", json!({"name": "/app/dev/new", "value": "v", "type": "String"})).status(), StatusCode::FORBIDDEN);
     assert_eq!(post("delete", json!({"names": ["/app/dev/url"]})).status(), StatusCode::FORBIDDEN);
 
-    let reads_prod = "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Url: '{{ ssm:/app/prod/url }}'\n";
+    let reads_prod =
+        "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Url: '{{ ssm:/app/prod/url }}'\n";
     let denied = run_document(&server, &dev, "ReadsProd", reads_prod);
     assert_eq!(denied["status"], "Failed");
     let message = denied["steps"][0]["failureMessage"].as_str().unwrap_or_default();
     assert!(message.contains("may not read /app/prod/url"), "{message}");
     assert!(!denied.to_string().contains("prod-url"));
-    let reads_dev = "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Url: '{{ ssm:/app/dev/url }}'\n";
+    let reads_dev =
+        "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Url: '{{ ssm:/app/dev/url }}'\n";
     let allowed = run_document(&server, &dev, "ReadsDev", reads_dev);
     assert_eq!(allowed["steps"][0]["outputs"]["Url"], "dev-url", "{allowed}");
-    let decrypts = "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Pw: '{{ ssm-secure:/app/dev/pw }}'\n";
+    let decrypts =
+        "schemaVersion: '0.3'\nmainSteps:\n  - name: read\n    action: bosun:echo\n    inputs:\n      Pw: '{{ ssm-secure:/app/dev/pw }}'\n";
     assert_eq!(run_document(&server, &dev, "DecryptsDev", decrypts)["status"], "Failed", "decryption is granted separately");
     assert_eq!(run_document(&server, &admin, "DecryptsDevAdmin", decrypts)["status"], "Success");
 }
@@ -218,7 +228,11 @@ fn a_policy_fires_once_across_a_server_restart() {
     let token = server.token.clone();
     let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let policies = json!([{"Type": "Expiration", "Version": "1.0", "Attributes": {"Timestamp": at}}]).to_string();
-    let result = put(&server, &token, json!({"name": "/temp/key", "value": "v", "type": "String", "tier": "Intelligent-Tiering", "policies": policies}));
+    let result = put(
+        &server,
+        &token,
+        json!({"name": "/temp/key", "value": "v", "type": "String", "tier": "Intelligent-Tiering", "policies": policies}),
+    );
     assert_eq!(result["tier"], "Advanced");
     poll("the expiration to delete the parameter", LIMIT, || {
         (server.post("/v1/parameters/get", Some(&token), &json!({"name": "/temp/key"})).status() == StatusCode::NOT_FOUND).then_some(())
@@ -229,7 +243,8 @@ fn a_policy_fires_once_across_a_server_restart() {
     std::thread::sleep(Duration::from_millis(2500));
     server.terminate();
     let store = bosun_store::Store::open(server.data_dir(), bosun_store::Durability::Normal).unwrap();
-    let fired: Vec<_> = store.events_after(0, 10_000).unwrap().into_iter().filter(|e| e.detail_type == "Parameter Store Policy Action").collect();
+    let fired: Vec<_> =
+        store.events_after(0, 10_000).unwrap().into_iter().filter(|e| e.detail_type == "Parameter Store Policy Action").collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0].detail["action-status"], "Expired");
 }

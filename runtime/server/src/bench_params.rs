@@ -97,12 +97,15 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
     let for_how_long = Duration::from_secs_f64(args.seconds.max(0.5));
     let mut rows: Vec<(String, f64, &str)> = Vec::new();
 
-    store.put_parameter(string("/bench/one".into(), "value-of-a-typical-size-0123456789", false), "bench", None).map_err(|e| e.to_string())?;
+    store
+        .put_parameter(string("/bench/one".into(), "value-of-a-typical-size-0123456789", false), "bench", None)
+        .map_err(|e| e.to_string())?;
     let (url, bearer) = (format!("{base}/v1/parameters/get"), token.clone());
     let (rate, latencies) = hammer(args.clients, for_how_long, move |client, _, _| {
         let (url, bearer) = (url.clone(), bearer.clone());
         async move {
-            let response = client.post(&url).bearer_auth(&bearer).json(&json!({"name": "/bench/one"})).send().await.map_err(|e| e.to_string())?;
+            let response =
+                client.post(&url).bearer_auth(&bearer).json(&json!({"name": "/bench/one"})).send().await.map_err(|e| e.to_string())?;
             check(response)?.bytes().await.map(drop).map_err(|e| e.to_string())
         }
     })
@@ -135,13 +138,23 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
     for put in puts {
         put.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     }
-    rows.push((format!("seeding {} parameters (concurrent puts, in process)", args.path_size), seeded.elapsed().as_secs_f64() * 1000.0, "ms"));
+    rows.push((
+        format!("seeding {} parameters (concurrent puts, in process)", args.path_size),
+        seeded.elapsed().as_secs_f64() * 1000.0,
+        "ms",
+    ));
     let client = reqwest::Client::new();
     let walked = Instant::now();
     let (mut found, mut pages, mut next_token) = (0usize, 0usize, None::<String>);
     loop {
         let body = json!({"path": "/tree", "recursive": true, "nextToken": next_token});
-        let response = client.post(format!("{base}/v1/parameters/get-by-path")).bearer_auth(&token).json(&body).send().await.map_err(|e| e.to_string())?;
+        let response = client
+            .post(format!("{base}/v1/parameters/get-by-path"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let page: ParametersPage = check(response)?.json().await.map_err(|e| e.to_string())?;
         found += page.parameters.len();
         pages += 1;

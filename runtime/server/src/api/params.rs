@@ -55,7 +55,11 @@ fn count_names(names: &[String]) -> Result<(), ApiError> {
     (status = 422, description = "A field breaks a rule (the field is named)", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn put(State(state): State<AppState>, Extension(Caller(caller)): Extension<Caller>, ApiJson(body): ApiJson<PutParameter>) -> Result<Json<PutResult>, ApiError> {
+pub async fn put(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    ApiJson(body): ApiJson<PutParameter>,
+) -> Result<Json<PutResult>, ApiError> {
     Ok(Json(state.params.put(Some(&caller), body).await?))
 }
 
@@ -66,7 +70,11 @@ pub async fn put(State(state): State<AppState>, Extension(Caller(caller)): Exten
     (status = 404, description = "No such parameter, version or label", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn get(State(state): State<AppState>, Extension(Caller(caller)): Extension<Caller>, ApiJson(body): ApiJson<GetParameter>) -> Result<Json<Parameter>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    ApiJson(body): ApiJson<GetParameter>,
+) -> Result<Json<Parameter>, ApiError> {
     Ok(Json(blocking(|| state.params.get(Some(&caller), &body.name, body.with_decryption))?))
 }
 
@@ -98,8 +106,13 @@ pub async fn get_by_path(
     Extension(Caller(caller)): Extension<Caller>,
     ApiJson(body): ApiJson<GetParametersByPath>,
 ) -> Result<Json<ParametersPage>, ApiError> {
-    let query =
-        PathQuery { path: body.path, recursive: body.recursive, filters: body.filters, max_results: body.max_results, next_token: body.next_token };
+    let query = PathQuery {
+        path: body.path,
+        recursive: body.recursive,
+        filters: body.filters,
+        max_results: body.max_results,
+        next_token: body.next_token,
+    };
     let (parameters, next_token) = blocking(|| state.params.by_path(Some(&caller), &query, body.with_decryption))?;
     Ok(Json(ParametersPage { parameters, next_token }))
 }
@@ -116,7 +129,8 @@ pub async fn history(
     Extension(Caller(caller)): Extension<Caller>,
     ApiJson(body): ApiJson<GetParameterHistory>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let page = blocking(|| state.params.history(Some(&caller), &body.name, body.with_decryption, body.max_results, body.next_token.as_deref()))?;
+    let page =
+        blocking(|| state.params.history(Some(&caller), &body.name, body.with_decryption, body.max_results, body.next_token.as_deref()))?;
     Ok(Json(page))
 }
 

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use bosun_protocol::params::{
     DeleteParameters, DeleteResult, GetParameter, GetParameterHistory, GetParameters, GetParametersByPath, GetParametersResult,
-    HistoryPage, LabelParameterVersion, LabelResult, Parameter, ParameterType, ParametersPage, PathFilter, PutParameter, PutResult,
-    Tier, UnlabelParameterVersion, UnlabelResult,
+    HistoryPage, LabelParameterVersion, LabelResult, Parameter, ParameterType, ParametersPage, PathFilter, PutParameter, PutResult, Tier,
+    UnlabelParameterVersion, UnlabelResult,
 };
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
@@ -157,7 +157,9 @@ fn show<T: Serialize>(output: OutputArg, value: &T, text: impl FnOnce(&T)) {
 fn print_parameters(parameters: &[Parameter]) {
     let rows: Vec<Vec<String>> = parameters
         .iter()
-        .map(|p| vec![p.name.clone(), p.version.to_string(), p.kind.as_str().into(), p.tier.as_str().into(), p.labels.join(","), p.value.clone()])
+        .map(|p| {
+            vec![p.name.clone(), p.version.to_string(), p.kind.as_str().into(), p.tier.as_str().into(), p.labels.join(","), p.value.clone()]
+        })
         .collect();
     print_table(&["NAME", "VERSION", "TYPE", "TIER", "LABELS", "VALUE"], &rows);
 }
@@ -195,7 +197,12 @@ fn rotate_key(ctx: &Context, new_key_file: &std::path::Path) -> Result<ExitCode,
     let _lock = take_engine_lock(&ctx.data_dir, LockHolder::Run)
         .map_err(|e| CliError::failed(format!("{}; stop it before rotating the master key", e.message)))?;
     let from = key::configured(&ctx.data_dir)?.ok_or_else(|| {
-        CliError::usage(format!("no master key is configured (set {} or {}, or put one in <data-dir>/{})", key::KEY_ENV, key::KEY_FILE_ENV, key::DATA_DIR_KEY_FILE))
+        CliError::usage(format!(
+            "no master key is configured (set {} or {}, or put one in <data-dir>/{})",
+            key::KEY_ENV,
+            key::KEY_FILE_ENV,
+            key::DATA_DIR_KEY_FILE
+        ))
     })?;
     let to = key::read_key_file(new_key_file)?;
     let store = open_store(&ctx.data_dir, ctx.durability)?;
@@ -280,7 +287,13 @@ pub async fn run(ctx: &Context, command: ParamCommand) -> Result<ExitCode, CliEr
             show(output, &history, |h| {
                 print_parameters(&h.parameters);
                 for firing in &h.policy_firings {
-                    crate::outln!("policy {} due {} fired {} (event {})", firing.policy_type, firing.due_at, firing.fired_at, firing.event_id);
+                    crate::outln!(
+                        "policy {} due {} fired {} (event {})",
+                        firing.policy_type,
+                        firing.due_at,
+                        firing.fired_at,
+                        firing.event_id
+                    );
                 }
             });
         }

@@ -19,7 +19,8 @@ pub const DATA_DIR_KEY_FILE: &str = "param.key";
 
 /// Reads a key file; the message names the file, never its content.
 pub fn read_key_file(path: &Path) -> Result<Arc<MasterKey>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::failed(format!("cannot read the master key file {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::failed(format!("cannot read the master key file {}: {e}", path.display())))?;
     MasterKey::from_hex(&text).map(Arc::new).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
@@ -48,7 +49,8 @@ pub fn configured_or_generated(data_dir: &Path) -> Result<Arc<MasterKey>, CliErr
         return Ok(key);
     }
     let key = MasterKey::generate().map_err(|e| CliError::failed(e.to_string()))?;
-    std::fs::create_dir_all(data_dir).map_err(|e| CliError::failed(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| CliError::failed(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
     let path = data_dir.join(DATA_DIR_KEY_FILE);
     write_owner_only(&path, &format!("{}\n", key.to_hex().as_str()), false)?;
     tracing::info!(path = %path.display(), key_id = key.id(), "generated the Parameter Store master key into this file");

@@ -65,7 +65,12 @@ impl Parameters {
 
     /// Several parameters: those that are invalid, missing or not readable are listed
     /// apart, as given; asking to decrypt one it may not decrypt is refused.
-    pub fn get_many(&self, principal: Principal<'_>, selectors: &[String], decrypt: bool) -> Result<(Vec<Parameter>, Vec<String>), ParamError> {
+    pub fn get_many(
+        &self,
+        principal: Principal<'_>,
+        selectors: &[String],
+        decrypt: bool,
+    ) -> Result<(Vec<Parameter>, Vec<String>), ParamError> {
         let scopes = self.scopes(principal)?;
         let (mut found, mut invalid) = (Vec::new(), Vec::new());
         for selector in selectors {
@@ -85,7 +90,12 @@ impl Parameters {
 
     /// A page of parameters under a path: names the principal may not read are left
     /// out; decryption is refused when it may not decrypt one that is in the page.
-    pub fn by_path(&self, principal: Principal<'_>, query: &PathQuery, decrypt: bool) -> Result<(Vec<Parameter>, Option<String>), ParamError> {
+    pub fn by_path(
+        &self,
+        principal: Principal<'_>,
+        query: &PathQuery,
+        decrypt: bool,
+    ) -> Result<(Vec<Parameter>, Option<String>), ParamError> {
         let scopes = self.scopes(principal)?;
         let (page, next) = self.store.get_parameters_by_path(query, &|name| scopes.may_read(name))?;
         let mut shown = Vec::with_capacity(page.len());

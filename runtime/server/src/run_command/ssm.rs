@@ -13,7 +13,9 @@ use crate::params::Parameters;
 
 /// Whether any string in `parameters` holds a Parameter Store reference.
 pub fn has_references(parameters: &serde_json::Map<String, Value>) -> bool {
-    parameters.values().any(|v| strings(v).iter().any(|s| s.contains("{{") && scan(s).iter().any(|f| matches!(f.reference, Ok(Reference::Ssm { .. })))))
+    parameters
+        .values()
+        .any(|v| strings(v).iter().any(|s| s.contains("{{") && scan(s).iter().any(|f| matches!(f.reference, Ok(Reference::Ssm { .. })))))
 }
 
 fn strings(value: &Value) -> Vec<&str> {
@@ -46,7 +48,9 @@ fn substitute(text: &str, source: &Parameters, principal: Option<&str>, secrets:
 fn substitute_value(value: &Value, source: &Parameters, principal: Option<&str>, secrets: &mut Vec<String>) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => Value::String(substitute(s, source, principal, secrets)?),
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_value(v, source, principal, secrets)).collect::<Result<_, _>>()?),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| substitute_value(v, source, principal, secrets)).collect::<Result<_, _>>()?)
+        }
         other => other.clone(),
     })
 }

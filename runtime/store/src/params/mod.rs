@@ -7,9 +7,9 @@
 mod names;
 pub mod policies;
 mod read;
+mod schedule;
 mod scopes;
 mod seal;
-mod schedule;
 mod write;
 
 use bosun_engine::StoreError;
@@ -18,10 +18,12 @@ use rusqlite::Connection;
 
 use crate::Store;
 
-pub use names::{MAX_DEPTH, MAX_LABEL_LEN, MAX_NAME_LEN, Selector, as_path, canonical_name, canonical_path, parse_selector, validate_label};
+pub use names::{
+    MAX_DEPTH, MAX_LABEL_LEN, MAX_NAME_LEN, Selector, as_path, canonical_name, canonical_path, parse_selector, validate_label,
+};
 pub use read::{PathQuery, StoredParameter};
-pub use scopes::{Access, ParamScopes, validate_scope_pattern};
 pub use schedule::Firing;
+pub use scopes::{Access, ParamScopes, validate_scope_pattern};
 pub use seal::MasterKey;
 pub use write::RotateReport;
 
@@ -130,7 +132,8 @@ pub(crate) fn sql(e: rusqlite::Error) -> ParamError {
 }
 
 pub(crate) fn parse_type(text: &str) -> Result<ParameterType, rusqlite::Error> {
-    ParameterType::parse(text).ok_or_else(|| rusqlite::Error::InvalidColumnType(0, format!("parameter type {text}"), rusqlite::types::Type::Text))
+    ParameterType::parse(text)
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(0, format!("parameter type {text}"), rusqlite::types::Type::Text))
 }
 
 pub(crate) fn parse_tier(text: &str) -> Result<Tier, rusqlite::Error> {

@@ -60,8 +60,10 @@ fn parse_one(value: &Value, at: usize) -> Result<Policy, ParamError> {
     {
         return Err(invalid(format!("policies[{at}].Version must be \"1.0\"")));
     }
-    let attributes =
-        object.get("Attributes").and_then(Value::as_object).ok_or_else(|| invalid(format!("policies[{at}].Attributes must be an object")))?;
+    let attributes = object
+        .get("Attributes")
+        .and_then(Value::as_object)
+        .ok_or_else(|| invalid(format!("policies[{at}].Attributes must be an object")))?;
     match object.get("Type").and_then(Value::as_str) {
         Some("Expiration") => {
             let text = attributes
@@ -74,9 +76,7 @@ fn parse_one(value: &Value, at: usize) -> Result<Policy, ParamError> {
         }
         Some("ExpirationNotification") => Ok(Policy::ExpirationNotification { before: span(attributes, "Before", at)? }),
         Some("NoChangeNotification") => Ok(Policy::NoChangeNotification { after: span(attributes, "After", at)? }),
-        _ => Err(invalid(format!(
-            "policies[{at}].Type must be Expiration, ExpirationNotification or NoChangeNotification"
-        ))),
+        _ => Err(invalid(format!("policies[{at}].Type must be Expiration, ExpirationNotification or NoChangeNotification"))),
     }
 }
 
@@ -161,9 +161,15 @@ mod tests {
         assert!(message(r#"[{"Type":"Expiration","Attributes":{"Timestamp":"soon"}}]"#).contains("ISO 8601"));
         assert!(message(r#"[{"Type":"NoChangeNotification","Attributes":{"After":"0","Unit":"Days"}}]"#).contains("1 to 36500"));
         assert!(message(r#"[{"Type":"NoChangeNotification","Attributes":{"After":"2","Unit":"Weeks"}}]"#).contains("Unit"));
-        assert!(message(r#"[{"Type":"ExpirationNotification","Attributes":{"Before":"2","Unit":"Days"}}]"#).contains("needs an Expiration"));
-        assert!(message(r#"[{"Type":"Expiration","Version":"2.0","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#).contains("Version"));
-        assert!(message(r#"[{"Type":"Expiration","Extra":1,"Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#).contains("unknown field"));
+        assert!(
+            message(r#"[{"Type":"ExpirationNotification","Attributes":{"Before":"2","Unit":"Days"}}]"#).contains("needs an Expiration")
+        );
+        assert!(
+            message(r#"[{"Type":"Expiration","Version":"2.0","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#).contains("Version")
+        );
+        assert!(
+            message(r#"[{"Type":"Expiration","Extra":1,"Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}}]"#).contains("unknown field")
+        );
         let twice = r#"{"Type":"NoChangeNotification","Attributes":{"After":"2","Unit":"Days"}}"#;
         assert!(message(&format!("[{twice},{twice}]")).contains("already"));
         assert!(message(&format!("[{}]", ["1"; 11].join(","))).contains("most is 10"));

@@ -35,7 +35,8 @@ impl StoredParameter {
         let Some(sealed) = &self.sealed else { return Ok(self.parameter) };
         let mut parameter = self.parameter.clone();
         parameter.value = if decrypt {
-            let key = key.ok_or_else(|| ParamError::Crypto("no master key is configured, so SecureString values cannot be opened".into()))?;
+            let key =
+                key.ok_or_else(|| ParamError::Crypto("no master key is configured, so SecureString values cannot be opened".into()))?;
             key.open(sealed, &version_context(&parameter.name, parameter.version))?.to_string()
         } else {
             base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext)
@@ -44,8 +45,7 @@ impl StoredParameter {
     }
 }
 
-const COLUMNS: &str =
-    "v.name, v.version, v.type, v.tier, v.data_type, v.description, v.allowed_pattern, v.policies, v.value, v.wrapped_key, v.key_id, v.modified_at, v.modified_by";
+const COLUMNS: &str = "v.name, v.version, v.type, v.tier, v.data_type, v.description, v.allowed_pattern, v.policies, v.value, v.wrapped_key, v.key_id, v.modified_at, v.modified_by";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredParameter> {
     let value: Vec<u8> = r.get(8)?;
@@ -73,7 +73,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredParameter> {
             key_id,
             labels: Vec::new(),
             // Filled by `complete` from this text.
-            policies: policies_text.map(|t| vec![PolicyView { policy_text: t, policy_type: String::new(), policy_status: String::new() }]).unwrap_or_default(),
+            policies: policies_text
+                .map(|t| vec![PolicyView { policy_text: t, policy_type: String::new(), policy_status: String::new() }])
+                .unwrap_or_default(),
         },
         sealed,
     })
@@ -158,7 +160,10 @@ fn check_filters(filters: &[PathFilter]) -> Result<(), ParamError> {
     for (at, filter) in filters.iter().enumerate() {
         let field = format!("filters[{at}]");
         if !FILTER_KEYS.contains(&filter.key.as_str()) {
-            return Err(ParamError::Invalid { field, message: format!("unknown filter key {}; expected one of {}", shown(&filter.key), FILTER_KEYS.join(", ")) });
+            return Err(ParamError::Invalid {
+                field,
+                message: format!("unknown filter key {}; expected one of {}", shown(&filter.key), FILTER_KEYS.join(", ")),
+            });
         }
         if filter.option.as_deref().is_some_and(|o| o != "Equals") {
             return Err(ParamError::Invalid { field, message: "the only filter option is Equals".into() });
@@ -218,11 +223,15 @@ impl Store {
         check_filters(&query.filters)?;
         let size = page_size(query.max_results, MAX_PAGE, MAX_PAGE)?;
         let mut cursor = match &query.next_token {
-            Some(token) => canonical_name(token).map_err(|_| ParamError::Invalid { field: "nextToken".into(), message: "the next token is not one this API gave".into() })?,
+            Some(token) => canonical_name(token).map_err(|_| ParamError::Invalid {
+                field: "nextToken".into(),
+                message: "the next token is not one this API gave".into(),
+            })?,
             None => String::new(),
         };
         // Names under `/a/` lie in ["/a/", "/a0"); one-level names have no slash, so `/` scans all.
-        let (low, high) = if path == "/" { (String::new(), "\u{10FFFF}".to_string()) } else { (path.clone(), format!("{}0", &path[..path.len() - 1])) };
+        let (low, high) =
+            if path == "/" { (String::new(), "\u{10FFFF}".to_string()) } else { (path.clone(), format!("{}0", &path[..path.len() - 1])) };
         self.param_read(|conn| {
             let mut page = Vec::new();
             let mut statement = conn
@@ -245,7 +254,11 @@ impl Store {
                         page.push(stored);
                         if page.len() == size {
                             let more: Option<i64> = conn
-                                .query_row("SELECT 1 FROM parameters WHERE name > ?1 AND name >= ?2 AND name < ?3 LIMIT 1", params![name, low, high], |r| r.get(0))
+                                .query_row(
+                                    "SELECT 1 FROM parameters WHERE name > ?1 AND name >= ?2 AND name < ?3 LIMIT 1",
+                                    params![name, low, high],
+                                    |r| r.get(0),
+                                )
                                 .optional()
                                 .map_err(sql)?;
                             return Ok((page, more.map(|_| name)));
@@ -268,16 +281,22 @@ impl Store {
         let name = canonical_name(name)?;
         let size = page_size(max_results, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
         let after = match next_token {
-            Some(token) => token.parse::<i64>().map_err(|_| ParamError::Invalid { field: "nextToken".into(), message: "the next token is not one this API gave".into() })?,
+            Some(token) => token.parse::<i64>().map_err(|_| ParamError::Invalid {
+                field: "nextToken".into(),
+                message: "the next token is not one this API gave".into(),
+            })?,
             None => 0,
         };
         self.param_read(|conn| {
-            let exists: Option<i64> = conn.query_row("SELECT 1 FROM parameters WHERE name = ?1", [&name], |r| r.get(0)).optional().map_err(sql)?;
+            let exists: Option<i64> =
+                conn.query_row("SELECT 1 FROM parameters WHERE name = ?1", [&name], |r| r.get(0)).optional().map_err(sql)?;
             if exists.is_none() {
                 return Err(not_found(&name, &Selector::Latest));
             }
             let rows: Vec<StoredParameter> = conn
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM parameter_versions v WHERE v.name = ?1 AND v.version > ?2 ORDER BY v.version LIMIT ?3"))
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM parameter_versions v WHERE v.name = ?1 AND v.version > ?2 ORDER BY v.version LIMIT ?3"
+                ))
                 .and_then(|mut s| s.query_map(params![name, after, size as i64 + 1], row)?.collect())
                 .map_err(sql)?;
             let more = rows.len() > size;
@@ -286,8 +305,10 @@ impl Store {
             let policy_firings = conn
                 .prepare_cached("SELECT policy, due_at, fired_at, event_id FROM parameter_policy_firings WHERE name = ?1 ORDER BY fired_at")
                 .and_then(|mut s| {
-                    s.query_map([&name], |r| Ok(PolicyFiring { policy_type: r.get(0)?, due_at: r.get(1)?, fired_at: r.get(2)?, event_id: r.get(3)? }))?
-                        .collect()
+                    s.query_map([&name], |r| {
+                        Ok(PolicyFiring { policy_type: r.get(0)?, due_at: r.get(1)?, fired_at: r.get(2)?, event_id: r.get(3)? })
+                    })?
+                    .collect()
                 })
                 .map_err(sql)?;
             Ok((versions, HistoryPage { parameters: vec![], policy_firings, next_token }))

@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn scopes_restrict_reads_and_decryption_separately() {
-        let scopes = ParamScopes { read: vec!["/app/dev/*".into(), "/shared".into()], decrypt: vec!["/app/dev/secret/*".into(), "/app/prod/*".into()] };
+        let scopes = ParamScopes {
+            read: vec!["/app/dev/*".into(), "/shared".into()],
+            decrypt: vec!["/app/dev/secret/*".into(), "/app/prod/*".into()],
+        };
         assert!(scopes.may_read("/app/dev/url"));
         assert!(!scopes.may_read("/app/prod/url"));
         assert!(scopes.may_read("shared"), "a one-level name matches as /shared");

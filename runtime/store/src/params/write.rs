@@ -100,11 +100,18 @@ fn add_to_count(conn: &Connection, tier: Tier, by: i64) -> Result<(), ParamError
 
 /// The tier a put lands in: the requested one checked against the value's size, the
 /// policies and the tier the parameter has; Intelligent-Tiering picks the cheapest that fits.
-fn choose_tier(requested: Option<Tier>, existing: Option<Tier>, size: usize, has_policies: bool, standard_full: bool) -> Result<Tier, ParamError> {
+fn choose_tier(
+    requested: Option<Tier>,
+    existing: Option<Tier>,
+    size: usize,
+    has_policies: bool,
+    standard_full: bool,
+) -> Result<Tier, ParamError> {
     let requested = requested.or(existing).unwrap_or(Tier::Standard);
     let tier = match requested {
         Tier::IntelligentTiering => {
-            let needs_advanced = existing == Some(Tier::Advanced) || size > STANDARD_VALUE_MAX || has_policies || (existing.is_none() && standard_full);
+            let needs_advanced =
+                existing == Some(Tier::Advanced) || size > STANDARD_VALUE_MAX || has_policies || (existing.is_none() && standard_full);
             if needs_advanced { Tier::Advanced } else { Tier::Standard }
         }
         Tier::Standard if existing == Some(Tier::Advanced) => {
@@ -180,7 +187,9 @@ fn check_put(request: PutParameter, by: &str, key: Option<Arc<MasterKey>>) -> Re
         None | Some("") => None,
         Some(text) => {
             let parsed = policies::parse(text)?;
-            (!parsed.is_empty()).then(|| serde_json::Value::Array(parsed.iter().map(|(_, t)| serde_json::from_str(t).unwrap_or_default()).collect()).to_string())
+            (!parsed.is_empty()).then(|| {
+                serde_json::Value::Array(parsed.iter().map(|(_, t)| serde_json::from_str(t).unwrap_or_default()).collect()).to_string()
+            })
         }
     };
     Ok(CheckedPut { request, name, policies, by: by.to_string(), key })
@@ -387,7 +396,9 @@ impl Store {
     /// are not decrypted; a data key wrapped under neither key stops the rotation.
     pub fn rotate_parameter_key(&self, from: Arc<MasterKey>, to: Arc<MasterKey>) -> Result<RotateReport, ParamError> {
         self.param_job(move |conn| {
-            let sealed = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Sealed> { Ok(Sealed { ciphertext: r.get(2)?, wrapped_key: r.get(3)?, key_id: r.get(4)? }) };
+            let sealed = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Sealed> {
+                Ok(Sealed { ciphertext: r.get(2)?, wrapped_key: r.get(3)?, key_id: r.get(4)? })
+            };
             let rows: Vec<(String, i64, Sealed)> = conn
                 .prepare("SELECT name, version, value, wrapped_key, key_id FROM parameter_versions WHERE key_id IS NOT NULL")
                 .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, sealed(r)?)))?.collect())
@@ -397,9 +408,8 @@ impl Store {
                 if stored.key_id == to.id() {
                     continue;
                 }
-                let moved = from.rewrap(&stored, &to).map_err(|e| {
-                    ParamError::Crypto(format!("version {version} of {}: {e}", shown(&name)))
-                })?;
+                let moved =
+                    from.rewrap(&stored, &to).map_err(|e| ParamError::Crypto(format!("version {version} of {}: {e}", shown(&name))))?;
                 conn.execute(
                     "UPDATE parameter_versions SET wrapped_key = ?3, key_id = ?4 WHERE name = ?1 AND version = ?2",
                     params![name, version, moved.wrapped_key, moved.key_id],
@@ -457,7 +467,8 @@ mod tests {
         // As if the store held one parameter fewer than the bound.
         store
             .param_job(|conn| {
-                conn.execute("UPDATE parameter_tier_counts SET count = ?1 WHERE tier = 'Standard'", [STANDARD_COUNT_MAX - 1]).map_err(sql)?;
+                conn.execute("UPDATE parameter_tier_counts SET count = ?1 WHERE tier = 'Standard'", [STANDARD_COUNT_MAX - 1])
+                    .map_err(sql)?;
                 Ok(())
             })
             .unwrap();

@@ -123,7 +123,9 @@ fn values_and_fields_are_checked_at_their_bounds() {
     let back = PutParameter { tier: Some(Tier::Standard), ..overwrite("/a", "small") };
     assert!(matches!(store.put_parameter(back, "ops", None), Err(ParamError::Conflict(_))));
     assert!(store.put_parameter(put("/e", ""), "ops", None).is_err());
-    assert!(store.put_parameter(PutParameter { kind: None, ..put("/k", "v") }, "ops", None).unwrap_err().to_string().contains("needs a type"));
+    assert!(
+        store.put_parameter(PutParameter { kind: None, ..put("/k", "v") }, "ops", None).unwrap_err().to_string().contains("needs a type")
+    );
     let described = |n| PutParameter { description: Some(sized(n)), ..put("/d", "v") };
     assert!(store.put_parameter(described(1025), "ops", None).is_err());
     assert!(store.put_parameter(described(1024), "ops", None).is_ok());
@@ -135,7 +137,8 @@ fn values_and_fields_are_checked_at_their_bounds() {
     let policies = r#"[{"Type":"NoChangeNotification","Version":"1.0","Attributes":{"After":"1","Unit":"Days"}}]"#;
     let standard_with_policy = PutParameter { policies: Some(policies.into()), tier: Some(Tier::Standard), ..put("/pol", "v") };
     assert!(store.put_parameter(standard_with_policy, "ops", None).unwrap_err().to_string().contains("Advanced tier"));
-    let intelligent_with_policy = PutParameter { policies: Some(policies.into()), tier: Some(Tier::IntelligentTiering), ..put("/pol", "v") };
+    let intelligent_with_policy =
+        PutParameter { policies: Some(policies.into()), tier: Some(Tier::IntelligentTiering), ..put("/pol", "v") };
     assert_eq!(store.put_parameter(intelligent_with_policy, "ops", None).unwrap().tier, Tier::Advanced);
     for hostile in ["../x", "/a//b", "/a/", "/a\u{1}", &format!("/{}", "n".repeat(2000)), "/aws/x"] {
         assert!(matches!(store.put_parameter(put(hostile, "v"), "ops", None), Err(ParamError::Invalid { .. })), "{hostile:?}");
@@ -150,7 +153,11 @@ fn twenty_concurrent_writers_to_one_name_get_gapless_versions() {
     let writers: Vec<_> = (0..20)
         .map(|w| {
             let store = Arc::clone(&store);
-            std::thread::spawn(move || (0..5).map(|i| store.put_parameter(overwrite("/race", &format!("w{w}-{i}")), "ops", None).unwrap().version).collect::<Vec<_>>())
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|i| store.put_parameter(overwrite("/race", &format!("w{w}-{i}")), "ops", None).unwrap().version)
+                    .collect::<Vec<_>>()
+            })
         })
         .collect();
     let mut versions: Vec<i64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
@@ -169,7 +176,12 @@ fn twenty_concurrent_writers_to_one_name_get_gapless_versions() {
 
 /// Every file of the data directory, as bytes.
 fn data_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.path().is_file()).map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
 }
 
 fn holds(bytes: &[u8], needle: &str) -> bool {
@@ -183,9 +195,14 @@ fn secure_values_are_sealed_at_rest_and_open_only_with_the_key() {
     let plaintext = "pl41ntext-canary-7f3a";
     {
         let store = open(dir.path());
-        assert!(matches!(store.put_parameter(secure("/db/pw", plaintext), "ops", None), Err(ParamError::Crypto(_))), "no key, no SecureString");
+        assert!(
+            matches!(store.put_parameter(secure("/db/pw", plaintext), "ops", None), Err(ParamError::Crypto(_))),
+            "no key, no SecureString"
+        );
         store.put_parameter(secure("/db/pw", plaintext), "ops", Some(Arc::clone(&key))).unwrap();
-        store.put_parameter(PutParameter { overwrite: true, ..secure("/db/pw", &format!("{plaintext}-2")) }, "ops", Some(Arc::clone(&key))).unwrap();
+        store
+            .put_parameter(PutParameter { overwrite: true, ..secure("/db/pw", &format!("{plaintext}-2")) }, "ops", Some(Arc::clone(&key)))
+            .unwrap();
         let stored = store.get_parameter("/db/pw").unwrap();
         assert!(stored.is_secure());
         let hidden = stored.clone().reveal(Some(&key), false).unwrap();
@@ -203,11 +220,21 @@ fn secure_values_are_sealed_at_rest_and_open_only_with_the_key() {
     let store = open(dir.path());
     let wrong = MasterKey::generate().unwrap();
     let refused = store.get_parameter("/db/pw").unwrap().reveal(Some(&wrong), true).unwrap_err();
-    assert!(matches!(&refused, ParamError::Crypto(m) if m.contains(key.id()) && m.contains(wrong.id()) && !m.contains(plaintext)), "{refused}");
+    assert!(
+        matches!(&refused, ParamError::Crypto(m) if m.contains(key.id()) && m.contains(wrong.id()) && !m.contains(plaintext)),
+        "{refused}"
+    );
 
     let new_key = Arc::new(MasterKey::generate().unwrap());
-    assert!(store.rotate_parameter_key(Arc::new(MasterKey::generate().unwrap()), Arc::clone(&new_key)).is_err(), "a wrong old key stops the rotation");
-    assert_eq!(store.get_parameter("/db/pw:1").unwrap().reveal(Some(&key), true).unwrap().value, plaintext, "a failed rotation changed nothing");
+    assert!(
+        store.rotate_parameter_key(Arc::new(MasterKey::generate().unwrap()), Arc::clone(&new_key)).is_err(),
+        "a wrong old key stops the rotation"
+    );
+    assert_eq!(
+        store.get_parameter("/db/pw:1").unwrap().reveal(Some(&key), true).unwrap().value,
+        plaintext,
+        "a failed rotation changed nothing"
+    );
     assert_eq!(store.rotate_parameter_key(Arc::clone(&key), Arc::clone(&new_key)).unwrap().rewrapped, 2);
     assert_eq!(store.get_parameter("/db/pw:1").unwrap().reveal(Some(&new_key), true).unwrap().value, plaintext);
     assert_eq!(store.get_parameter("/db/pw").unwrap().reveal(Some(&new_key), true).unwrap().value, format!("{plaintext}-2"));
@@ -270,7 +297,9 @@ fn a_policy_fires_once_across_a_restart() {
         {"Type":"NoChangeNotification","Version":"1.0","Attributes":{"After":"1","Unit":"Hours"}}
     ]"#;
     let with_policies = PutParameter { policies: Some(policies.into()), tier: Some(Tier::Advanced), ..put("/expiring", "v") };
-    let events_of = |store: &Store| store.events_after(0, 1000).unwrap().into_iter().filter(|e| e.detail_type == "Parameter Store Policy Action").collect::<Vec<_>>();
+    let events_of = |store: &Store| {
+        store.events_after(0, 1000).unwrap().into_iter().filter(|e| e.detail_type == "Parameter Store Policy Action").collect::<Vec<_>>()
+    };
     {
         let store = open(dir.path());
         store.put_parameter(with_policies, "ops", None).unwrap();
