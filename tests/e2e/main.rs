@@ -10,6 +10,7 @@ mod events;
 mod fleet;
 mod local;
 mod module_docs;
+mod params;
 mod plugins;
 mod read_only;
 mod run_command;

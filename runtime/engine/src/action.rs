@@ -42,6 +42,13 @@ pub trait ActionDispatcher: Send + Sync {
     /// so a step in flight at a crash may be run again.
     fn is_idempotent(&self, action: &str) -> bool;
 
+    /// True when the action resolves `{{ ssm-secure:... }}` itself, later (Run Command
+    /// resolves it when a node takes the invocation): it is called with those references
+    /// as written instead of their values, so no plaintext passes through it.
+    fn keeps_secure_references(&self, _action: &str) -> bool {
+        false
+    }
+
     /// Runs the action; the result is its response, a JSON object.
     async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError>;
 }

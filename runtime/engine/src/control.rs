@@ -11,10 +11,13 @@ use bosun_document::duration::{parse_duration, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use bosun_document::interpolate::{Reference, interpolate, references};
+
 use crate::action::ActionCall;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::handle::Handle;
+use crate::resolve::{Secure, mask, mask_text};
 use crate::record::{Change, Decision, SignalKind, SignalRecord, StepRecord, StoredExecution};
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
@@ -142,11 +145,16 @@ impl Engine {
         let Some(step) = run.current() else {
             return Ok(Outcome::failed("the execution has no current step"));
         };
+        let (inputs, secrets) = match self.revealed_inputs(run) {
+            Ok(Some(revealed)) => revealed,
+            Ok(None) => (step.inputs.clone(), Vec::new()),
+            Err(message) => return Ok(Outcome::failed(format!("inputs: {message}"))),
+        };
         let call = ActionCall {
             execution_id: run.record.id.clone(),
             step_name: step.name.clone(),
             action: step.action.clone(),
-            inputs: step.inputs.clone(),
+            inputs,
             attempt: step.attempt,
             idempotency_key: format!("{}/{}/{}", run.record.id, step.seq, step.attempt),
         };
@@ -154,14 +162,34 @@ impl Engine {
         tokio::select! {
             biased;
             result = dispatcher.run(call) => Ok(match result {
-                Ok(response) => Outcome::success(response),
-                Err(error) => Outcome::failed(error.to_string()),
+                Ok(response) => {
+                    let mut response = Value::Object(response);
+                    mask(&mut response, &secrets);
+                    Outcome::success(match response { Value::Object(map) => map, _ => Map::new() })
+                }
+                Err(error) => Outcome::failed(mask_text(&error.to_string(), &secrets)),
             }),
             cancel = self.wait_signal(run, handle, &[SignalKind::Cancel], None, false) => {
                 cancel?;
                 Ok(Outcome::Cancelled)
             }
         }
+    }
+
+    /// The current step's inputs with `{{ ssm-secure:... }}` values in plain text (or as
+    /// written, for an action that resolves them itself), and those values; None when the step has no secure reference (its stored inputs,
+    /// where secure values are masked, are then the inputs). Interpolated again from
+    /// the document, at the time of the call.
+    fn revealed_inputs(&self, run: &Run) -> Result<Option<(Value, Vec<String>)>, String> {
+        let Some(written) = run.current_ref().and_then(|at| run.doc.step(at)).map(|s| &s.inputs) else { return Ok(None) };
+        let secure = |text: &str| references(text).iter().any(|(_, r)| matches!(r, Ok(Reference::Ssm { secure: true, .. })));
+        if !any_string(written, &secure) {
+            return Ok(None);
+        }
+        let keep = run.current().is_some_and(|s| self.dispatcher.keeps_secure_references(&s.action));
+        let resolver = self.resolver(run, Utc::now(), if keep { Secure::Keep } else { Secure::Reveal });
+        let inputs = interpolate(written, &resolver).map_err(|e| e.to_string())?;
+        Ok(Some((inputs, resolver.revealed.take())))
     }
 
     async fn sleep(&self, run: &mut Run, handle: &Handle) -> Result<Outcome, EngineError> {
@@ -339,4 +367,14 @@ fn child_outcome(child: &StoredExecution) -> Outcome {
     }
     let reason = record.failure_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
     Outcome::failed(format!("child execution {} ended with status {}{reason}", record.id, record.status))
+}
+
+/// Whether any string of `value` (keys included) satisfies `test`.
+fn any_string(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
+    match value {
+        Value::String(s) => test(s),
+        Value::Array(items) => items.iter().any(|v| any_string(v, test)),
+        Value::Object(map) => map.iter().any(|(k, v)| test(k) || any_string(v, test)),
+        _ => false,
+    }
 }

@@ -18,7 +18,7 @@ use crate::control;
 use crate::error::EngineError;
 use crate::handle::Handles;
 use crate::record::{Change, DocumentSnapshot, ExecutionRecord, ParentRef, SignalKind, SignalRecord, StoredExecution};
-use crate::resolve::Globals;
+use crate::resolve::{ExecutionResolver, Globals, ParameterAccess, ParameterSource, Secure};
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
 use crate::store::{DocumentSource, ExecutionStore};
@@ -59,6 +59,8 @@ pub struct Engine {
     checked: CheckedDocuments,
     finished: watch::Sender<u64>,
     trace: broadcast::Sender<TraceEvent>,
+    /// Where `{{ ssm:... }}` values come from, once set.
+    parameter_source: std::sync::OnceLock<Arc<dyn ParameterSource>>,
 }
 
 /// The control-flow actions the engine runs itself.
@@ -94,7 +96,31 @@ impl Engine {
             checked: CheckedDocuments::default(),
             finished: watch::channel(0).0,
             trace: broadcast::channel(4096).0,
+            parameter_source: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gives the engine its Parameter Store (once; later calls change nothing).
+    pub fn set_parameter_source(&self, source: Arc<dyn ParameterSource>) {
+        let _ = self.parameter_source.set(source);
+    }
+
+    /// A resolver of the references of `run` as it stands; `secure` says what secure
+    /// values become.
+    pub(crate) fn resolver<'a>(&'a self, run: &'a Run, now: chrono::DateTime<Utc>, secure: Secure) -> ExecutionResolver<'a> {
+        ExecutionResolver {
+            execution_id: &run.record.id,
+            parameters: &run.record.parameters,
+            steps: &run.steps,
+            globals: &self.config.globals,
+            now,
+            parameter_store: ParameterAccess {
+                source: self.parameter_source.get().map(|s| s.as_ref() as &dyn ParameterSource),
+                principal: run.record.started_by.as_deref(),
+                secure,
+            },
+            revealed: Default::default(),
+        }
     }
 
     /// Every transition, as it is committed.
@@ -177,6 +203,15 @@ impl Engine {
         Ok(id)
     }
 
+    /// The same, for an API token: `{{ ssm:... }}` references are read with its permissions.
+    pub async fn create_by(&self, request: StartRequest, principal: &str) -> Result<String, EngineError> {
+        let (mut record, document) = self.prepare(request, None)?;
+        record.started_by = Some(principal.to_string());
+        let id = record.id.clone();
+        self.store.commit(vec![Change::CreateExecution { record, document }]).await?;
+        Ok(id)
+    }
+
     /// A Pending execution record for a request, checked.
     pub(crate) fn prepare(
         &self,
@@ -205,6 +240,7 @@ impl Engine {
             outputs: Map::new(),
             failure_message: None,
             parent,
+            started_by: None,
             created_at: now,
             updated_at: now,
         };

@@ -23,7 +23,7 @@ pub use action::{ActionCall, ActionDispatcher, ActionError, Echo};
 pub use engine::{CONTROL_FLOW, Engine, EngineConfig, StartRequest};
 pub use error::EngineError;
 pub use record::{Change, Decision, DocumentSnapshot, ExecutionRecord, SignalKind, SignalRecord, StepRecord, StoredExecution};
-pub use resolve::Globals;
+pub use resolve::{Globals, MASK, ParameterSource};
 pub use status::{ExecutionStatus, StepStatus};
 pub use store::{DocumentSource, ExecutionStore, StoreError};
 pub use trace::TraceEvent;

@@ -33,6 +33,10 @@ pub struct ExecutionRecord {
     pub failure_message: Option<String>,
     /// The execution and step sequence number that started this one (aws:executeAutomation).
     pub parent: Option<ParentRef>,
+    /// The API token that started the execution: `{{ ssm:... }}` references are read
+    /// with its permissions. None: the operator of the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -19,7 +19,7 @@ use crate::error::EngineError;
 use crate::flow::{Next, after_cancel, after_failure, after_success, end_status};
 use crate::looping;
 use crate::record::{Change, ParentRef, StepRecord};
-use crate::resolve::ExecutionResolver;
+use crate::resolve::Secure;
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
 
@@ -191,13 +191,7 @@ impl Engine {
         let record = &run.steps[pos];
         let done = looping::current_iteration(&record.outputs);
         let decision = looping::plan(&record.inputs).and_then(|plan| {
-            let resolver = ExecutionResolver {
-                execution_id: &run.record.id,
-                parameters: &run.record.parameters,
-                steps: &run.steps,
-                globals: &self.config.globals,
-                now: Utc::now(),
-            };
+            let resolver = self.resolver(run, Utc::now(), Secure::Mask);
             let condition = run.doc.main_steps.get(parent).and_then(|s| s.inputs.get("LoopCondition"));
             let again = looping::runs_again(&plan, done, condition, &resolver)?;
             Ok(again.then(|| plan.items.as_ref().and_then(|items| items.get(done as usize).cloned())))
@@ -236,13 +230,7 @@ impl Engine {
         let written = if is_loop { looping::begin_inputs(&step.inputs) } else { step.inputs.clone() };
         let now = Utc::now();
         let inputs = {
-            let resolver = ExecutionResolver {
-                execution_id: &run.record.id,
-                parameters: &run.record.parameters,
-                steps: &run.steps,
-                globals: &self.config.globals,
-                now,
-            };
+            let resolver = self.resolver(run, now, Secure::Mask);
             interpolate(&written, &resolver)
         };
         let seq = u32::try_from(run.steps.len()).unwrap_or(u32::MAX);
@@ -331,8 +319,9 @@ impl Engine {
         };
         let request = StartRequest { document, parameters, mocks: Map::new() };
         let parent = ParentRef { execution_id: run.record.id.clone(), step_seq: seq };
-        let (record, document) =
+        let (mut record, document) =
             self.prepare(request, Some(parent)).map_err(|e| Outcome::failed(format!("child execution of {name}: {e}")))?;
+        record.started_by = run.record.started_by.clone();
         let id = record.id.clone();
         changes.push(Change::CreateExecution { record, document });
         run.children.push(id.clone());

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod command;
 pub mod events;
 pub mod fleet;
+pub mod params;
 pub mod rate;
 pub mod status;
 pub mod target;

@@ -11,13 +11,14 @@ use bosun_store::{Durability, Store, measure_commit_rate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), or events (pattern matching and webhook ingest).
-    #[arg(value_parser = ["engine", "plugins", "fleet", "events"], default_value = "engine")]
+    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), events (pattern matching and webhook ingest), or params (Parameter Store over HTTP).
+    #[arg(value_parser = ["engine", "plugins", "fleet", "events", "params"], default_value = "engine")]
     pub target: String,
     #[command(flatten)]
     pub fleet: crate::bench_fleet::FleetArgs,
     #[command(flatten)]
     pub events: crate::bench_events::EventsArgs,
+    pub params: crate::bench_params::ParamsArgs,
     /// Plugin calls timed in each warm-call measurement.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub calls: u64,
@@ -57,6 +58,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
         if args.target == "events" {
             return runtime.block_on(crate::bench_events::run(&args.events));
+        }
+        if args.target == "params" {
+            return runtime.block_on(crate::bench_params::run(&args.params));
         }
         runtime.block_on(measure(&args))
     })

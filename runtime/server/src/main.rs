@@ -4,12 +4,14 @@ mod api;
 mod bench;
 mod bench_events;
 mod bench_fleet;
+mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod cli;
 mod events;
 mod http_serve;
 mod output;
+mod params;
 mod plugins;
 mod run_command;
 mod runbooks;

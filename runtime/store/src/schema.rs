@@ -209,6 +209,7 @@ const PARTS: &[&str] = &[
     crate::events::opsitems::SCHEMA,
     crate::events::audit::SCHEMA,
     crate::events::presence::SCHEMA,
+    crate::params::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

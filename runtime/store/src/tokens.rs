@@ -88,7 +88,7 @@ impl Store {
     pub fn verify_token(&self, token: &str) -> Result<Option<String>, StoreError> {
         let hash = token_hash(token);
         let active: Vec<(String, Vec<u8>)> = self.read(|conn| {
-            let mut statement = conn.prepare("SELECT name, hash FROM api_tokens WHERE revoked = 0")?;
+            let mut statement = conn.prepare_cached("SELECT name, hash FROM api_tokens WHERE revoked = 0")?;
             statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
         })?;
         Ok(find_active(&hash, &active))

@@ -78,6 +78,7 @@ pub struct ListQuery {
 ))]
 pub async fn start_execution(
     State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<ExecutionCreated>), ApiError> {
     let version = body.version.map(|v| match v {
@@ -91,7 +92,7 @@ pub async fn start_execution(
         });
     };
     let parameters = body.parameters.into_iter().map(|(name, value)| (name, ParamInput::Json(value))).collect();
-    let id = state.engine.create(StartRequest { document, parameters, mocks: Map::new() }).await?;
+    let id = state.engine.create_by(StartRequest { document, parameters, mocks: Map::new() }, &caller).await?;
     Ok((StatusCode::CREATED, Json(ExecutionCreated { execution_id: id })))
 }
 

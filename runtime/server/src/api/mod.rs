@@ -21,6 +21,7 @@ mod hooks;
 mod node_auth;
 mod nodes;
 mod opsitems;
+mod params;
 mod plugins;
 mod rules;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub node_artifacts: Arc<crate::plugins::NodeArtifacts>,
     /// How long a node may stay silent and still be Online.
     pub heartbeat_gap: Duration,
+    /// Parameter Store, read with each caller's scopes.
+    pub params: Arc<crate::params::Parameters>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -61,12 +64,14 @@ pub struct AppState {
 }
 
 /// The server's settings that the API sees.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// The largest request body, in bytes.
     pub body_limit: usize,
     /// How long a node may stay silent and still be Online; past it, ConnectionLost.
     pub heartbeat_gap: Duration,
+    /// The Parameter Store's master key, for SecureString values.
+    pub param_key: Option<Arc<bosun_store::MasterKey>>,
 }
 
 /// The default heartbeat gap.
@@ -74,7 +79,7 @@ pub const DEFAULT_HEARTBEAT_GAP: Duration = Duration::from_secs(60);
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        Self { body_limit: DEFAULT_LIMIT, heartbeat_gap: DEFAULT_HEARTBEAT_GAP }
+        Self { body_limit: DEFAULT_LIMIT, heartbeat_gap: DEFAULT_HEARTBEAT_GAP, param_key: None }
     }
 }
 
@@ -130,6 +135,7 @@ fn hook_routes() -> OpenApiRouter<AppState> {
 /// The whole API, with the server's settings.
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, bus: Arc<EventBus>, settings: ApiSettings) -> Router {
     let state = AppState {
+        params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
         store,
         engine,
         run_command,
@@ -175,6 +181,14 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(opsitems::get_opsitem, opsitems::update_opsitem))
         .routes(routes!(opsitems::run_runbook))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(params::put))
+        .routes(routes!(params::get))
+        .routes(routes!(params::get_many))
+        .routes(routes!(params::get_by_path))
+        .routes(routes!(params::history))
+        .routes(routes!(params::label))
+        .routes(routes!(params::unlabel))
+        .routes(routes!(params::delete))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

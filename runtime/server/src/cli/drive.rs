@@ -22,6 +22,8 @@ pub struct Driver {
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
     pub run_command: Arc<RunCommand>,
+    /// The Parameter Store's master key, when one is configured.
+    pub param_key: Option<Arc<bosun_store::MasterKey>>,
     driving: HashSet<String>,
 }
 
@@ -34,7 +36,8 @@ impl Driver {
         let engine = engine(&store, &ctx.data_dir, Some(run_command.clone()))?;
         tracing::info!(path = %store.path().display(), durability = ?ctx.durability, "store open");
         log_endings(&engine);
-        let mut driver = Self { _lock: lock, store, engine, run_command, driving: HashSet::new() };
+        let param_key = crate::params::key::configured(&ctx.data_dir)?;
+        let mut driver = Self { _lock: lock, store, engine, run_command, param_key, driving: HashSet::new() };
         driver.pick_up(true).await?;
         Ok(driver)
     }

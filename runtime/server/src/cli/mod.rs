@@ -18,6 +18,7 @@ pub mod group;
 pub mod hook;
 pub mod node;
 pub mod opsitem;
+pub mod param;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
@@ -119,6 +120,9 @@ pub enum Command {
     /// The audit trail of state-changing calls and execution starts (through the API).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Parameter Store: put, read, label and delete parameters (through the API); rotate-key works on the data directory.
+    #[command(subcommand)]
+    Param(param::ParamCommand),
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -210,6 +214,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Event(command) => block_on(event::run(&ctx, command)),
         Command::Opsitem(command) => block_on(opsitem::run(&ctx, command)),
         Command::Audit(command) => block_on(audit::run(&ctx, command)),
+        Command::Param(command) => block_on(param::run(&ctx, command)),
     }
 }
 
@@ -244,8 +249,14 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
 /// and, given a Run Command service, `aws:runCommand`.
 pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
     let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
+    let parameters = crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?);
+    if let Some(run_command) = &run_command {
+        run_command.set_parameters(parameters.clone());
+    }
     let actions = Actions { plugins, run_command };
-    Ok(Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default()))
+    let engine = Engine::new(store.clone(), Arc::new(actions), store.clone(), EngineConfig::default());
+    engine.set_parameter_source(parameters);
+    Ok(engine)
 }
 
 /// An engine for the commands that only check or create executions, which the

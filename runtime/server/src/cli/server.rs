@@ -114,7 +114,7 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let driver = Driver::start(ctx).await?;
     let webhook = args.webhook.webhook(&ctx.data_dir)?;
-    let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap) };
+    let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap), param_key: None };
     serve(driver, Listen { address: args.listen, tls }, settings, webhook, |address| {
         crate::outln!("listening on {scheme}://{address}");
         Ok(())
@@ -136,10 +136,11 @@ where
 pub async fn serve(
     driver: Driver,
     listen: Listen,
-    settings: ApiSettings,
+    mut settings: ApiSettings,
     webhook: Option<Webhook>,
     announce: impl FnOnce(SocketAddr) -> Result<(), CliError>,
 ) -> Result<ExitCode, CliError> {
+    settings.param_key = driver.param_key.clone();
     let run_command = driver.run_command.clone();
     run_command.set_heartbeat_gap(settings.heartbeat_gap);
     let services = crate::events::targets::Services {
@@ -171,6 +172,9 @@ pub async fn serve(
     let (stop_routing, routing_stopped) = oneshot::channel::<()>();
     let router = tokio::spawn(bus.run_until(async move {
         let _ = routing_stopped.await;
+    let (stop_policies, policies_stopped) = oneshot::channel::<()>();
+    let policies = tokio::spawn(crate::params::policy_loop::run_until(driver.store.clone(), async move {
+        let _ = policies_stopped.await;
     }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
@@ -188,6 +192,8 @@ pub async fn serve(
     let _ = notifier.await;
     let _ = stop_routing.send(());
     let _ = router.await;
+    let _ = stop_policies.send(());
+    let _ = policies.await;
     let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
         tracing::warn!("requests still open after 5 s; stopping anyway");

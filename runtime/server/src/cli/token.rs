@@ -16,6 +16,14 @@ pub enum TokenCommand {
     Create {
         /// A name for the token: 1 to 64 letters, digits, '-', '_' or '.'.
         name: String,
+        /// Limit the token's Parameter Store reads to names matching this pattern
+        /// (`*` matches anything, `/` included: /app/dev/*); repeatable. A token with
+        /// parameter scopes reads only there and changes no parameter.
+        #[arg(long = "param-read", value_name = "PATTERN")]
+        param_read: Vec<String>,
+        /// Let the token decrypt SecureStrings matching this pattern (and readable); repeatable.
+        #[arg(long = "param-decrypt", value_name = "PATTERN")]
+        param_decrypt: Vec<String>,
         #[command(flatten)]
         output: OutputArg,
     },
@@ -37,11 +45,16 @@ pub fn new_token() -> Result<String, CliError> {
 
 pub fn run(ctx: &Context, command: TokenCommand) -> Result<ExitCode, CliError> {
     match command {
-        TokenCommand::Create { name, output } => {
+        TokenCommand::Create { name, param_read, param_decrypt, output } => {
             bosun_store::validate_token_name(&name).map_err(|e| CliError::usage(e.0))?;
+            let scopes = bosun_store::ParamScopes { read: param_read, decrypt: param_decrypt };
+            for pattern in scopes.read.iter().chain(&scopes.decrypt) {
+                bosun_store::params::validate_scope_pattern(pattern).map_err(|e| CliError::usage(e.to_string()))?;
+            }
             let store = open_store(&ctx.data_dir, ctx.durability)?;
             let token = new_token()?;
             let info = store.create_token(&name, bosun_store::token_hash(&token)).map_err(|e| CliError::usage(e.0))?;
+            store.set_parameter_scopes(&name, &scopes).map_err(|e| CliError::failed(e.to_string()))?;
             match output.output {
                 OutputFormat::Json => print_json(&json!({"name": info.name, "token": token, "createdAt": info.created_at})),
                 OutputFormat::Text => {

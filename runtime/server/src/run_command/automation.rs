@@ -44,6 +44,10 @@ impl<D: ActionDispatcher> ActionDispatcher for Actions<D> {
         action == RUN_COMMAND || self.plugins.is_idempotent(action)
     }
 
+    fn keeps_secure_references(&self, action: &str) -> bool {
+        action == RUN_COMMAND
+    }
+
     async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError> {
         match (call.action.as_str(), &self.run_command) {
             (RUN_COMMAND, Some(service)) => run_command(service, &call).await,

@@ -7,6 +7,7 @@ pub mod automation;
 pub mod dispatcher;
 pub mod notify;
 pub mod send;
+mod ssm;
 pub mod view;
 mod waker;
 
@@ -37,6 +38,8 @@ pub struct RunCommand {
     stopping: watch::Sender<bool>,
     /// The server's heartbeat gap, in seconds: silent nodes' undelivered invocations are Delayed.
     heartbeat_gap: AtomicU64,
+    /// Parameter Store, for `{{ ssm:... }}` in parameter values.
+    parameters: std::sync::OnceLock<Arc<crate::params::Parameters>>,
 }
 
 /// Why a report was refused.
@@ -58,7 +61,35 @@ impl RunCommand {
             notifier_wake: Notify::new(),
             stopping: watch::Sender::new(false),
             heartbeat_gap: AtomicU64::new(crate::api::DEFAULT_HEARTBEAT_GAP.as_secs()),
+            parameters: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gives the service its Parameter Store (once).
+    pub fn set_parameters(&self, parameters: Arc<crate::params::Parameters>) {
+        let _ = self.parameters.set(parameters);
+    }
+
+    /// A command's parameters with their Parameter Store references resolved as
+    /// `requested_by` may read them, and the secure values among them.
+    fn resolve_references(&self, parameters: &serde_json::Map<String, serde_json::Value>, requested_by: &str) -> Result<Option<ssm::Resolved>, String> {
+        if !ssm::has_references(parameters) {
+            return Ok(None);
+        }
+        let source = self.parameters.get().ok_or("Parameter Store is not available here")?;
+        // Automation's aws:runCommand was checked with the execution's permissions when its inputs were read.
+        let principal = (!requested_by.starts_with("automation:")).then_some(requested_by);
+        ssm::resolve(parameters, source, principal).map(Some)
+    }
+
+    /// The secure values of a stored command's parameters, to mask in what its nodes report.
+    fn secrets_of(&self, command_id: &str) -> Vec<String> {
+        let Ok(Some(command)) = self.store.get_command(command_id) else { return Vec::new() };
+        let parameters = serde_json::from_str(&command.parameters).unwrap_or_default();
+        match self.resolve_references(&parameters, &command.requested_by) {
+            Ok(Some(resolved)) => resolved.secrets,
+            _ => Vec::new(),
+        }
     }
 
     /// The server's heartbeat gap: past it a node is unreachable, and what waits for it is Delayed.
@@ -89,6 +120,9 @@ impl RunCommand {
     pub async fn send_with_id(&self, request: &SendCommand, requested_by: &str, id: Option<String>) -> Result<CommandView, SendError> {
         let store_error = |e: StoreError| SendError::Store(e.to_string());
         let mut new = tokio::task::block_in_place(|| send::prepare(&self.store, request, requested_by, &timestamp(Utc::now())))?;
+        let parameters = serde_json::from_str(&new.parameters).unwrap_or_default();
+        tokio::task::block_in_place(|| self.resolve_references(&parameters, requested_by))
+            .map_err(|message| SendError::Invalid { field: "parameters".into(), message, details: Vec::new() })?;
         if let Some(id) = id {
             new.id = id;
         }
@@ -158,12 +192,24 @@ impl RunCommand {
                 tracing::error!(invocation = %delivery.invocation_id, "a stored command's document is not readable");
                 continue;
             };
+            let mut parameters: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&delivery.parameters).unwrap_or_default();
+            if ssm::has_references(&parameters) {
+                let requested_by = self.store.get_command(&delivery.command_id)?.map(|c| c.requested_by).unwrap_or_default();
+                match self.resolve_references(&parameters, &requested_by) {
+                    Ok(Some(resolved)) => parameters = resolved.parameters,
+                    Ok(None) => {}
+                    Err(message) => {
+                        self.fail_undelivered(node_id, &delivery.invocation_id, &message).await?;
+                        continue;
+                    }
+                }
+            }
             assignments.push(Assignment {
                 invocation_id: delivery.invocation_id,
                 command_id: delivery.command_id,
                 document: sent.document,
                 included: sent.included,
-                parameters: serde_json::from_str(&delivery.parameters).unwrap_or_default(),
+                parameters,
                 timeout_seconds: delivery.timeout_seconds,
                 plugins: sent.plugins,
             });
@@ -173,6 +219,16 @@ impl RunCommand {
         Ok(Work { assignments, cancel })
     }
 
+    /// Ends an invocation whose parameters cannot be resolved any more (a parameter was
+    /// deleted or a permission withdrawn since the command was sent), without delivering it.
+    async fn fail_undelivered(&self, node_id: &str, invocation_id: &str, message: &str) -> Result<(), StoreError> {
+        tracing::warn!(invocation = %invocation_id, error = %message, "cannot resolve the parameters of an invocation");
+        let report = Report { status: "Failed".into(), exit_code: None, stdout: String::new(), stderr: message.to_string(), steps: "[]".into() };
+        self.store.record_report(node_id, invocation_id, report, &timestamp(Utc::now())).await?;
+        self.poke_dispatcher();
+        Ok(())
+    }
+
     /// Records a node's report on one of its invocations.
     pub async fn report(&self, node_id: &str, invocation_id: &str, report: InvocationReport) -> Result<ReportAck, ReportError> {
         use InvocationStatus as S;
@@ -180,7 +236,15 @@ impl RunCommand {
             return Err(ReportError::Invalid(format!("a node cannot report the status {}", report.status)));
         }
         let steps = serde_json::to_string(&report.steps).unwrap_or_else(|_| "[]".into());
-        let record = Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
+        let mut record = Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
+        // An invocation's id is COMMAND_ID.NODE_ID.
+        if let Some(command_id) = invocation_id.strip_suffix(&format!(".{node_id}")) {
+            let secrets = tokio::task::block_in_place(|| self.secrets_of(command_id));
+            if !secrets.is_empty() {
+                let mask = |text: &str| bosun_engine::resolve::mask_text(text, &secrets);
+                record = Report { stdout: mask(&record.stdout), stderr: mask(&record.stderr), steps: mask(&record.steps), ..record };
+            }
+        }
         let outcome =
             self.store.record_report(node_id, invocation_id, record, &timestamp(Utc::now())).await.map_err(ReportError::Store)?;
         match outcome {

@@ -6,6 +6,7 @@ mod control_flow;
 mod fixtures;
 mod fleet;
 mod loops;
+mod params;
 mod resume;
 mod store;
 mod support;

@@ -282,6 +282,7 @@ fn execution(id: &str, status: ExecutionStatus, created: i64) -> ExecutionRecord
     let mut parameters = Map::new();
     parameters.insert("Target".into(), Value::from(format!("host-{id}")));
     ExecutionRecord {
+        started_by: None,
         id: id.into(),
         document_name: format!("doc-{id}"),
         document_version: Some("1".into()),
