@@ -4,6 +4,7 @@
 //! rate-control values. Pure data: serde only, so the agent can depend on it.
 
 pub mod agent;
+pub mod association;
 pub mod command;
 pub mod fleet;
 pub mod rate;

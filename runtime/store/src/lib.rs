@@ -5,6 +5,7 @@
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
 
+mod associations;
 mod commands;
 mod documents;
 mod events;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use associations::{MAX_ASSOCIATIONS, PendingRun, RunSent, check_definition, jitter};
 pub use commands::{
     Advance, Advanced, CommandRecord, Delivery, DueNotification, InvocationRecord, NewCommand, NotifyOutcome, Plan, Report, ReportOutcome,
     command_status, invocation_id, plan,
