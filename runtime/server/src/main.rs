@@ -1,6 +1,7 @@
 //! The `bosun` command: parses the command line, sets up logging and runs one command.
 
 mod api;
+mod associations;
 mod bench;
 mod bench_fleet;
 #[cfg(feature = "bench-plugins")]

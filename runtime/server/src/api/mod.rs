@@ -7,6 +7,7 @@ mod activations;
 mod agent;
 mod agent_plugins;
 mod agent_work;
+mod associations;
 mod auth;
 mod body;
 mod commands;
@@ -145,6 +146,12 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(commands::list_commands, commands::send_command))
         .routes(routes!(commands::get_command))
         .routes(routes!(commands::cancel_command))
+        .routes(routes!(associations::list_associations, associations::create_association))
+        .routes(routes!(associations::get_association, associations::update_association, associations::delete_association))
+        .routes(routes!(associations::run_association))
+        .routes(routes!(associations::association_versions))
+        .routes(routes!(associations::node_history))
+        .routes(routes!(associations::compliance))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

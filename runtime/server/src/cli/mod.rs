@@ -3,6 +3,7 @@
 //! the engine lock of a data directory).
 
 pub mod activation;
+pub mod association;
 pub mod automation;
 pub mod client;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod node;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
+pub mod schedule;
 pub mod server;
 pub mod token;
 
@@ -102,6 +104,12 @@ pub enum Command {
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// State Manager: associations that keep documents applied to nodes, and compliance (through the API).
+    #[command(subcommand)]
+    Association(association::AssociationCommand),
+    /// Check schedule expressions: print their next fire times.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Measure the store and the engine, and print a table.
     Bench(bench::BenchArgs),
 }
@@ -185,6 +193,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Activation(command) => block_on(activation::run(&ctx, command)),
         Command::Node(command) => block_on(node::run(&ctx, command)),
         Command::Group(command) => block_on(group::run(&ctx, command)),
+        Command::Association(command) => block_on(association::run(&ctx, command)),
+        Command::Schedule(command) => schedule::run(command),
     }
 }
 

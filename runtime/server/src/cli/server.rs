@@ -157,6 +157,11 @@ pub async fn serve(
     let notifier = tokio::spawn(run_command.clone().notify_until(webhook, async move {
         let _ = notifying_stopped.await;
     }));
+    let (stop_associating, associating_stopped) = oneshot::channel::<()>();
+    let clock: std::sync::Arc<dyn crate::associations::Clock> = std::sync::Arc::new(crate::associations::SystemClock);
+    let associations = tokio::spawn(crate::associations::Associations::new(driver.store.clone(), run_command.clone(), clock).run_until(async move {
+        let _ = associating_stopped.await;
+    }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -169,6 +174,8 @@ pub async fn serve(
     run_command.stop_polls();
     let _ = stop_dispatching.send(());
     let _ = dispatcher.await;
+    let _ = stop_associating.send(());
+    let _ = associations.await;
     let _ = stop_notifying.send(());
     let _ = notifier.await;
     let _ = stop.send(());
