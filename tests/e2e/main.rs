@@ -2,6 +2,7 @@
 
 mod agent_plugins;
 mod agents;
+mod associations;
 mod approval;
 mod command_webhook;
 mod doc;
