@@ -11,11 +11,13 @@ use bosun_store::{Durability, Store, measure_commit_rate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), or fleet (Run Command with simulated agents).
-    #[arg(value_parser = ["engine", "plugins", "fleet"], default_value = "engine")]
+    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), or schedules (State Manager's scheduler).
+    #[arg(value_parser = ["engine", "plugins", "fleet", "schedules"], default_value = "engine")]
     pub target: String,
     #[command(flatten)]
     pub fleet: crate::bench_fleet::FleetArgs,
+    #[command(flatten)]
+    pub schedules: crate::bench_schedules::SchedulesArgs,
     /// Plugin calls timed in each warm-call measurement.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub calls: u64,
@@ -49,6 +51,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         if args.target == "plugins" {
             return runtime.block_on(plugins(args.calls as usize));
+        }
+        if args.target == "schedules" {
+            return runtime.block_on(crate::bench_schedules::run(&args.schedules));
         }
         if args.target == "fleet" {
             return runtime.block_on(crate::bench_fleet::run(&args.fleet));

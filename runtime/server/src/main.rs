@@ -6,6 +6,7 @@ mod bench;
 mod bench_fleet;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
+mod bench_schedules;
 mod cli;
 mod http_serve;
 mod output;

@@ -7,14 +7,14 @@
 //! most a minute, and a tenth of the gap to the following fire), so many associations
 //! on one schedule spread out.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bosun_engine::StoreError;
 use bosun_protocol::association::AssociationDefinition;
 use bosun_schedule::Schedule;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{definition_from, insert_run, next_fire};
@@ -57,6 +57,11 @@ pub struct PendingRun {
     pub definition: AssociationDefinition,
     /// Only these nodes (a NewNode run); otherwise the definition's targets.
     pub nodes: Option<Vec<String>>,
+}
+
+/// The nodes an association has a status for.
+fn known_nodes(conn: &Connection, association_id: &str) -> rusqlite::Result<BTreeSet<String>> {
+    conn.prepare_cached("SELECT node_id FROM association_nodes WHERE association_id = ?1")?.query_map([association_id], |r| r.get(0))?.collect()
 }
 
 impl Store {
@@ -134,11 +139,26 @@ impl Store {
             )?;
             statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()
         })?;
+        // Many associations share their targets: each distinct list is resolved once.
+        let mut resolved: HashMap<String, Vec<String>> = HashMap::new();
         let mut candidates = Vec::new();
         for (id, version, definition) in associations {
             let Ok(definition) = definition_from(&definition) else { continue };
-            let selected = self.resolve_targets(&definition.targets)?.nodes;
-            if !selected.is_empty() {
+            let key = serde_json::to_string(&definition.targets).unwrap_or_default();
+            let selected = match resolved.get(&key) {
+                Some(nodes) => nodes.clone(),
+                None => {
+                    let nodes = self.resolve_targets(&definition.targets)?.nodes;
+                    resolved.insert(key, nodes.clone());
+                    nodes
+                }
+            };
+            if selected.is_empty() {
+                continue;
+            }
+            // Read first, so that an idle fleet costs no write.
+            let applied = self.read(|conn| known_nodes(conn, &id))?;
+            if selected.iter().any(|n| !applied.contains(n)) {
                 candidates.push((id, version, selected));
             }
         }
@@ -148,7 +168,6 @@ impl Store {
         self.write_job(move |conn| {
             let at = timestamp(now);
             let mut runs = Vec::new();
-            let mut known = conn.prepare_cached("SELECT node_id FROM association_nodes WHERE association_id = ?1").map_err(sql_error)?;
             for (id, version, selected) in &candidates {
                 // Read again inside the transaction: the association may have changed or gained a run.
                 let current: Option<u32> = conn
@@ -163,8 +182,7 @@ impl Store {
                 if current != Some(*version) {
                     continue;
                 }
-                let applied: BTreeSet<String> =
-                    known.query_map([id], |r| r.get(0)).and_then(Iterator::collect).map_err(sql_error)?;
+                let applied = known_nodes(conn, id).map_err(sql_error)?;
                 let new: Vec<String> = selected.iter().filter(|n| !applied.contains(*n)).cloned().collect();
                 if !new.is_empty() {
                     runs.push(insert_run(conn, id, *version, "NewNode", None, Some(&new), &at)?);
