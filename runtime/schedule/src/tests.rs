@@ -131,3 +131,33 @@ fn hostile_expressions_are_refused_without_panic() {
         assert!(Schedule::new(text, None, 0).is_err(), "{text:?} was accepted");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::at;
+    use crate::Schedule;
+
+    proptest! {
+        /// Any text parses or fails with a message; a parsed schedule's fires move forward.
+        #[test]
+        fn any_text_parses_or_fails_without_panic(text in "(cron|rate|at)\\([ -~]{0,40}\\)|[ -~]{0,40}") {
+            if let Ok(schedule) = Schedule::new(&text, Some("Europe/Berlin"), 0) {
+                let after = at("2026-01-01T00:00:00Z");
+                let fires: Vec<_> = schedule.upcoming(after, after).take(3).collect();
+                prop_assert!(fires.windows(2).all(|w| w[0] < w[1]) && fires.iter().all(|f| *f > after));
+            }
+        }
+
+        /// A daily cron fires at its minute and hour, within a day, strictly after.
+        #[test]
+        fn a_daily_cron_fires_at_its_time(minute in 0u32..60, hour in 0u32..24, start in 0i64..400_000_000) {
+            use chrono::Timelike as _;
+            let schedule = Schedule::new(&format!("cron({minute} {hour} * * ? *)"), None, 0).unwrap();
+            let after = at("2026-01-01T00:00:00Z") + chrono::Duration::seconds(start);
+            let fire = schedule.next_after(after, after).unwrap();
+            prop_assert_eq!((fire.minute(), fire.hour(), fire.second()), (minute, hour, 0));
+            prop_assert!(fire > after && fire - after <= chrono::Duration::days(1));
+        }
+    }
+}
