@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod rate;
 pub mod status;
 pub mod target;
+pub mod window;
 
 pub use rate::Limit;
 pub use status::{CommandStatus, InvocationStatus, PingStatus};

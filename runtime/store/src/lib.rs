@@ -15,6 +15,7 @@ mod housekeeping;
 mod plugins;
 mod schema;
 mod tokens;
+mod windows;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use executions::ExecutionSummary;
 pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
 pub use tokens::{TokenInfo, token_hash, validate_token_name};
+pub use windows::{OpenTask, OpenWindow, check_window};
 pub use writer::Durability;
 
 use bosun_engine::StoreError;

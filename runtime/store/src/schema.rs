@@ -200,7 +200,7 @@ CREATE INDEX IF NOT EXISTS invocations_by_node ON invocations (node_id, status);
 
 /// The schema in parts: the tables above, and those each feature module keeps beside
 /// its code. Every part creates only what does not exist yet.
-const PARTS: &[&str] = &[SCHEMA, crate::events::SCHEMA, crate::associations::SCHEMA];
+const PARTS: &[&str] = &[SCHEMA, crate::events::SCHEMA, crate::associations::SCHEMA, crate::windows::SCHEMA];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
 const VERSION: i64 = 3;

@@ -191,7 +191,7 @@ fn next_fire(id: &str, schedule: Option<&Schedule>, after: DateTime<Utc>, anchor
 
 impl Store {
     /// Runs a write job that answers a value.
-    fn write_job<T: Send + 'static>(&self, job: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    pub(crate) fn write_job<T: Send + 'static>(&self, job: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.writer.run_blocking(Box::new(move |conn| {
             let value = job(conn)?;
