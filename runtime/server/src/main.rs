@@ -16,6 +16,7 @@ mod runbooks;
 mod signing;
 mod tls;
 mod webhook_sign;
+mod windows;
 
 use std::process::ExitCode;
 

@@ -29,10 +29,10 @@ impl ManualClock {
         Self(Mutex::new(at))
     }
 
-    pub fn advance(&self, by: chrono::Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+    pub fn set_to(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
+
 }
 
 impl Clock for ManualClock {
