@@ -16,3 +16,4 @@ mod run_command;
 mod server;
 mod support;
 mod tls;
+mod windows;

@@ -19,6 +19,7 @@ mod health;
 mod node_auth;
 mod nodes;
 mod plugins;
+mod windows;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -152,6 +153,11 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(associations::association_versions))
         .routes(routes!(associations::node_history))
         .routes(routes!(associations::compliance))
+        .routes(routes!(windows::list_windows, windows::create_window))
+        .routes(routes!(windows::get_window, windows::delete_window))
+        .routes(routes!(windows::register_target))
+        .routes(routes!(windows::register_task))
+        .routes(routes!(windows::window_history))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

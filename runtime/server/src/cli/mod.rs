@@ -13,6 +13,7 @@ pub mod dev_env;
 pub mod doc;
 pub mod drive;
 pub mod fleet;
+pub mod mw;
 pub mod group;
 pub mod node;
 pub mod plugin;
@@ -107,6 +108,9 @@ pub enum Command {
     /// State Manager: associations that keep documents applied to nodes, and compliance (through the API).
     #[command(subcommand)]
     Association(association::AssociationCommand),
+    /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
+    #[command(subcommand)]
+    Mw(mw::MwCommand),
     /// Check schedule expressions: print their next fire times.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -195,6 +199,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Group(command) => block_on(group::run(&ctx, command)),
         Command::Association(command) => block_on(association::run(&ctx, command)),
         Command::Schedule(command) => schedule::run(command),
+        Command::Mw(command) => block_on(mw::run(&ctx, command)),
     }
 }
 

@@ -162,6 +162,12 @@ pub async fn serve(
     let associations = tokio::spawn(crate::associations::Associations::new(driver.store.clone(), run_command.clone(), clock).run_until(async move {
         let _ = associating_stopped.await;
     }));
+    let (stop_windows, windows_stopped) = oneshot::channel::<()>();
+    let window_clock: std::sync::Arc<dyn crate::associations::Clock> = std::sync::Arc::new(crate::associations::SystemClock);
+    let windows = crate::windows::MaintenanceWindows::new(driver.store.clone(), run_command.clone(), driver.engine.clone(), window_clock);
+    let windows = tokio::spawn(windows.run_until(async move {
+        let _ = windows_stopped.await;
+    }));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -174,6 +180,8 @@ pub async fn serve(
     run_command.stop_polls();
     let _ = stop_dispatching.send(());
     let _ = dispatcher.await;
+    let _ = stop_windows.send(());
+    let _ = windows.await;
     let _ = stop_associating.send(());
     let _ = associations.await;
     let _ = stop_notifying.send(());
