@@ -25,7 +25,7 @@ pub const MAX_OFFSET_DAYS: u32 = 6;
 /// What an expression says, without its zone.
 #[derive(Debug, Clone)]
 pub enum Expression {
-    Cron(CronExpression),
+    Cron(Box<CronExpression>),
     Rate(Rate),
     /// Once, at this wall-clock time.
     At(NaiveDateTime),
@@ -41,7 +41,7 @@ impl Expression {
         let (kind, rest) = text.split_once('(').ok_or_else(shape)?;
         let body = rest.strip_suffix(')').ok_or_else(|| ScheduleError::Shape(format!("{text:?}: the expression must end with )")))?;
         match kind.trim() {
-            "cron" => CronExpression::parse(body).map(Expression::Cron),
+            "cron" => CronExpression::parse(body).map(|c| Expression::Cron(Box::new(c))),
             "rate" => Rate::parse(body).map(Expression::Rate),
             "at" => NaiveDateTime::parse_from_str(body.trim(), "%Y-%m-%dT%H:%M:%S")
                 .map(Expression::At)

@@ -15,9 +15,12 @@ fn next(expression: &str, zone: Option<&str>, offset: u32, after: &str, count: u
     schedule.upcoming(at(after), at(after)).take(count).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).collect()
 }
 
+/// An expression, its zone and offset, the time to start after, and the fires expected.
+type Case<'a> = (&'a str, Option<&'a str>, u32, &'a str, &'a [&'a str]);
+
 #[test]
 fn fire_times_table() {
-    let table: &[(&str, Option<&str>, u32, &str, &[&str])] = &[
+    let table: &[Case<'_>] = &[
         // Strictly after: a fire at `after` itself is not next.
         ("cron(0 10 * * ? *)", None, 0, "2026-01-01T10:00:00Z", &["2026-01-02T10:00:00Z", "2026-01-03T10:00:00Z"]),
         ("cron(0/15 * * * ? *)", None, 0, "2026-01-01T10:07:00Z", &["2026-01-01T10:15:00Z", "2026-01-01T10:30:00Z"]),

@@ -37,7 +37,16 @@ fn outcome(invocation_status: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn upsert_node(conn: &Connection, association_id: &str, node: &str, run_id: &str, status: &str, compliance: &str, detail: &str, at: &str) -> Result<(), StoreError> {
+/// A node's new status for an association.
+struct NodeOutcome<'a> {
+    run_id: &'a str,
+    status: &'a str,
+    compliance: &'a str,
+    detail: &'a str,
+}
+
+fn upsert_node(conn: &Connection, association_id: &str, node: &str, outcome: &NodeOutcome<'_>, at: &str) -> Result<(), StoreError> {
+    let NodeOutcome { run_id, status, compliance, detail } = outcome;
     conn.prepare_cached(
         "INSERT INTO association_nodes (association_id, node_id, run_id, status, compliance, detail, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (association_id, node_id) DO UPDATE SET \
@@ -48,21 +57,33 @@ fn upsert_node(conn: &Connection, association_id: &str, node: &str, run_id: &str
     .map_err(sql_error)
 }
 
-fn compliance_event(association_id: &str, name: &str, node: &str, previous: Option<&str>, compliance: &str, severity: &str, run_id: &str, detail: &str) -> NewEvent {
-    NewEvent {
-        source: "bosun.association".into(),
-        detail_type: "Association Compliance Changed".into(),
-        resources: vec![format!("association/{association_id}"), format!("node/{node}")],
-        detail: json!({
-            "associationId": association_id,
-            "associationName": name,
-            "nodeId": node,
-            "compliance": compliance,
-            "previousCompliance": previous,
-            "severity": severity,
-            "runId": run_id,
-            "status": detail,
-        }),
+/// A change of one node's compliance for one association.
+struct ComplianceChange<'a> {
+    association_id: &'a str,
+    name: &'a str,
+    node: &'a str,
+    previous: Option<&'a str>,
+    severity: &'a str,
+    outcome: NodeOutcome<'a>,
+}
+
+impl ComplianceChange<'_> {
+    fn event(&self) -> NewEvent {
+        NewEvent {
+            source: "bosun.association".into(),
+            detail_type: "Association Compliance Changed".into(),
+            resources: vec![format!("association/{}", self.association_id), format!("node/{}", self.node)],
+            detail: json!({
+                "associationId": self.association_id,
+                "associationName": self.name,
+                "nodeId": self.node,
+                "compliance": self.outcome.compliance,
+                "previousCompliance": self.previous,
+                "severity": self.severity,
+                "runId": self.outcome.run_id,
+                "status": self.outcome.detail,
+            }),
+        }
     }
 }
 
@@ -105,13 +126,15 @@ impl Store {
                         .map_err(sql_error)?;
                     let nodes: Vec<String> = statement.query_map([&run_id], |r| r.get(0)).and_then(Iterator::collect).map_err(sql_error)?;
                     for node in &nodes {
-                        upsert_node(conn, &association_id, node, &run_id, "Pending", "UNKNOWN", "Pending", &at)?;
+                        let pending = NodeOutcome { run_id: &run_id, status: "Pending", compliance: "UNKNOWN", detail: "Pending" };
+                        upsert_node(conn, &association_id, node, &pending, &at)?;
                     }
                     conn.execute("UPDATE association_runs SET state = 'Sent' WHERE id = ?1", [&run_id]).map_err(sql_error)?;
                 }
                 RunSent::Refused { reason, nodes } => {
                     for node in nodes {
-                        upsert_node(conn, &association_id, node, &run_id, "Failed", "NON_COMPLIANT", reason, &at)?;
+                        let refused = NodeOutcome { run_id: &run_id, status: "Failed", compliance: "NON_COMPLIANT", detail: reason };
+                        upsert_node(conn, &association_id, node, &refused, &at)?;
                     }
                     conn.execute("UPDATE association_runs SET state = 'Failed', detail = ?2 WHERE id = ?1", params![run_id, reason])
                         .map_err(sql_error)?;
@@ -151,12 +174,14 @@ impl Store {
             let mut changed = 0;
             for (association_id, node, run_id, previous, invocation_status, name, definition) in ended {
                 let Some((status, compliance)) = outcome(&invocation_status) else { continue };
-                upsert_node(conn, &association_id, &node, &run_id, status, compliance, &invocation_status, &at)?;
+                let outcome = NodeOutcome { run_id: &run_id, status, compliance, detail: &invocation_status };
+                upsert_node(conn, &association_id, &node, &outcome, &at)?;
                 changed += 1;
                 if previous != compliance {
                     let severity = definition_from(&definition).ok().and_then(|d| d.compliance_severity).unwrap_or_else(|| "UNSPECIFIED".into());
                     let previous = (previous != "UNKNOWN").then_some(previous.as_str());
-                    append(conn, &compliance_event(&association_id, &name, &node, previous, compliance, &severity, &run_id, &invocation_status))?;
+                    let change = ComplianceChange { association_id: &association_id, name: &name, node: &node, previous, severity: &severity, outcome };
+                    append(conn, &change.event())?;
                 }
             }
             Ok(changed)

@@ -160,7 +160,7 @@ impl Store {
         self.read(|conn| {
             let ids: Vec<String> =
                 conn.prepare_cached("SELECT id FROM maintenance_windows ORDER BY name")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            Ok(ids.iter().filter_map(|id| window_view(conn, id).transpose()).collect::<rusqlite::Result<Vec<_>>>()?)
+            ids.iter().filter_map(|id| window_view(conn, id).transpose()).collect::<rusqlite::Result<Vec<_>>>()
         })
     }
 
