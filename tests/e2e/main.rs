@@ -2,6 +2,7 @@
 
 mod agent_plugins;
 mod agents;
+mod associations;
 mod approval;
 mod command_webhook;
 mod doc;
@@ -17,3 +18,4 @@ mod run_command;
 mod server;
 mod support;
 mod tls;
+mod windows;

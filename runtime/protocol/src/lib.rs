@@ -4,6 +4,7 @@
 //! rate-control values. Pure data: serde only, so the agent can depend on it.
 
 pub mod agent;
+pub mod association;
 pub mod command;
 pub mod events;
 pub mod fleet;
@@ -11,6 +12,7 @@ pub mod params;
 pub mod rate;
 pub mod status;
 pub mod target;
+pub mod window;
 
 pub use rate::Limit;
 pub use status::{CommandStatus, InvocationStatus, PingStatus};

@@ -11,14 +11,17 @@ use bosun_store::{Durability, Store, measure_commit_rate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), events (pattern matching and webhook ingest), or params (Parameter Store over HTTP).
-    #[arg(value_parser = ["engine", "plugins", "fleet", "events", "params"], default_value = "engine")]
+    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), events (pattern matching and webhook ingest), params (Parameter Store over HTTP) or schedules (State Manager's scheduler).
+    #[arg(value_parser = ["engine", "plugins", "fleet", "events", "params", "schedules"], default_value = "engine")]
     pub target: String,
     #[command(flatten)]
     pub fleet: crate::bench_fleet::FleetArgs,
     #[command(flatten)]
     pub events: crate::bench_events::EventsArgs,
+    #[command(flatten)]
     pub params: crate::bench_params::ParamsArgs,
+    #[command(flatten)]
+    pub schedules: crate::bench_schedules::SchedulesArgs,
     /// Plugin calls timed in each warm-call measurement.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub calls: u64,
@@ -52,6 +55,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         if args.target == "plugins" {
             return runtime.block_on(plugins(args.calls as usize));
+        }
+        if args.target == "schedules" {
+            return runtime.block_on(crate::bench_schedules::run(&args.schedules));
         }
         if args.target == "fleet" {
             return runtime.block_on(crate::bench_fleet::run(&args.fleet));

@@ -46,16 +46,16 @@ impl Drop for Process {
 
 /// Resident and peak memory (KiB) and CPU seconds (user + system) of a process, from /proc.
 #[derive(Debug, Clone, Copy, Default)]
-struct Usage {
-    rss_kib: u64,
+pub(crate) struct Usage {
+    pub(crate) rss_kib: u64,
     peak_kib: u64,
     threads: u64,
     /// Open file descriptors: mostly connections.
     fds: usize,
-    cpu_seconds: f64,
+    pub(crate) cpu_seconds: f64,
 }
 
-fn usage(pid: u32) -> Usage {
+pub(crate) fn usage(pid: u32) -> Usage {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)

@@ -89,7 +89,14 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
     let engine = crate::cli::engine(&store, dir.path(), Some(run_command.clone())).map_err(|e| e.message)?;
     let key = Arc::new(MasterKey::generate().map_err(|e| e.to_string())?);
     let settings = crate::api::ApiSettings { param_key: Some(key), ..Default::default() };
-    let app = crate::api::router(store.clone(), engine, run_command, settings);
+    let services = crate::events::targets::Services {
+        store: store.clone(),
+        engine: engine.clone(),
+        run_command: run_command.clone(),
+        http: reqwest::Client::new(),
+    };
+    let bus = crate::events::bus::EventBus::new(services, Default::default());
+    let app = crate::api::router(store.clone(), engine, run_command, bus, settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
     let (stop, stopped) = tokio::sync::oneshot::channel();

@@ -1,12 +1,14 @@
 //! The `bosun` command: parses the command line, sets up logging and runs one command.
 
 mod api;
+mod associations;
 mod bench;
 mod bench_events;
 mod bench_fleet;
 mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
+mod bench_schedules;
 mod cli;
 mod events;
 mod http_serve;
@@ -18,6 +20,7 @@ mod runbooks;
 mod signing;
 mod tls;
 mod webhook_sign;
+mod windows;
 
 use std::process::ExitCode;
 

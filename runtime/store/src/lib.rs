@@ -5,6 +5,7 @@
 //! queued in one transaction (group commit; see `writer.rs`). Reads use a
 //! connection of their own.
 
+mod associations;
 mod commands;
 mod documents;
 mod events;
@@ -15,6 +16,7 @@ pub mod params;
 mod plugins;
 mod schema;
 mod tokens;
+mod windows;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use associations::{MAX_ASSOCIATIONS, PendingRun, RunSent, check_definition, jitter};
 pub use commands::{
     Advance, Advanced, CommandRecord, Delivery, DueNotification, InvocationRecord, NewCommand, NotifyOutcome, Plan, Report, ReportOutcome,
     command_status, invocation_id, plan,
@@ -37,6 +40,7 @@ pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_gro
 pub use params::{MasterKey, ParamError, ParamScopes, StoredParameter};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
 pub use tokens::{TokenInfo, token_hash, validate_token_name};
+pub use windows::{OpenTask, OpenWindow, check_window};
 pub use writer::Durability;
 
 use bosun_engine::StoreError;

@@ -210,6 +210,8 @@ const PARTS: &[&str] = &[
     crate::events::audit::SCHEMA,
     crate::events::presence::SCHEMA,
     crate::params::SCHEMA,
+    crate::associations::SCHEMA,
+    crate::windows::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

@@ -8,6 +8,7 @@ mod agent;
 mod agent_plugins;
 mod agent_work;
 mod audit;
+mod associations;
 mod auth;
 mod body;
 mod commands;
@@ -24,6 +25,7 @@ mod opsitems;
 mod params;
 mod plugins;
 mod rules;
+mod windows;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -189,6 +191,17 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(params::label))
         .routes(routes!(params::unlabel))
         .routes(routes!(params::delete))
+        .routes(routes!(associations::list_associations, associations::create_association))
+        .routes(routes!(associations::get_association, associations::update_association, associations::delete_association))
+        .routes(routes!(associations::run_association))
+        .routes(routes!(associations::association_versions))
+        .routes(routes!(associations::node_history))
+        .routes(routes!(associations::compliance))
+        .routes(routes!(windows::list_windows, windows::create_window))
+        .routes(routes!(windows::get_window, windows::delete_window))
+        .routes(routes!(windows::register_target))
+        .routes(routes!(windows::register_task))
+        .routes(routes!(windows::window_history))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

@@ -78,12 +78,12 @@ pub struct SendArgs {
     pub output: OutputArg,
 }
 
-fn parse_target(spec: &str) -> Result<Target, String> {
+pub(crate) fn parse_target(spec: &str) -> Result<Target, String> {
     Target::parse(spec).map_err(|e| e.0)
 }
 
 /// `-p` flags as API parameters: a name given more than once becomes a list.
-fn parameters(flags: &[String]) -> Result<Map<String, Value>, CliError> {
+pub(crate) fn parameters(flags: &[String]) -> Result<Map<String, Value>, CliError> {
     let mut map = Map::new();
     for flag in flags {
         let (name, value) =

@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod audit;
+pub mod association;
 pub mod automation;
 pub mod client;
 pub mod command;
@@ -14,6 +15,7 @@ pub mod doc;
 pub mod drive;
 pub mod event;
 pub mod fleet;
+pub mod mw;
 pub mod group;
 pub mod hook;
 pub mod node;
@@ -23,6 +25,7 @@ pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
 pub mod rule;
+pub mod schedule;
 pub mod server;
 pub mod token;
 
@@ -126,6 +129,15 @@ pub enum Command {
     /// Create, list and revoke the admin tokens of the HTTP API.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// State Manager: associations that keep documents applied to nodes, and compliance (through the API).
+    #[command(subcommand)]
+    Association(association::AssociationCommand),
+    /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
+    #[command(subcommand)]
+    Mw(mw::MwCommand),
+    /// Check schedule expressions: print their next fire times.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Measure the store and the engine, and print a table.
     Bench(bench::BenchArgs),
 }
@@ -215,6 +227,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Opsitem(command) => block_on(opsitem::run(&ctx, command)),
         Command::Audit(command) => block_on(audit::run(&ctx, command)),
         Command::Param(command) => block_on(param::run(&ctx, command)),
+        Command::Association(command) => block_on(association::run(&ctx, command)),
+        Command::Schedule(command) => schedule::run(command),
+        Command::Mw(command) => block_on(mw::run(&ctx, command)),
     }
 }
 

@@ -161,21 +161,16 @@ pub async fn serve(
     announce(address)?;
     let _ = std::io::stdout().flush();
 
-    let (stop_dispatching, dispatching_stopped) = tokio::sync::oneshot::channel::<()>();
-    let dispatcher = tokio::spawn(run_command.clone().dispatch_until(async move {
-        let _ = dispatching_stopped.await;
-    }));
-    let (stop_notifying, notifying_stopped) = oneshot::channel::<()>();
-    let notifier = tokio::spawn(run_command.clone().notify_until(webhook, async move {
-        let _ = notifying_stopped.await;
-    }));
-    let (stop_routing, routing_stopped) = oneshot::channel::<()>();
-    let router = tokio::spawn(bus.run_until(async move {
-        let _ = routing_stopped.await;
-    let (stop_policies, policies_stopped) = oneshot::channel::<()>();
-    let policies = tokio::spawn(crate::params::policy_loop::run_until(driver.store.clone(), async move {
-        let _ = policies_stopped.await;
-    }));
+    let mut loops = Loops::default();
+    loops.spawn(|stop| run_command.clone().dispatch_until(stop));
+    loops.spawn(|stop| run_command.clone().notify_until(webhook, stop));
+    loops.spawn(|stop| bus.run_until(stop));
+    loops.spawn(|stop| crate::params::policy_loop::run_until(driver.store.clone(), stop));
+    let clock: Arc<dyn crate::associations::Clock> = Arc::new(crate::associations::SystemClock);
+    let associations = crate::associations::Associations::new(driver.store.clone(), run_command.clone(), clock.clone());
+    loops.spawn(|stop| associations.run_until(stop));
+    let windows = crate::windows::MaintenanceWindows::new(driver.store.clone(), run_command.clone(), driver.engine.clone(), clock);
+    loops.spawn(|stop| windows.run_until(stop));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = match listen.tls {
         Some(config) => {
@@ -186,19 +181,43 @@ pub async fn serve(
     };
     driver.run_until(shutdown_signal()).await;
     run_command.stop_polls();
-    let _ = stop_dispatching.send(());
-    let _ = dispatcher.await;
-    let _ = stop_notifying.send(());
-    let _ = notifier.await;
-    let _ = stop_routing.send(());
-    let _ = router.await;
-    let _ = stop_policies.send(());
-    let _ = policies.await;
+    loops.stop().await;
     let _ = stop.send(());
     if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
         tracing::warn!("requests still open after 5 s; stopping anyway");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's background loops, each running until they are stopped together.
+#[derive(Default)]
+struct Loops {
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    running: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Resolves when the loops are stopped.
+type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Loops {
+    /// Spawns the loop `start` makes from the stop signal it is given.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&mut self, start: impl FnOnce(StopSignal) -> F) {
+        let mut signal = self.stop.get_or_insert_with(|| tokio::sync::watch::channel(false).0).subscribe();
+        let stopped: StopSignal = Box::pin(async move {
+            let _ = signal.wait_for(|stopped| *stopped).await;
+        });
+        self.running.push(tokio::spawn(start(stopped)));
+    }
+
+    /// Signals every loop to stop and waits for each to end.
+    async fn stop(self) {
+        if let Some(stop) = self.stop {
+            stop.send_replace(true);
+        }
+        for task in self.running {
+            let _ = task.await;
+        }
+    }
 }
 
 #[cfg(test)]

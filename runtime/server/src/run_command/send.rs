@@ -202,14 +202,21 @@ fn parameters(doc: &Document, given: &Map<String, Value>) -> Result<Map<String, 
     })
 }
 
-/// Checks a send request and builds the command to record.
-pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &str) -> Result<NewCommand, SendError> {
-    if request.targets.is_empty() {
-        return Err(invalid("targets", "give at least one target (ids, a tag or a group)"));
-    }
-    for (i, target) in request.targets.iter().enumerate() {
-        target.check().map_err(|e| invalid(&format!("targets[{i}]"), e.0))?;
-    }
+/// A request's document, checked, with what it includes and its checked parameters.
+struct CheckedDocument {
+    text: DocumentText,
+    version: Option<u32>,
+    sent: SentDocument,
+    parameters: Map<String, Value>,
+}
+
+/// Checks a request's document and parameters, as a send would (for State Manager,
+/// which checks them when an association is created, before any node matches).
+pub fn check_document_and_parameters(store: &Store, request: &SendCommand) -> Result<(), SendError> {
+    checked_document(store, request).map(|_| ())
+}
+
+fn checked_document(store: &Store, request: &SendCommand) -> Result<CheckedDocument, SendError> {
     let (text, version) = match (&request.document_name, &request.document) {
         (Some(name), None) => stored_document(store, name, request.document_version.as_deref())?,
         (None, Some(text)) => {
@@ -227,6 +234,19 @@ pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &s
     catalog.collect(&doc, &mut plugins);
     includes(store, &catalog, &doc, 0, &mut included, &mut plugins)?;
     let parameters = parameters(&doc, &request.parameters)?;
+    let sent = SentDocument { document: text.clone(), included, plugins };
+    Ok(CheckedDocument { text, version, sent, parameters })
+}
+
+/// Checks a send request and builds the command to record.
+pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &str) -> Result<NewCommand, SendError> {
+    if request.targets.is_empty() {
+        return Err(invalid("targets", "give at least one target (ids, a tag or a group)"));
+    }
+    for (i, target) in request.targets.iter().enumerate() {
+        target.check().map_err(|e| invalid(&format!("targets[{i}]"), e.0))?;
+    }
+    let CheckedDocument { text, version, sent, parameters } = checked_document(store, request)?;
 
     let resolved = store.resolve_targets(&request.targets).map_err(|e| SendError::Store(e.to_string()))?;
     if let Some(group) = resolved.missing_groups.first() {
@@ -247,7 +267,6 @@ pub fn prepare(store: &Store, request: &SendCommand, requested_by: &str, now: &s
     if !(low..=high).contains(&delivery) {
         return Err(invalid("deliveryTimeoutSeconds", format!("the delivery timeout is {low} to {high} seconds")));
     }
-    let sent = SentDocument { document: text.clone(), included, plugins };
     Ok(NewCommand {
         id: uuid::Uuid::new_v4().to_string(),
         document_name: text.name,
