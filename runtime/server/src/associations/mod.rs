@@ -30,6 +30,8 @@ pub struct Associations {
     store: Arc<Store>,
     run_command: Arc<RunCommand>,
     clock: Arc<dyn Clock>,
+    /// The store's reconcile fingerprint after the last reconcile that found nothing new.
+    reconciled: std::sync::Mutex<Option<String>>,
 }
 
 /// What one tick did.
@@ -65,7 +67,7 @@ pub fn requester(association_id: &str) -> String {
 
 impl Associations {
     pub fn new(store: Arc<Store>, run_command: Arc<RunCommand>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, run_command, clock }
+        Self { store, run_command, clock, reconciled: std::sync::Mutex::new(None) }
     }
 
     /// Does one round; `reconcile` also looks for nodes that started matching.
@@ -73,7 +75,7 @@ impl Associations {
         let now = self.clock.now();
         let mut report = TickReport { claimed: tokio::task::block_in_place(|| self.store.claim_due_associations(now))?.len(), ..Default::default() };
         if reconcile {
-            report.new_node_runs = tokio::task::block_in_place(|| self.store.claim_new_node_runs(now))?.len();
+            report.new_node_runs = tokio::task::block_in_place(|| self.reconcile(now))?;
         }
         for run in tokio::task::block_in_place(|| self.store.pending_association_runs())? {
             match self.send(&run).await? {
@@ -83,6 +85,19 @@ impl Associations {
         }
         report.settled = tokio::task::block_in_place(|| self.store.settle_association_statuses(self.clock.now()))?;
         Ok(report)
+    }
+
+    /// Records runs for nodes that started matching; skipped while nothing that decides
+    /// it (nodes, tags, groups, associations, runs) has changed since the last one.
+    fn reconcile(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+        let before = self.store.reconcile_fingerprint()?;
+        let mut reconciled = self.reconciled.lock().unwrap_or_else(|e| e.into_inner());
+        if before.is_some() && *reconciled == before {
+            return Ok(0);
+        }
+        let runs = self.store.claim_new_node_runs(now)?.len();
+        *reconciled = if runs == 0 { before } else { None };
+        Ok(runs)
     }
 
     /// Sends one recorded run as a Run Command command and records the outcome.

@@ -65,6 +65,36 @@ fn known_nodes(conn: &Connection, association_id: &str) -> rusqlite::Result<BTre
 }
 
 impl Store {
+    /// A digest of everything that decides which nodes an association has still to be
+    /// applied to: the registered nodes and their tags, the groups, the associations, their
+    /// runs and node statuses. Equal digests mean a reconcile would find nothing new —
+    /// unless a run is still to be sent, for which this answers None.
+    pub fn reconcile_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        self.fleet_read(|conn| {
+            let pending: i64 = conn.query_row("SELECT COUNT(*) FROM association_runs WHERE state = 'Pending'", [], |r| r.get(0))?;
+            if pending > 0 {
+                return Ok(None);
+            }
+            let mut digest = Sha256::new();
+            for query in [
+                "SELECT id || '|' || COALESCE(deregistered_at, '') FROM nodes ORDER BY id",
+                "SELECT node_id || '|' || key || '=' || value FROM node_tags ORDER BY node_id, key",
+                "SELECT name || '|' || query FROM resource_groups ORDER BY name",
+                "SELECT id || '|' || version FROM associations ORDER BY id",
+                "SELECT COALESCE(MAX(no), 0) || '|' || (SELECT COUNT(*) FROM association_nodes) FROM association_runs",
+            ] {
+                let mut statement = conn.prepare_cached(query)?;
+                let mut rows = statement.query([])?;
+                while let Some(row) = rows.next()? {
+                    digest.update(row.get::<_, String>(0)?.as_bytes());
+                    digest.update(b"\n");
+                }
+                digest.update(b"--\n");
+            }
+            Ok(Some(hex::encode(digest.finalize())))
+        })
+    }
+
     /// Claims the associations due at `now`: for each, records a Schedule (or CatchUp)
     /// run and commits its next fire, in one transaction. Returns the runs recorded.
     pub fn claim_due_associations(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

@@ -206,3 +206,24 @@ fn node_statuses_follow_the_invocations_and_compliance_changes_are_events() {
     let history = store.association_node_history(&run.association_id, "mi-2", 10).unwrap();
     assert_eq!(history.iter().map(|h| h.status.as_str()).collect::<Vec<_>>(), ["Success", "Failed"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconcile_fingerprint_changes_with_the_fleet_and_not_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Normal).unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    store.create_association(&definition("web", None), now).unwrap();
+    assert_eq!(store.reconcile_fingerprint().unwrap(), None, "a run is still to be sent");
+    clear(&store, now);
+    let quiet = store.reconcile_fingerprint().unwrap().unwrap();
+    assert_eq!(store.reconcile_fingerprint().unwrap(), Some(quiet.clone()));
+    assert!(store.claim_new_node_runs(now).unwrap().is_empty());
+
+    let tags = [("Role".to_string(), "web".to_string())].into();
+    let activation = store.create_activation(&bosun_protocol::fleet::CreateActivation { tags, registration_limit: Some(1), ..Default::default() }).unwrap();
+    let platform = bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: "web-1".into(), ..Default::default() };
+    store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.unwrap();
+    let changed = store.reconcile_fingerprint().unwrap().unwrap();
+    assert_ne!(changed, quiet);
+    assert_eq!(store.claim_new_node_runs(now).unwrap().len(), 1);
+}
