@@ -156,6 +156,7 @@ pub async fn serve(
         let at = listen.address;
         CliError::failed(format!("cannot listen on {at}: {e}; pick another address with --listen (port 0: any free port)"))
     })?;
+    let shutdown = shutdown_signal();
     let address = listener.local_addr().map_err(|e| CliError::failed(format!("cannot read the listening address: {e}")))?;
     tracing::info!(%address, "serving the HTTP API");
     announce(address)?;
@@ -179,7 +180,7 @@ pub async fn serve(
         }
         None => spawn_server(listener, app, stopped),
     };
-    driver.run_until(shutdown_signal()).await;
+    driver.run_until(shutdown).await;
     run_command.stop_polls();
     loops.stop().await;
     let _ = stop.send(());
