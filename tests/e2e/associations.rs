@@ -26,7 +26,10 @@ fn wait_node(server: &FleetServer, name: &str, node: &str, status: &str, runs: u
         let view = detail(server, name);
         let entry = view["nodes"].as_array()?.iter().find(|n| n["nodeId"] == node)?.clone();
         let history = json_of(server.get(&format!("/v1/associations/{name}/nodes/{node}"), Some(&server.token)), StatusCode::OK);
-        (entry["status"] == status && history.as_array()?.len() >= runs).then_some(())
+        let history = history.as_array()?;
+        // The newest run has ended with the status too: the node's status alone may still be the previous run's.
+        let newest_ended = history.first().is_some_and(|run| run["status"] == status && !run["endedAt"].is_null());
+        (entry["status"] == status && history.len() >= runs && newest_ended).then_some(())
     })
 }
 
