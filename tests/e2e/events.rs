@@ -280,6 +280,10 @@ fn the_rule_commands_and_the_audit_trail() {
     server.cli(&["rule", "delete", "disk"]).expect_code(0);
     server.cli(&["rule", "show", "disk"]).expect_code(2);
     create_hook(&server, &["h"]);
+    // A parameter put changes state; the reads (POSTs, as in SSM) do not and are not recorded.
+    server.cli(&["param", "put", "/audit/p", "v", "--type", "String"]).expect_code(0);
+    server.cli(&["param", "get", "/audit/p"]).expect_code(0);
+    server.cli(&["param", "get-by-path", "/audit"]).expect_code(0);
 
     let audit = server.cli(&["audit", "list", "--principal", "ops", "--output", "json"]);
     audit.expect_code(0);
@@ -297,6 +301,7 @@ fn the_rule_commands_and_the_audit_trail() {
         ("POST /v1/rules/disk/enable", "200"),
         ("DELETE /v1/rules/disk", "204"),
         ("POST /v1/hooks", "201"),
+        ("POST /v1/parameters/put", "200"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(a, o)| (a.to_string(), o.to_string())).collect();
     assert_eq!(rows, expected);

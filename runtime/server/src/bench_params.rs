@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bosun_protocol::params::{ParameterType, ParametersPage, PutParameter};
+use bosun_protocol::params::{ParameterType, ParametersPage, PutParameter, Tier};
 use bosun_store::{Durability, MasterKey, Store};
 use serde_json::json;
 
@@ -139,7 +139,9 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
     for i in 0..args.path_size {
         let store = store.clone();
         puts.push(tokio::spawn(async move {
-            store.put_parameter_async(string(format!("/tree/a{}/b{}/p{i}", i % 10, i % 7), "v", false), "bench", None).await.map(drop)
+            // Advanced: with the parameters written above, 10,000 more would pass the Standard tier's count limit.
+            let put = PutParameter { tier: Some(Tier::Advanced), ..string(format!("/tree/a{}/b{}/p{i}", i % 10, i % 7), "v", false) };
+            store.put_parameter_async(put, "bench", None).await.map(drop)
         }));
     }
     for put in puts {

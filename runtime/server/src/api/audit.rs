@@ -1,6 +1,7 @@
 //! The audit trail: [`record`] wraps every admin route and appends, for each call
-//! that may change state (any method but GET and HEAD), who made it (the token's
-//! name), what (method and path), from where, and the status it got.
+//! that may change state (any method but GET and HEAD, except the Parameter Store's
+//! reads, which are POSTs as in SSM), who made it (the token's name), what (method
+//! and path), from where, and the status it got.
 //! `GET /v1/audit` reads the trail.
 
 use std::net::SocketAddr;
@@ -24,9 +25,12 @@ pub fn source_address(extensions: &Extensions) -> String {
     extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip().to_string()).unwrap_or_else(|| "-".into())
 }
 
+/// The routes that read with a POST body, as SSM's API does: they change nothing.
+const READS_BY_POST: [&str; 4] = ["/v1/parameters/get", "/v1/parameters/get-many", "/v1/parameters/get-by-path", "/v1/parameters/history"];
+
 /// Records a state-changing call once it has its answer.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
+    if matches!(*request.method(), Method::GET | Method::HEAD) || READS_BY_POST.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let principal = request.extensions().get::<Caller>().map(|Caller(name)| name.clone()).unwrap_or_else(|| "-".into());
