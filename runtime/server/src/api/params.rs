@@ -35,7 +35,9 @@ impl From<ParamError> for ApiError {
     }
 }
 
-/// Runs blocking Parameter Store work off the async threads' hot path.
+/// Runs Parameter Store work that may wait (on the writer, or on a long scan) off the
+/// async threads' hot path. Reads of one name (a few indexed reads of microseconds) run
+/// in place: handing them to a blocking thread would cost more than the reads.
 fn blocking<T>(work: impl FnOnce() -> Result<T, ParamError>) -> Result<T, ApiError> {
     tokio::task::block_in_place(work).map_err(ApiError::from)
 }
@@ -75,7 +77,7 @@ pub async fn get(
     Extension(Caller(caller)): Extension<Caller>,
     ApiJson(body): ApiJson<GetParameter>,
 ) -> Result<Json<Parameter>, ApiError> {
-    Ok(Json(blocking(|| state.params.get(Some(&caller), &body.name, body.with_decryption))?))
+    Ok(Json(state.params.get(Some(&caller), &body.name, body.with_decryption)?))
 }
 
 /// Up to 10 parameters; names that are invalid, missing or not readable are listed apart.
@@ -90,7 +92,7 @@ pub async fn get_many(
     ApiJson(body): ApiJson<GetParameters>,
 ) -> Result<Json<GetParametersResult>, ApiError> {
     count_names(&body.names)?;
-    let (parameters, invalid_parameters) = blocking(|| state.params.get_many(Some(&caller), &body.names, body.with_decryption))?;
+    let (parameters, invalid_parameters) = state.params.get_many(Some(&caller), &body.names, body.with_decryption)?;
     Ok(Json(GetParametersResult { parameters, invalid_parameters }))
 }
 
@@ -129,8 +131,7 @@ pub async fn history(
     Extension(Caller(caller)): Extension<Caller>,
     ApiJson(body): ApiJson<GetParameterHistory>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let page =
-        blocking(|| state.params.history(Some(&caller), &body.name, body.with_decryption, body.max_results, body.next_token.as_deref()))?;
+    let page = state.params.history(Some(&caller), &body.name, body.with_decryption, body.max_results, body.next_token.as_deref())?;
     Ok(Json(page))
 }
 
