@@ -3,7 +3,9 @@
 //! `Name` attribute kept beside them for lookups), the schemas of custom types
 //! recorded from their first upload, and when each node last uploaded. An upload
 //! whose content hash equals the stored one writes nothing of that type. A
-//! node's inventory is deleted when the node is deregistered (a trigger).
+//! node's inventory is deleted when the node is deregistered (a trigger). An
+//! upload that changed something appends an `Inventory Changed` event
+//! (`bosun.inventory`) in the same transaction.
 
 pub mod filter;
 mod read;
@@ -13,7 +15,7 @@ use bosun_protocol::inventory::{InventoryItem, InventoryTypeSchema, PutInventory
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use crate::{FleetError, Store, now, sql_error};
+use crate::{FleetError, NewEvent, Store, now, sql_error};
 
 pub use read::{EXPORT_PAGE, ExportCursor, MAX_QUERY_ROWS};
 
@@ -142,6 +144,15 @@ fn put(conn: &Connection, node_id: &str, items: &[InventoryItem]) -> Result<PutI
             insert.execute(params![node_id, item.type_name, idx as i64, name, json]).map_err(sql_error)?;
         }
         result.stored.push(item.type_name.clone());
+    }
+    if !result.stored.is_empty() {
+        let event = NewEvent {
+            source: "bosun.inventory".into(),
+            detail_type: "Inventory Changed".into(),
+            resources: vec![format!("node/{node_id}")],
+            detail: serde_json::json!({"nodeId": node_id, "changedTypes": result.stored}),
+        };
+        crate::events::append(conn, &event)?;
     }
     conn.execute(
         "INSERT INTO inventory_nodes (node_id, uploaded_at) VALUES (?1, ?2) ON CONFLICT (node_id) DO UPDATE SET uploaded_at = excluded.uploaded_at",

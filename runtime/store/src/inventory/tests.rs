@@ -47,6 +47,9 @@ async fn uploads_are_stored_replaced_and_unchanged_content_is_not_rewritten() {
     let second = store.put_inventory(&a, vec![again]).unwrap();
     assert_eq!((second.stored.len(), second.unchanged.as_slice()), (0, ["AWS:Application".to_string()].as_slice()));
     assert_eq!(store.node_inventory(&a, None).unwrap(), before);
+    let changes: i64 =
+        store.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE source = 'bosun.inventory'", [], |r| r.get(0))).unwrap();
+    assert_eq!(changes, 1, "only the upload that changed something is an event");
 
     let third = store.put_inventory(&a, vec![packages(&[("openssl", "3.0.16-1")])]).unwrap();
     assert_eq!(third.stored, ["AWS:Application"]);
