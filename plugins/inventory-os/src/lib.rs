@@ -33,10 +33,10 @@ pub fn collect(_input: Input, _host: &Host) -> Result<Vec<InventoryItem>, Plugin
         ("ResourceType", "ManagedInstance".to_string()),
     ]);
     let mut detailed = vec![("CPUs".to_string(), count_cpus(&read(&format!("{CPUS}/online"))?).to_string())];
-    if let Ok(khz) = read(&format!("{CPUS}/cpu0/cpufreq/cpuinfo_max_freq")) {
-        if let Ok(khz) = khz.parse::<u64>() {
-            detailed.push(("CPUSpeedMHz".to_string(), (khz / 1000).to_string()));
-        }
+    if let Ok(khz) = read(&format!("{CPUS}/cpu0/cpufreq/cpuinfo_max_freq"))
+        && let Ok(khz) = khz.parse::<u64>()
+    {
+        detailed.push(("CPUSpeedMHz".to_string(), (khz / 1000).to_string()));
     }
     let detailed = InventoryItem::now("AWS:InstanceDetailedInformation", "1.0").entry(detailed);
     Ok(vec![information, detailed])

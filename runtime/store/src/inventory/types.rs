@@ -50,8 +50,11 @@ impl DataType {
 
 use DataType::{Number as N, String as S, Version as V};
 
-/// The AWS types Bosun knows: name, schema version, attributes.
-const KNOWN: &[(&str, &str, &[(&str, DataType)])] = &[
+/// A known type: name, schema version, attributes with their data types.
+type KnownType = (&'static str, &'static str, &'static [(&'static str, DataType)]);
+
+/// The AWS types Bosun knows.
+const KNOWN: &[KnownType] = &[
     (
         "AWS:Application",
         "1.1",
