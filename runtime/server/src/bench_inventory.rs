@@ -37,7 +37,10 @@ fn packages(node: u64, count: u64, generation: u64) -> InventoryItem {
     let content: Vec<Entry> = (0..count)
         .map(|j| {
             let (name, version) = if j == 0 {
-                ("openssl".to_string(), if node.is_multiple_of(10) { "1.1.1w-0+deb11u1".to_string() } else { "3.0.15-1~deb12u1".to_string() })
+                (
+                    "openssl".to_string(),
+                    if node.is_multiple_of(10) { "1.1.1w-0+deb11u1".to_string() } else { "3.0.15-1~deb12u1".to_string() },
+                )
             } else {
                 (format!("pkg-{j:05}"), format!("{}.{}.{}-{generation}", j % 9, (node + j) % 20, j % 7))
             };

@@ -89,7 +89,11 @@ pub(crate) struct ApiUnderTest {
 }
 
 /// Serves the API over `store` (data directory `dir`) on a loopback port the OS picks.
-pub(crate) async fn serve_api(store: &Arc<Store>, dir: &std::path::Path, settings: crate::api::ApiSettings) -> Result<ApiUnderTest, String> {
+pub(crate) async fn serve_api(
+    store: &Arc<Store>,
+    dir: &std::path::Path,
+    settings: crate::api::ApiSettings,
+) -> Result<ApiUnderTest, String> {
     let token = crate::cli::token::new_token().map_err(|e| e.message)?;
     store.create_token("bench", bosun_store::token_hash(&token)).map_err(|e| e.to_string())?;
     let run_command = crate::run_command::RunCommand::new(store.clone());
