@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bosun_protocol::agent::{Heartbeat, InvocationReport, PluginArtifact, Poll, RegisterRequest, Registered, ReportAck, Work};
+use bosun_protocol::inventory::{PutInventory, PutInventoryResult};
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,8 +48,8 @@ pub fn http_client(pool_per_host: usize, ca_cert: Option<&std::path::Path>) -> R
         if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
             return Err(AgentError::Http(format!("{} holds no PEM certificate (no BEGIN CERTIFICATE block)", path.display())));
         }
-        let certificate =
-            reqwest::Certificate::from_pem(&pem).map_err(|e| AgentError::Http(format!("{} is not a PEM certificate: {e}", path.display())))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| AgentError::Http(format!("{} is not a PEM certificate: {e}", path.display())))?;
         builder = builder.add_root_certificate(certificate);
     }
     builder.build().map_err(|e| AgentError::Http(e.to_string()))
@@ -97,6 +98,11 @@ impl ControlPlane {
 
     pub async fn report(&self, credential: &str, invocation_id: &str, report: &InvocationReport) -> Result<ReportAck, CallError> {
         self.call(&["v1", "agent", "invocations", invocation_id], Some(credential), report, CALL_TIMEOUT).await
+    }
+
+    /// Uploads the node's inventory.
+    pub async fn put_inventory(&self, credential: &str, upload: &PutInventory) -> Result<PutInventoryResult, CallError> {
+        self.call(&["v1", "agent", "inventory"], Some(credential), upload, CALL_TIMEOUT).await
     }
 
     /// An installed plugin version for this agent's engine; without `bytes`, its grants and limits only.

@@ -7,7 +7,15 @@
 use std::path::{Path, PathBuf};
 
 /// Plugin crates built always, relative to the repository root.
-const BUILTIN: &[&str] = &["plugins/read-file"];
+const BUILTIN: &[&str] = &[
+    "plugins/read-file",
+    "plugins/inventory-packages",
+    "plugins/inventory-os",
+    "plugins/inventory-services",
+    "plugins/inventory-network",
+    "plugins/inventory-files",
+    "plugins/inventory-custom",
+];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];
 /// What every plugin build reads besides its own crate.

@@ -41,6 +41,7 @@
 
 mod dispatch;
 mod error;
+pub mod fs;
 mod host;
 mod inventory;
 
@@ -55,7 +56,7 @@ pub mod testing;
 
 pub use error::PluginError;
 pub use host::{ExecOutput, ExecRequest, Host, HttpRequest, HttpResponse, Level};
-pub use inventory::InventoryItem;
+pub use inventory::{InventoryItem, capture_time_now, rfc3339_utc};
 
 /// What the macros expand to. Not a stable API.
 #[doc(hidden)]

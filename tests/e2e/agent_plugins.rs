@@ -80,7 +80,10 @@ fn an_agent_with_another_engine_gets_409() {
     let server = FleetServer::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let agent = Agent::start(&server, tmp.path(), "p2", &[]);
-    let credential = std::fs::read_to_string(agent.state.join("identity.json")).unwrap();
+    // The server knows the node as soon as it registers; the agent writes its identity just after.
+    let credential = crate::support::poll("the agent's identity file", std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(agent.state.join("identity.json")).ok()
+    });
     let credential: Value = serde_json::from_str(&credential).unwrap();
     let credential = credential["credential"].as_str().unwrap();
     let plugins = server.cli(&["plugin", "list", "--data-dir", server.data_dir().to_str().unwrap(), "--output", "json"]).json();

@@ -9,6 +9,7 @@ mod doc;
 mod durability;
 mod events;
 mod fleet;
+mod inventory;
 mod local;
 mod module_docs;
 mod params;

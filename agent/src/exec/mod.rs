@@ -5,6 +5,7 @@
 
 mod download;
 mod flow;
+mod inventory;
 mod nested;
 pub mod output;
 mod params;
@@ -191,6 +192,7 @@ async fn run_step(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, ste
         "aws:runShellScript" => shell::run(ctx, params, index, step).await,
         "aws:downloadContent" => download::run(ctx, params, step).await,
         "aws:runDocument" => nested::run(ctx, params, step, depth).await,
+        inventory::ACTION => inventory::run(ctx, params, step).await,
         other => match plugin::plugin_for(ctx, other) {
             Some(wanted) => plugin::run(ctx, params, step, wanted).await,
             None => StepOutcome::failed(

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bosun_document::Step;
-use bosun_plugin_host::{CallOutcome, Grant, HostConfig, Limits, Plugin, PluginHost, sha256_hex};
+use bosun_plugin_host::{CallOutcome, Collector, Grant, HostConfig, Limits, Plugin, PluginHost, sha256_hex};
 use bosun_protocol::InvocationStatus;
 use bosun_protocol::agent::{PluginArtifact, PluginRef};
 use serde_json::{Map, Value};
@@ -24,8 +24,28 @@ use super::flow::{Flow, StepOutcome};
 use super::params::DocParams;
 use crate::client::ControlPlane;
 
-/// How many loaded plugin versions (with their grants) are kept.
+/// How many loaded plugin versions (with their grants) are kept, of actions and of collectors each.
 const LOADED_KEPT: usize = 64;
+
+/// A plugin version's bytes and settings, ready to load.
+struct Fetched {
+    host: Arc<PluginHost>,
+    wasm: Vec<u8>,
+    /// Names the bytes, grants and limits together.
+    key: String,
+    grants: Vec<Grant>,
+    limits: Option<Limits>,
+}
+
+/// Keeps a loaded plugin under `key` (at most [`LOADED_KEPT`]) and returns it.
+fn keep<T>(kept: &Mutex<HashMap<String, Arc<T>>>, key: String, loaded: Arc<T>) -> Arc<T> {
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= LOADED_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, loaded.clone());
+    loaded
+}
 
 /// Where a node gets its plugins from.
 #[derive(Debug, Clone)]
@@ -42,6 +62,7 @@ pub struct PluginRunner {
     /// Held while fetching and storing a component, so two steps never write one file at once.
     fetching: tokio::sync::Mutex<()>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    collectors: Mutex<HashMap<String, Arc<Collector>>>,
 }
 
 impl std::fmt::Debug for PluginRunner {
@@ -53,7 +74,13 @@ impl std::fmt::Debug for PluginRunner {
 impl PluginRunner {
     /// A runner keeping components and artifacts under `dir` (`<state-dir>/plugins`).
     pub fn new(dir: PathBuf) -> PluginRunner {
-        PluginRunner { dir, host: tokio::sync::OnceCell::new(), fetching: tokio::sync::Mutex::new(()), loaded: Mutex::new(HashMap::new()) }
+        PluginRunner {
+            dir,
+            host: tokio::sync::OnceCell::new(),
+            fetching: tokio::sync::Mutex::new(()),
+            loaded: Mutex::new(HashMap::new()),
+            collectors: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn host(&self) -> Result<Arc<PluginHost>, String> {
@@ -72,15 +99,40 @@ impl PluginRunner {
 
     /// The plugin version `wanted` names, loaded with the grants the server holds now.
     pub async fn plugin(&self, access: &PluginAccess, wanted: &PluginRef) -> Result<(Arc<PluginHost>, Arc<Plugin>), String> {
+        let fetched = self.fetched(access, wanted).await?;
+        if let Some(plugin) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&fetched.key) {
+            return Ok((fetched.host, plugin.clone()));
+        }
+        let plugin = fetched
+            .host
+            .load(&fetched.wasm, fetched.grants, fetched.limits)
+            .await
+            .map_err(|e| format!("plugin {}@{} cannot be loaded: {e}", wanted.name, wanted.version))?;
+        Ok((fetched.host, keep(&self.loaded, fetched.key, Arc::new(plugin))))
+    }
+
+    /// The inventory collector `wanted` names, loaded with the grants the server holds now.
+    pub async fn collector(&self, access: &PluginAccess, wanted: &PluginRef) -> Result<(Arc<PluginHost>, Arc<Collector>), String> {
+        let fetched = self.fetched(access, wanted).await?;
+        if let Some(collector) = self.collectors.lock().unwrap_or_else(|e| e.into_inner()).get(&fetched.key) {
+            return Ok((fetched.host, collector.clone()));
+        }
+        let collector = fetched
+            .host
+            .load_collector(&fetched.wasm, fetched.grants, fetched.limits)
+            .await
+            .map_err(|e| format!("collector {}@{} cannot be loaded: {e}", wanted.name, wanted.version))?;
+        Ok((fetched.host, keep(&self.collectors, fetched.key, Arc::new(collector))))
+    }
+
+    /// The component of `wanted` with the grants and limits the server holds now.
+    async fn fetched(&self, access: &PluginAccess, wanted: &PluginRef) -> Result<Fetched, String> {
         if wanted.sha256.len() != 64 || !wanted.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(format!("the server named plugin {}@{} with an invalid sha256", wanted.name, wanted.version));
         }
         let host = self.host().await?;
         let (wasm, answer) = self.fetch(access, &host, wanted).await?;
         let key = format!("{}\n{:?}\n{:?}", wanted.sha256, answer.grants, answer.limits);
-        if let Some(plugin) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok((host, plugin.clone()));
-        }
         let grants = answer
             .grants
             .iter()
@@ -90,17 +142,7 @@ impl PluginRunner {
             .limits
             .map(|l| serde_json::from_value::<Limits>(l).map_err(|e| format!("limits of {}: {e}", wanted.name)))
             .transpose()?;
-        let plugin = host
-            .load(&wasm, grants, limits)
-            .await
-            .map_err(|e| format!("plugin {}@{} cannot be loaded: {e}", wanted.name, wanted.version))?;
-        let plugin = Arc::new(plugin);
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        if loaded.len() >= LOADED_KEPT {
-            loaded.clear();
-        }
-        loaded.insert(key, plugin.clone());
-        Ok((host, plugin))
+        Ok(Fetched { host, wasm, key, grants, limits })
     }
 
     /// The component's bytes (fetched with the artifact the first time) and the server's answer.

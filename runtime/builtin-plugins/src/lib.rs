@@ -11,8 +11,22 @@ pub struct BuiltinPlugin {
     pub bytes: &'static [u8],
 }
 
-static BUILTIN: &[BuiltinPlugin] =
-    &[BuiltinPlugin { name: "read-file", bytes: include_bytes!(concat!(env!("OUT_DIR"), "/read-file.wasm")) }];
+/// A built-in plugin compiled by the build script, by its manifest name.
+macro_rules! builtin {
+    ($name:literal) => {
+        BuiltinPlugin { name: $name, bytes: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".wasm")) }
+    };
+}
+
+static BUILTIN: &[BuiltinPlugin] = &[
+    builtin!("read-file"),
+    builtin!("inventory-packages"),
+    builtin!("inventory-os"),
+    builtin!("inventory-services"),
+    builtin!("inventory-network"),
+    builtin!("inventory-files"),
+    builtin!("inventory-custom"),
+];
 
 /// Every built-in plugin.
 pub fn builtin() -> &'static [BuiltinPlugin] {

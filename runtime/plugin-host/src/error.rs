@@ -27,8 +27,10 @@ pub enum LoadError {
     ActionsMismatch { claimed: String, implemented: String },
     #[error("the input schema of {action} is not a valid JSON Schema: {message}")]
     Schema { action: String, message: String },
-    #[error("inventory plugins run on nodes, through the collector interface; this host runs action plugins")]
+    #[error("this is an inventory collector: it runs in an aws:softwareInventory step, not as an action")]
     NotAnActionPlugin,
+    #[error("this is an action plugin, not an inventory collector (its manifest's kind is not \"inventory\")")]
+    NotACollector,
     #[error("the plugin could not be started to check its actions: {0}")]
     Probe(String),
     #[error(transparent)]

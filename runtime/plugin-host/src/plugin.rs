@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bosun_plugin_manifest::{Grant, Limits, Manifest, PluginKind, SUPPORTED_ABI, abi_major, extract};
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
 use crate::PluginHost;
 use crate::bindings::ActionPluginPre;
@@ -25,6 +25,12 @@ pub struct Plugin {
     pub(crate) pre: ActionPluginPre<CallState>,
     pub(crate) caps: Arc<Capabilities>,
     pub(crate) schemas: HashMap<String, jsonschema::Validator>,
+}
+
+impl Plugin {
+    pub(crate) fn sandbox(&self) -> crate::call::Sandbox<'_> {
+        crate::call::Sandbox { name: &self.name, caps: &self.caps, limits: &self.limits }
+    }
 }
 
 impl std::fmt::Debug for Plugin {
@@ -78,16 +84,7 @@ impl PluginHost {
     /// Compiles (or loads from the artifact cache) and links a plugin, with the
     /// operator's grants and optional limit overrides.
     pub async fn load(&self, wasm: &[u8], grants: Vec<Grant>, limits: Option<Limits>) -> Result<Plugin, LoadError> {
-        let manifest = extract(wasm)?;
-        if manifest.kind != PluginKind::Action {
-            return Err(LoadError::NotAnActionPlugin);
-        }
-        let sha256 = sha256_hex(wasm);
-        let component = self.component(wasm, &sha256)?;
-        let interfaces = interfaces_of(self, &component);
-        check_abi(&interfaces.imports)?;
-        check_abi(&interfaces.exports)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let (manifest, sha256, instance_pre) = self.prepare(wasm, PluginKind::Action)?;
         let pre = ActionPluginPre::new(instance_pre).map_err(|e| LoadError::Abi(format!("{e:#}")))?;
         let mut schemas = HashMap::new();
         for action in &manifest.actions {
@@ -118,6 +115,23 @@ impl PluginHost {
             return Err(LoadError::ActionsMismatch { claimed: missing.join(", "), implemented: implemented.join(", ") });
         }
         Ok(plugin)
+    }
+
+    /// The manifest (of the kind expected), the sha256, and the component linked once.
+    pub(crate) fn prepare(&self, wasm: &[u8], kind: PluginKind) -> Result<(Manifest, String, InstancePre<CallState>), LoadError> {
+        let manifest = extract(wasm)?;
+        match (kind, manifest.kind) {
+            (PluginKind::Action, PluginKind::Inventory) => return Err(LoadError::NotAnActionPlugin),
+            (PluginKind::Inventory, PluginKind::Action) => return Err(LoadError::NotACollector),
+            _ => {}
+        }
+        let sha256 = sha256_hex(wasm);
+        let component = self.component(wasm, &sha256)?;
+        let interfaces = interfaces_of(self, &component);
+        check_abi(&interfaces.imports)?;
+        check_abi(&interfaces.exports)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        Ok((manifest, sha256, instance_pre))
     }
 
     /// What a component imports and exports, compiling it if needed.

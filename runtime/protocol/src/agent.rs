@@ -25,7 +25,7 @@ use crate::JsonMap;
 use crate::status::InvocationStatus;
 
 /// The actions the agent runs; a Command document with any other action is refused at send time.
-pub const AGENT_ACTIONS: &[&str] = &["aws:runShellScript", "aws:runDocument", "aws:downloadContent"];
+pub const AGENT_ACTIONS: &[&str] = &["aws:runShellScript", "aws:runDocument", "aws:downloadContent", "aws:softwareInventory"];
 
 /// The longest a poll is held open.
 pub const MAX_POLL_SECONDS: u32 = 30;

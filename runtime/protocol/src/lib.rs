@@ -8,6 +8,7 @@ pub mod association;
 pub mod command;
 pub mod events;
 pub mod fleet;
+pub mod inventory;
 pub mod params;
 pub mod rate;
 pub mod status;

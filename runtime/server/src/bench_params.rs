@@ -58,11 +58,11 @@ where
     Ok((all.len() as f64 / elapsed, all))
 }
 
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     sorted.get(((sorted.len().saturating_sub(1)) as f64 * p).round() as usize).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
 }
 
-fn check(response: reqwest::Response) -> Result<reqwest::Response, String> {
+pub(crate) fn check(response: reqwest::Response) -> Result<reqwest::Response, String> {
     if response.status().is_success() { Ok(response) } else { Err(format!("the server answered {}", response.status())) }
 }
 
@@ -80,15 +80,24 @@ fn string(name: String, value: &str, overwrite: bool) -> PutParameter {
     }
 }
 
-pub async fn run(args: &ParamsArgs) -> Result<(), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Arc::new(Store::open(dir.path(), Durability::Full).map_err(|e| e.to_string())?);
+/// The real API on a loopback port, over `store`, with an admin token.
+pub(crate) struct ApiUnderTest {
+    pub base: String,
+    pub token: String,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Serves the API over `store` (data directory `dir`) on a loopback port the OS picks.
+pub(crate) async fn serve_api(
+    store: &Arc<Store>,
+    dir: &std::path::Path,
+    settings: crate::api::ApiSettings,
+) -> Result<ApiUnderTest, String> {
     let token = crate::cli::token::new_token().map_err(|e| e.message)?;
     store.create_token("bench", bosun_store::token_hash(&token)).map_err(|e| e.to_string())?;
     let run_command = crate::run_command::RunCommand::new(store.clone());
-    let engine = crate::cli::engine(&store, dir.path(), Some(run_command.clone())).map_err(|e| e.message)?;
-    let key = Arc::new(MasterKey::generate().map_err(|e| e.to_string())?);
-    let settings = crate::api::ApiSettings { param_key: Some(key), ..Default::default() };
+    let engine = crate::cli::engine(store, dir, Some(run_command.clone())).map_err(|e| e.message)?;
     let services = crate::events::targets::Services {
         store: store.clone(),
         engine: engine.clone(),
@@ -101,6 +110,15 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
     let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(crate::http_serve::serve(listener, app, stopped));
+    Ok(ApiUnderTest { base, token, stop, server })
+}
+
+pub async fn run(args: &ParamsArgs) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = Arc::new(Store::open(dir.path(), Durability::Full).map_err(|e| e.to_string())?);
+    let key = Arc::new(MasterKey::generate().map_err(|e| e.to_string())?);
+    let settings = crate::api::ApiSettings { param_key: Some(key), ..Default::default() };
+    let ApiUnderTest { base, token, stop, server } = serve_api(&store, dir.path(), settings).await?;
     let for_how_long = Duration::from_secs_f64(args.seconds.max(0.5));
     let mut rows: Vec<(String, f64, &str)> = Vec::new();
 

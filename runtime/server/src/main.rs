@@ -5,6 +5,7 @@ mod associations;
 mod bench;
 mod bench_events;
 mod bench_fleet;
+mod bench_inventory;
 mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;

@@ -11,6 +11,8 @@ use bosun_document::Availability;
 use bosun_engine::action::ECHO;
 use bosun_engine::{ActionCall, ActionDispatcher, ActionError, Echo};
 use bosun_plugin_host::{CallError, Grant, HostConfig, HostKind, Limits, Manifest, Plugin, PluginHost};
+use bosun_plugin_manifest::PluginKind;
+use bosun_protocol::agent::PluginRef;
 use bosun_store::{InstalledPlugin, NewPlugin, Store};
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -52,7 +54,7 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
         if previous.as_ref().is_some_and(|p| p.sha256 == *sha256 && p.version == manifest.version) {
             continue;
         }
-        let grants = previous.map(|p| p.grants).unwrap_or_default();
+        let grants = previous.map(|p| p.grants).unwrap_or_else(|| first_grants(manifest));
         let actions: Vec<String> = manifest.actions.iter().map(|a| a.name.clone()).collect();
         store
             .install_plugin(&NewPlugin {
@@ -71,6 +73,39 @@ pub fn load_builtins(store: &Store) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// What a built-in plugin is granted when first installed: a built-in inventory
+/// collector gets what its manifest asks for (read-only directories of system
+/// databases, `rpm -qa`), so that enabling inventory needs no grant; an action
+/// plugin gets nothing. An operator changes either with `bosun plugin grant`.
+fn first_grants(manifest: &Manifest) -> Vec<String> {
+    if manifest.kind == PluginKind::Inventory { manifest.capabilities.clone() } else { Vec::new() }
+}
+
+/// The installed inventory collectors (the highest version of each), as the
+/// agent fetches them for an `aws:softwareInventory` step.
+pub fn collectors_of(store: &Store) -> Result<Vec<PluginRef>, String> {
+    let mut collectors: Vec<PluginRef> = Vec::new();
+    for plugin in store.list_plugins().map_err(|e| e.to_string())? {
+        let manifest = Manifest::from_json(&plugin.manifest).map_err(|e| format!("installed plugin {}: {e}", plugin.name))?;
+        if manifest.kind != PluginKind::Inventory {
+            continue;
+        }
+        // Versions come in ascending order, so the highest one wins.
+        collectors.retain(|c| c.name != plugin.name);
+        collectors.push(PluginRef {
+            action: COLLECT_ACTION.to_string(),
+            plugin_action: String::new(),
+            name: plugin.name,
+            version: plugin.version,
+            sha256: plugin.sha256,
+        });
+    }
+    Ok(collectors)
+}
+
+/// The agent action that runs the inventory collectors.
+pub const COLLECT_ACTION: &str = "aws:softwareInventory";
 
 /// True when a plugin this binary carries implements `action`.
 fn is_builtin_action(action: &str) -> bool {

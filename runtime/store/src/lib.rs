@@ -12,6 +12,7 @@ mod events;
 mod executions;
 mod fleet;
 mod housekeeping;
+pub mod inventory;
 pub mod params;
 mod plugins;
 mod schema;

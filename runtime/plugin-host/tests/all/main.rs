@@ -3,5 +3,6 @@
 
 mod cache;
 mod capabilities;
+mod collectors;
 mod hostile;
 mod support;

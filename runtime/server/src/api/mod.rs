@@ -7,8 +7,8 @@ mod activations;
 mod agent;
 mod agent_plugins;
 mod agent_work;
-mod audit;
 mod associations;
+mod audit;
 mod auth;
 mod body;
 mod commands;
@@ -19,6 +19,7 @@ mod executions;
 mod groups;
 mod health;
 mod hooks;
+mod inventory;
 mod node_auth;
 mod nodes;
 mod opsitems;
@@ -126,6 +127,7 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::heartbeat))
         .routes(routes!(agent_work::poll))
         .routes(routes!(agent_plugins::plugin_artifact))
+        .merge(OpenApiRouter::new().routes(routes!(inventory::upload)).layer(DefaultBodyLimit::max(inventory::UPLOAD_BODY_LIMIT)))
 }
 
 /// The webhook triggers, which check the sender's signature instead of a token, and
@@ -202,6 +204,11 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(windows::register_target))
         .routes(routes!(windows::register_task))
         .routes(routes!(windows::window_history))
+        .routes(routes!(inventory::types))
+        .routes(routes!(inventory::query))
+        .routes(routes!(inventory::summary))
+        .routes(routes!(inventory::node))
+        .routes(routes!(inventory::export))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

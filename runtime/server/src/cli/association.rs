@@ -151,7 +151,7 @@ fn counts(view: &AssociationView) -> String {
     if parts.is_empty() { "-".into() } else { parts.join(" ") }
 }
 
-fn print_view(view: &AssociationView) {
+pub(crate) fn print_view(view: &AssociationView) {
     let d = &view.definition;
     crate::outln!("Association  {} ({})", d.name, view.association_id);
     crate::outln!("Version      {}", view.version);

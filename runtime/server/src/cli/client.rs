@@ -75,6 +75,28 @@ impl Client {
         self.call(Method::DELETE, path, None::<&()>).await
     }
 
+    /// GETs `path` and copies the body to `sink` as it arrives (a JSON Lines export).
+    pub async fn get_to(&self, path: &str, sink: &mut impl std::io::Write) -> Result<(), CliError> {
+        let url = format!("{}{path}", self.endpoint);
+        let mut response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| CliError::failed(format!("cannot reach Bosun at {}: {e}", self.endpoint)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(api_error(status, &bytes));
+        }
+        let broken = |e: String| CliError::failed(format!("the answer of {url} broke off: {e}"));
+        while let Some(chunk) = response.chunk().await.map_err(|e| broken(e.to_string()))? {
+            sink.write_all(&chunk).map_err(|e| CliError::failed(format!("cannot write the export: {e}")))?;
+        }
+        sink.flush().map_err(|e| CliError::failed(format!("cannot write the export: {e}")))
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, CliError> {
         let url = format!("{}{path}", self.endpoint);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);

@@ -18,6 +18,7 @@ pub mod fleet;
 pub mod mw;
 pub mod group;
 pub mod hook;
+pub mod inventory;
 pub mod node;
 pub mod opsitem;
 pub mod param;
@@ -132,6 +133,9 @@ pub enum Command {
     /// State Manager: associations that keep documents applied to nodes, and compliance (through the API).
     #[command(subcommand)]
     Association(association::AssociationCommand),
+    /// Inventory: enable gathering on nodes, query, summarise, show and export it (through the API).
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
     /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
     #[command(subcommand)]
     Mw(mw::MwCommand),
@@ -230,6 +234,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Association(command) => block_on(association::run(&ctx, command)),
         Command::Schedule(command) => schedule::run(command),
         Command::Mw(command) => block_on(mw::run(&ctx, command)),
+        Command::Inventory(command) => block_on(inventory::run(&ctx, command)),
     }
 }
 

@@ -292,7 +292,12 @@ async fn install(ctx: &Context, args: &InstallArgs) -> Result<ExitCode, CliError
     config.cache_dir = Some(cache_dir(&ctx.data_dir));
     config.slots = 1;
     let host = PluginHost::new(config).map_err(|e| CliError::failed(e.to_string()))?;
-    host.load(&bytes, grants.clone(), limits).await.map_err(|e| CliError::usage(format!("{}: {e}", args.file.display())))?;
+    let loaded = if manifest.kind == bosun_plugin_manifest::PluginKind::Inventory {
+        host.load_collector(&bytes, grants.clone(), limits).await.map(drop)
+    } else {
+        host.load(&bytes, grants.clone(), limits).await.map(drop)
+    };
+    loaded.map_err(|e| CliError::usage(format!("{}: {e}", args.file.display())))?;
     let (unasked, ungranted) = grant_report(&manifest, &grants);
     let actions: Vec<String> = manifest.actions.iter().map(|a| a.name.clone()).collect();
     let grant_texts: Vec<String> = grants.iter().map(Grant::to_string).collect();

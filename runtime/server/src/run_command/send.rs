@@ -15,7 +15,8 @@ use bosun_store::{NewCommand, Store};
 use serde_json::{Map, Value};
 
 /// SSM document names and the built-in documents that implement them.
-pub const SSM_EQUIVALENTS: &[(&str, &str)] = &[("AWS-RunShellScript", "Bosun-RunShellScript")];
+pub const SSM_EQUIVALENTS: &[(&str, &str)] =
+    &[("AWS-RunShellScript", "Bosun-RunShellScript"), ("AWS-GatherSoftwareInventory", "Bosun-GatherSoftwareInventory")];
 
 /// The longest execution timeout, as SSM allows (48 hours).
 pub const MAX_TIMEOUT_SECONDS: u64 = 172_800;
@@ -62,11 +63,16 @@ impl ActionCatalog for AgentCatalog {
 /// dispatcher resolves them).
 pub struct NodeCatalog {
     routes: HashMap<String, crate::plugins::Route>,
+    /// The inventory collectors an `aws:softwareInventory` step runs.
+    collectors: Vec<PluginRef>,
 }
 
 impl NodeCatalog {
     pub fn of(store: &Store) -> Result<NodeCatalog, SendError> {
-        Ok(NodeCatalog { routes: crate::plugins::routes_of(store).map_err(SendError::Store)? })
+        Ok(NodeCatalog {
+            routes: crate::plugins::routes_of(store).map_err(SendError::Store)?,
+            collectors: crate::plugins::collectors_of(store).map_err(SendError::Store)?,
+        })
     }
 
     /// The plugin version that runs `action`, if a plugin does.
@@ -86,6 +92,9 @@ impl NodeCatalog {
     /// The plugins of a document's steps, added to `found` once per action name.
     fn collect(&self, doc: &Document, found: &mut Vec<PluginRef>) {
         for step in &doc.main_steps {
+            if step.action == crate::plugins::COLLECT_ACTION && !found.iter().any(|p| p.action == step.action) {
+                found.extend(self.collectors.iter().cloned());
+            }
             if !found.iter().any(|p| p.action == step.action)
                 && let Some(plugin) = self.plugin(&step.action)
             {
