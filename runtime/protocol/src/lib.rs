@@ -10,6 +10,7 @@ pub mod events;
 pub mod fleet;
 pub mod params;
 pub mod rate;
+pub mod session;
 pub mod status;
 pub mod target;
 pub mod window;

@@ -212,6 +212,7 @@ const PARTS: &[&str] = &[
     crate::params::SCHEMA,
     crate::associations::SCHEMA,
     crate::windows::SCHEMA,
+    crate::sessions::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
