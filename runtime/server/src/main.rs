@@ -17,6 +17,7 @@ mod params;
 mod plugins;
 mod run_command;
 mod runbooks;
+mod sessions;
 mod signing;
 mod tls;
 mod webhook_sign;

@@ -6,6 +6,7 @@
 mod activations;
 mod agent;
 mod agent_plugins;
+mod agent_sessions;
 mod agent_work;
 mod audit;
 mod associations;
@@ -25,6 +26,7 @@ mod opsitems;
 mod params;
 mod plugins;
 mod rules;
+mod sessions;
 mod windows;
 
 use std::collections::HashMap;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub heartbeat_gap: Duration,
     /// Parameter Store, read with each caller's scopes.
     pub params: Arc<crate::params::Parameters>,
+    /// Session Manager's open sessions and relays.
+    pub sessions: Arc<crate::sessions::SessionHub>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -126,6 +130,7 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::heartbeat))
         .routes(routes!(agent_work::poll))
         .routes(routes!(agent_plugins::plugin_artifact))
+        .routes(routes!(agent_sessions::stream))
 }
 
 /// The webhook triggers, which check the sender's signature instead of a token, and
@@ -138,6 +143,7 @@ fn hook_routes() -> OpenApiRouter<AppState> {
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, bus: Arc<EventBus>, settings: ApiSettings) -> Router {
     let state = AppState {
         params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
+        sessions: crate::sessions::SessionHub::new(store.clone(), run_command.clone()),
         store,
         engine,
         run_command,
@@ -202,6 +208,12 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(windows::register_target))
         .routes(routes!(windows::register_task))
         .routes(routes!(windows::window_history))
+        .routes(routes!(sessions::list_sessions, sessions::start_session))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::terminate_session))
+        .routes(routes!(sessions::transcript))
+        .routes(routes!(sessions::stream))
+        .routes(routes!(sessions::get_preferences, sessions::put_preferences))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);
