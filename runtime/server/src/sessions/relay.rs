@@ -52,8 +52,18 @@ async fn read_frame(stream: &mut SplitStream<WebSocket>) -> Result<Frame, Option
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Text(_))) => Err(Some("a text message (frames are binary)".into())),
             Some(Ok(Message::Close(_))) | None => Err(None),
-            Some(Err(e)) => Err(Some(e.to_string())),
+            Some(Err(e)) => Err(broken(e)),
         };
+    }
+}
+
+/// A socket error: a peer that went away (None), or one that broke the protocol.
+fn broken(error: axum::Error) -> Option<String> {
+    use tungstenite::error::{Error, ProtocolError};
+    let text = error.to_string();
+    match error.into_inner().downcast_ref::<Error>() {
+        Some(Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_) | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => None,
+        _ => Some(text),
     }
 }
 
