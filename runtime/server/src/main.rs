@@ -9,6 +9,7 @@ mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod bench_schedules;
+mod bench_sessions;
 mod cli;
 mod events;
 mod http_serve;
