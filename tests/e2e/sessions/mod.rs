@@ -227,6 +227,27 @@ fn tokens_open_sessions_only_to_the_nodes_their_tags_allow() {
     assert!(refused.status().is_client_error());
     json_of(server.post(&format!("/v1/sessions/{id}/terminate"), Some(&dev_token), &json!({})), StatusCode::ACCEPTED);
     json_of(server.post(&format!("/v1/sessions/{other}/terminate"), Some(&server.token), &json!({})), StatusCode::ACCEPTED);
+
+    let listed = server.cli(&["session", "list", "--output", "json"]);
+    listed.expect_code(0);
+    assert_eq!(listed.json().as_array().unwrap().len(), 2, "{}", listed.stdout);
+    let shown = server.cli(&["session", "show", other, "--output", "json"]);
+    assert_eq!(shown.json()["reason"], "terminated by ops");
+    let preferences = server.cli(&["session", "preferences", "set", "--idle-timeout", "5m", "--output", "json"]);
+    assert_eq!(preferences.json()["idleTimeoutSeconds"], 300);
+    assert_eq!(server.cli(&["session", "preferences", "set", "--run-as", "bad user"]).code, 2);
+    let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
+    for path in [
+        "/v1/sessions",
+        "/v1/sessions/{id}",
+        "/v1/sessions/{id}/stream",
+        "/v1/sessions/{id}/terminate",
+        "/v1/sessions/{id}/transcript",
+        "/v1/session-preferences",
+        "/v1/agent/sessions/{id}/stream",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is in the OpenAPI document");
+    }
 }
 
 /// An echo server on the loopback: each connection gets back what it sends.

@@ -204,8 +204,16 @@ async fn replay(chunks: &[RecordedChunk], speed: f64) -> Result<(), CliError> {
     for chunk in chunks {
         let due = started + Duration::from_secs_f64(chunk.at_ms as f64 / 1000.0 / speed);
         tokio::time::sleep_until(due).await;
-        stdout.write_all(&chunk.data).await.map_err(|e| CliError::failed(format!("cannot write the replay: {e}")))?;
-        stdout.flush().await.map_err(|e| CliError::failed(format!("cannot write the replay: {e}")))?;
+        let written = match stdout.write_all(&chunk.data).await {
+            Ok(()) => stdout.flush().await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => {}
+            // The reader went away (`| head`): the replay is over.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(CliError::failed(format!("cannot write the replay: {e}"))),
+        }
     }
     Ok(())
 }
