@@ -40,7 +40,7 @@ pub use executions::ExecutionSummary;
 pub use fleet::{FleetError, MAX_TAGS, ResolvedTargets, ping_status, validate_group_name};
 pub use params::{MasterKey, ParamError, ParamScopes, StoredParameter};
 pub use plugins::{InstalledPlugin, NewPlugin, TrustedKey, version_order};
-pub use sessions::{NewSession, RecordedChunk, SessionEnd, SessionScopes, TagCondition};
+pub use sessions::{NewSession, RecordedChunk, Recording, SessionEnd, SessionScopes, TagCondition};
 pub use tokens::{TokenInfo, token_hash, validate_token_name};
 pub use windows::{OpenTask, OpenWindow, check_window};
 pub use writer::Durability;

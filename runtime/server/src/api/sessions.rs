@@ -178,10 +178,10 @@ pub async fn transcript(
     Path(id): Path<String>,
 ) -> Result<Json<Transcript>, ApiError> {
     visible(&state, &caller, &id)?;
-    let (session, rows, cols, chunks) = state.store.session_recording(&id)?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+    let recording = state.store.session_recording(&id)?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let chunks = chunks.into_iter().map(|c| TranscriptChunk { at_ms: c.at_ms, data: b64.encode(&c.data) }).collect();
-    Ok(Json(Transcript { session, rows, cols, chunks }))
+    let chunks = recording.chunks.into_iter().map(|c| TranscriptChunk { at_ms: c.at_ms, data: b64.encode(&c.data) }).collect();
+    Ok(Json(Transcript { session: recording.session, rows: recording.rows, cols: recording.cols, chunks }))
 }
 
 /// The session preferences in force.

@@ -55,8 +55,16 @@ impl From<StoreError> for StartError {
 /// What to do with a socket that arrives.
 enum Attach {
     Wait,
-    Refuse(WebSocket, &'static str),
-    Relay(WebSocket, WebSocket, SessionKind, watch::Receiver<Option<String>>),
+    Refuse(Box<WebSocket>, &'static str),
+    Relay(Box<Paired>),
+}
+
+/// Both ends of a session, ready for the relay.
+struct Paired {
+    client: WebSocket,
+    node: WebSocket,
+    kind: SessionKind,
+    stop: watch::Receiver<Option<String>>,
 }
 
 /// A session that is open in this process.
@@ -169,8 +177,8 @@ impl SessionHub {
         let next = {
             let mut live = self.live();
             match live.get_mut(id) {
-                None => Attach::Refuse(socket, "the session is not open any more"),
-                Some(session) if session.relaying => Attach::Refuse(socket, "this session is connected already"),
+                None => Attach::Refuse(Box::new(socket), "the session is not open any more"),
+                Some(session) if session.relaying => Attach::Refuse(Box::new(socket), "this session is connected already"),
                 Some(session) => match (session.waiting.take(), end) {
                     (None, end) => {
                         session.waiting = Some((end, socket));
@@ -178,27 +186,27 @@ impl SessionHub {
                     }
                     (Some((End::Client, client)), End::Node) => {
                         session.relaying = true;
-                        Attach::Relay(client, socket, session.kind.clone(), session.stop.subscribe())
+                        Attach::Relay(Box::new(Paired { client, node: socket, kind: session.kind.clone(), stop: session.stop.subscribe() }))
                     }
                     (Some((End::Node, node)), End::Client) => {
                         session.relaying = true;
-                        Attach::Relay(socket, node, session.kind.clone(), session.stop.subscribe())
+                        Attach::Relay(Box::new(Paired { client: socket, node, kind: session.kind.clone(), stop: session.stop.subscribe() }))
                     }
                     (waiting, _) => {
                         session.waiting = waiting;
-                        Attach::Refuse(socket, "this end of the session is connected already")
+                        Attach::Refuse(Box::new(socket), "this end of the session is connected already")
                     }
                 },
             }
         };
         match next {
             Attach::Wait => {}
-            Attach::Refuse(socket, why) => close_with(socket, why).await,
-            Attach::Relay(client, node, kind, stop) => self.run(id, client, node, kind, stop).await,
+            Attach::Refuse(socket, why) => close_with(*socket, why).await,
+            Attach::Relay(paired) => self.run(id, *paired).await,
         }
     }
 
-    async fn run(&self, id: &str, client: WebSocket, node: WebSocket, kind: SessionKind, stop: watch::Receiver<Option<String>>) {
+    async fn run(&self, id: &str, Paired { client, node, kind, stop }: Paired) {
         match self.store.session_connected(id).await {
             Ok(true) => {}
             Ok(false) => {

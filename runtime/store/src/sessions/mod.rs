@@ -17,7 +17,7 @@ use crate::events::{NewEvent, append};
 use crate::{Store, now, sql_error};
 
 pub use access::{SessionScopes, TagCondition};
-pub use recording::RecordedChunk;
+pub use recording::{RecordedChunk, Recording};
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (

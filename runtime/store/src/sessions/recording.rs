@@ -16,6 +16,15 @@ pub struct RecordedChunk {
     pub data: Vec<u8>,
 }
 
+/// A session with its terminal size and its recorded output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recording {
+    pub session: SessionView,
+    pub rows: u16,
+    pub cols: u16,
+    pub chunks: Vec<RecordedChunk>,
+}
+
 impl Store {
     /// Appends output chunks to a session's recording, keeping at most `max_bytes`
     /// in all; whether everything given was kept.
@@ -63,16 +72,16 @@ impl Store {
     }
 
     /// A session with its terminal size and its recorded output, in order.
-    pub fn session_recording(&self, id: &str) -> Result<Option<(SessionView, u16, u16, Vec<RecordedChunk>)>, StoreError> {
+    pub fn session_recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
         self.read(|conn| {
-            let Some(view) = read_session(conn, id)? else { return Ok(None) };
+            let Some(session) = read_session(conn, id)? else { return Ok(None) };
             let (rows, cols): (u16, u16) =
                 conn.prepare_cached("SELECT rows, cols FROM sessions WHERE id = ?1")?.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let chunks = conn
                 .prepare_cached("SELECT at_ms, data FROM session_output WHERE session_id = ?1 ORDER BY seq")?
                 .query_map([id], |r| Ok(RecordedChunk { at_ms: r.get::<_, i64>(0)? as u64, data: r.get(1)? }))?
                 .collect::<Result<_, _>>()?;
-            Ok(Some((view, rows, cols, chunks)))
+            Ok(Some(Recording { session, rows, cols, chunks }))
         })
     }
 }

@@ -38,9 +38,9 @@ async fn a_session_starts_records_and_ends_once_with_audit_and_events() {
     let ended = store.end_session("s-1", end.clone()).await.unwrap().unwrap();
     assert_eq!((ended.status.as_str(), ended.exit_code), (TERMINATED, Some(3)));
     assert!(store.end_session("s-1", end).await.unwrap().is_none(), "a session ends once");
-    let (view, rows, cols, chunks) = store.session_recording("s-1").unwrap().unwrap();
-    assert_eq!((rows, cols, view.recorded_bytes), (24, 80, 8));
-    assert_eq!(chunks, vec![chunk(0, b"$ "), chunk(5, b"\x00\xffls\r\n")]);
+    let recording = store.session_recording("s-1").unwrap().unwrap();
+    assert_eq!((recording.rows, recording.cols, recording.session.recorded_bytes), (24, 80, 8));
+    assert_eq!(recording.chunks, vec![chunk(0, b"$ "), chunk(5, b"\x00\xffls\r\n")]);
     let audit = store.list_audit(Some("ops"), None, 10).unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, ["session start s-1 on mi-1 (Bosun-StartInteractiveShell)", "session end s-1 on mi-1"]);
@@ -59,10 +59,10 @@ async fn the_recording_stops_at_its_cap() {
     store.create_session(new_session("s-2", "ops")).await.unwrap();
     assert!(store.record_session_output("s-2", vec![chunk(0, &[b'y'; 600])], 1000).await.unwrap());
     assert!(!store.record_session_output("s-2", vec![chunk(1, &[b'y'; 600]), chunk(2, b"more")], 1000).await.unwrap());
-    let (view, _, _, chunks) = store.session_recording("s-2").unwrap().unwrap();
-    assert_eq!(view.recorded_bytes, 1000);
-    assert!(view.truncated);
-    assert_eq!(chunks.iter().map(|c| c.data.len()).sum::<usize>(), 1000);
+    let recording = store.session_recording("s-2").unwrap().unwrap();
+    assert_eq!(recording.session.recorded_bytes, 1000);
+    assert!(recording.session.truncated);
+    assert_eq!(recording.chunks.iter().map(|c| c.data.len()).sum::<usize>(), 1000);
 }
 
 #[tokio::test(flavor = "multi_thread")]
