@@ -2,7 +2,8 @@
 //! processes and the `bosun session` CLI in a real terminal (a PTY): a command's
 //! round trip, the window size and its change seen by `stty size`, Ctrl-C
 //! interrupting `sleep`, the remote exit code, the recording equal to what the
-//! terminal showed, an interactive command, terminate, the idle timeout, nodes a
+//! terminal showed, an interactive command, terminate, the idle timeout, the
+//! maximum duration, the shell profile, a missing run-as user, nodes a
 //! token may not open, port forwarding carrying a TCP echo, and a `yes` flood
 //! that a stalled terminal holds back without memory growing on the server or the
 //! agent. `hostile.rs` sends what no client or node should.
@@ -158,10 +159,11 @@ fn commands_terminate_idle_timeout_and_a_missing_run_as_user() {
     term.expect("hi-2");
     assert_eq!(term.wait(), 3, "{}", term.text());
 
+    set_preferences(&server, json!({"shellProfile": "MARK=$((40+2))"}));
     let mut term = Terminal::start(&server, &server.token, &["session", "start", node], 24, 80);
     term.wait_for_remote();
-    term.type_bytes(b"echo ready-$((2+3))\r");
-    term.expect("ready-5");
+    term.type_bytes(b"echo ready-$((2+3))-$MARK\r");
+    term.expect("ready-5-42");
     let id = poll("a connected session", LIMIT, || {
         let list = json_of(server.get("/v1/sessions?status=Connected", Some(&server.token)), StatusCode::OK);
         list.as_array()?.first().map(|s| s["sessionId"].as_str().unwrap().to_string())
@@ -176,6 +178,11 @@ fn commands_terminate_idle_timeout_and_a_missing_run_as_user() {
     let mut term = Terminal::start(&server, &server.token, &["session", "start", node], 24, 80);
     assert_eq!(term.wait(), ENDED_BY_SERVER, "{}", term.text());
     assert!(term.text().contains("the session was idle for 2 s"), "{}", term.text());
+
+    set_preferences(&server, json!({"idleTimeoutSeconds": 600, "maxDurationSeconds": 2}));
+    let mut term = Terminal::start(&server, &server.token, &["session", "start", node], 24, 80);
+    assert_eq!(term.wait(), ENDED_BY_SERVER, "{}", term.text());
+    assert!(term.text().contains("the session reached its maximum duration of 2 s"), "{}", term.text());
 
     set_preferences(&server, json!({"runAs": "no-such-user-9f2"}));
     let mut term = Terminal::start(&server, &server.token, &["session", "start", node], 24, 80);

@@ -17,6 +17,8 @@ pub struct Terminal {
     shown: Arc<Mutex<Vec<u8>>>,
     /// Whether the reader thread drains the PTY (off: the CLI's output backs up).
     pub reading: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the reader has read everything (the CLI's end of the PTY closed).
+    drained: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Terminal {
@@ -36,7 +38,8 @@ impl Terminal {
         let reading = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let pty = Arc::new(pty);
         let reader = pty.clone();
-        let (sink, on) = (shown.clone(), reading.clone());
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (sink, on, done) = (shown.clone(), reading.clone(), drained.clone());
         std::thread::spawn(move || {
             let mut buffer = [0u8; 8192];
             loop {
@@ -45,12 +48,12 @@ impl Terminal {
                     continue;
                 }
                 match (&*reader).read(&mut buffer) {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => return done.store(true, std::sync::atomic::Ordering::Relaxed),
                     Ok(n) => sink.lock().unwrap().extend_from_slice(&buffer[..n]),
                 }
             }
         });
-        Terminal { pty, child, shown, reading }
+        Terminal { pty, child, shown, reading, drained }
     }
 
     /// Everything shown so far.
@@ -98,10 +101,11 @@ impl Terminal {
         self.pty.resize(pty_process::Size::new(rows, cols)).unwrap();
     }
 
-    /// Waits for the CLI to exit; its exit code.
+    /// Waits for the CLI to exit and everything it showed to be read; its exit code.
     #[track_caller]
     pub fn wait(&mut self) -> i32 {
         let status = poll("the CLI to exit", LIMIT, || self.child.try_wait().ok().flatten());
+        poll("the terminal's last output", LIMIT, || self.drained.load(std::sync::atomic::Ordering::Relaxed).then_some(()));
         status.code().unwrap_or(-1)
     }
 }
