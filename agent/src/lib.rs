@@ -17,6 +17,7 @@ mod invocation;
 mod node;
 pub mod platform;
 mod report;
+pub mod session;
 pub mod simulate;
 pub mod state;
 #[cfg(test)]

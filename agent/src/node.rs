@@ -1,6 +1,6 @@
 //! One node (the real one, or one virtual node in simulate mode): its identity
 //! (registering once if needed), recovery of what was in flight, and the poll
-//! loop — heartbeats, long polls with backoff, new assignments and cancels.
+//! loop — heartbeats, long polls with backoff, new assignments, cancels and sessions.
 //! A 401 anywhere stops the node with [`AgentError::Deregistered`].
 
 use std::collections::HashMap;
@@ -237,7 +237,7 @@ impl Node {
             };
             let delay = match answer {
                 Ok(work) => {
-                    let empty = work.assignments.is_empty() && work.cancel.is_empty();
+                    let empty = work.assignments.is_empty() && work.cancel.is_empty() && work.sessions.is_empty();
                     self.accept(work, tasks);
                     if empty && started.elapsed() < MIN_EMPTY_POLL {
                         Some(backoff.next_delay())
@@ -311,6 +311,14 @@ impl Node {
         }
         for assignment in work.assignments {
             self.accept_assignment(assignment, tasks);
+        }
+        for offer in work.sessions {
+            let dial = crate::session::Dial {
+                server: self.shared.config.server.clone(),
+                credential: self.identity.credential.clone(),
+                ca_cert: self.shared.config.ca_cert.clone(),
+            };
+            tasks.spawn(crate::session::serve(dial, offer, self.stop.child_token()));
         }
     }
 

@@ -85,6 +85,11 @@ impl Agent {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The agent process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the agent runs").id()
+    }
+
     /// SIGKILL, as a crash or a power cut would.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

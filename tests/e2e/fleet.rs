@@ -67,6 +67,11 @@ impl FleetServer {
         FleetServer { child, url, token, log, client, data, flags, _dir: dir }
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data

@@ -17,6 +17,7 @@ mod plugins;
 mod read_only;
 mod run_command;
 mod server;
+mod sessions;
 mod support;
 mod tls;
 mod windows;

@@ -8,6 +8,7 @@
 //! | `POST /v1/agent/poll` | [`Poll`] (long poll) | 200 [`Work`] |
 //! | `POST /v1/agent/invocations/{id}` | [`InvocationReport`] | 200 [`ReportAck`] |
 //! | `GET /v1/agent/plugins/{name}/{version}?engineKey=K[&bytes=false]` | none | 200 [`PluginArtifact`]; 409 when the server cannot compile for engine `K` |
+//! | `GET /v1/agent/sessions/{id}/stream` | WebSocket upgrade | 101: the session's frames (`session.rs`) |
 //!
 //! Every call but register carries `Authorization: Bearer NODE_CREDENTIAL`; a
 //! deregistered node's calls get 401. Delivery is at least once: an assignment
@@ -99,6 +100,9 @@ pub struct Work {
     /// Invocations of `running` that were cancelled: stop them and report Cancelled.
     #[serde(default)]
     pub cancel: Vec<String>,
+    /// Sessions to open: the agent connects to each one's stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<crate::session::SessionOffer>,
 }
 
 /// A document with its source text.

@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod params;
 pub mod rate;
+pub mod session;
 pub mod status;
 pub mod target;
 pub mod window;

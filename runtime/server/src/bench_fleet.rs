@@ -35,7 +35,7 @@ const WAIT: Duration = Duration::from_secs(300);
 const MAX_REGISTRATIONS: usize = bosun_protocol::fleet::MAX_REGISTRATIONS as usize;
 
 /// A child process killed when dropped.
-pub(crate) struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -79,16 +79,16 @@ fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text?).ok().map(|t| t.with_timezone(&Utc))
 }
 
-struct Bench {
-    http: reqwest::Client,
-    url: String,
-    token: String,
-    dir: PathBuf,
-    agent: PathBuf,
+pub(crate) struct Bench {
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) agent: PathBuf,
 }
 
 impl Bench {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
@@ -102,18 +102,18 @@ impl Bench {
         serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> Result<Value, String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, String> {
         self.call(reqwest::Method::GET, path, None).await
     }
 
     /// Starts agents (simulated when `simulate > 0`) tagged `Bench=<tag>` and waits until
     /// `count` nodes with that tag are registered. An activation allows at most 1,000
     /// registrations (as in SSM), so larger fleets run as several simulating processes.
-    async fn agents(&self, tag: &str, simulate: usize) -> Result<Vec<Process>, String> {
+    pub(crate) async fn agents(&self, tag: &str, simulate: usize) -> Result<Vec<Process>, String> {
         let count = simulate.max(1);
         let mut processes = Vec::new();
         for (part, size) in (0..count).step_by(MAX_REGISTRATIONS).map(|from| (from / MAX_REGISTRATIONS, (count - from).min(MAX_REGISTRATIONS))) {
@@ -193,11 +193,11 @@ fn latencies(view: &CommandView) -> (Vec<f64>, Vec<f64>) {
     (started, ended)
 }
 
-fn row(what: &str, value: String, note: &str) {
+pub(crate) fn row(what: &str, value: String, note: &str) {
     println!("{what:<52} {value:>16}  {note}");
 }
 
-fn mib(kib: u64) -> String {
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 

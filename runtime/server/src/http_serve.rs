@@ -1,5 +1,6 @@
 //! Serving the API's router over HTTP/1.1 with hyper directly: one task per
-//! connection, and a graceful stop that lets open requests finish. `axum::serve`
+//! connection (upgrades allowed, for the session WebSockets), and a graceful stop
+//! that lets open requests finish. `axum::serve`
 //! speaks HTTP/2 as well and holds each connection in the larger state of both;
 //! with thousands of agents each keeping a long poll open, the per-connection
 //! cost is what decides the server's memory.
@@ -11,9 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::serve::Listener;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot, watch};
 use tower::ServiceExt as _;
 
 /// The most a connection buffers: hyper's smallest setting. Requests are small JSON;
@@ -26,7 +26,9 @@ pub async fn serve<L: Listener>(mut listener: L, app: Router, stop: oneshot::Rec
 where
     L::Addr: Clone + Send + Sync + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    // Every connection's task holds a sender: when the last is dropped, all are done.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let (stopping, stopping_seen) = watch::channel(false);
     let mut stop = pin!(stop);
     loop {
         tokio::select! {
@@ -38,10 +40,24 @@ where
                 let connection = http1::Builder::new()
                     .max_buf_size(MAX_BUFFER)
                     .writev(true)
-                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
-                let connection = graceful.watch(connection);
+                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
+                    .with_upgrades();
+                let (alive, mut stopping) = (alive.clone(), stopping_seen.clone());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    let _alive = alive;
+                    let mut connection = pin!(connection);
+                    let finished = tokio::select! {
+                        result = connection.as_mut() => Some(result),
+                        _ = stopping.wait_for(|stopping| *stopping) => None,
+                    };
+                    let result = match finished {
+                        Some(result) => result,
+                        None => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    };
+                    if let Err(error) = result {
                         tracing::debug!(%error, "connection ended with an error");
                     }
                 });
@@ -50,5 +66,7 @@ where
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    stopping.send_replace(true);
+    drop(alive);
+    let _ = all_done.recv().await;
 }

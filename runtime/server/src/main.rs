@@ -10,6 +10,7 @@ mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
 mod bench_schedules;
+mod bench_sessions;
 mod cli;
 mod events;
 mod http_serve;
@@ -18,6 +19,7 @@ mod params;
 mod plugins;
 mod run_command;
 mod runbooks;
+mod sessions;
 mod signing;
 mod tls;
 mod webhook_sign;

@@ -213,6 +213,7 @@ const PARTS: &[&str] = &[
     crate::associations::SCHEMA,
     crate::windows::SCHEMA,
     crate::inventory::SCHEMA,
+    crate::sessions::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

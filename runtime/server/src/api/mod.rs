@@ -6,6 +6,7 @@
 mod activations;
 mod agent;
 mod agent_plugins;
+mod agent_sessions;
 mod agent_work;
 mod associations;
 mod audit;
@@ -26,6 +27,7 @@ mod opsitems;
 mod params;
 mod plugins;
 mod rules;
+mod sessions;
 mod windows;
 
 use std::collections::HashMap;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub heartbeat_gap: Duration,
     /// Parameter Store, read with each caller's scopes.
     pub params: Arc<crate::params::Parameters>,
+    /// Session Manager's open sessions and relays.
+    pub sessions: Arc<crate::sessions::SessionHub>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -128,6 +132,7 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_work::poll))
         .routes(routes!(agent_plugins::plugin_artifact))
         .merge(OpenApiRouter::new().routes(routes!(inventory::upload)).layer(DefaultBodyLimit::max(inventory::UPLOAD_BODY_LIMIT)))
+        .routes(routes!(agent_sessions::stream))
 }
 
 /// The webhook triggers, which check the sender's signature instead of a token, and
@@ -140,6 +145,7 @@ fn hook_routes() -> OpenApiRouter<AppState> {
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, bus: Arc<EventBus>, settings: ApiSettings) -> Router {
     let state = AppState {
         params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
+        sessions: crate::sessions::SessionHub::new(store.clone(), run_command.clone()),
         store,
         engine,
         run_command,
@@ -209,6 +215,12 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(inventory::summary))
         .routes(routes!(inventory::node))
         .routes(routes!(inventory::export))
+        .routes(routes!(sessions::list_sessions, sessions::start_session))
+        .routes(routes!(sessions::get_session))
+        .routes(routes!(sessions::terminate_session))
+        .routes(routes!(sessions::transcript))
+        .routes(routes!(sessions::stream))
+        .routes(routes!(sessions::get_preferences, sessions::put_preferences))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

@@ -71,6 +71,10 @@ impl Client {
         self.call(Method::PATCH, path, Some(body)).await
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         self.call(Method::DELETE, path, None::<&()>).await
     }

@@ -28,6 +28,9 @@ pub mod plugin_trust;
 pub mod rule;
 pub mod schedule;
 pub mod server;
+pub mod session;
+pub mod session_forward;
+pub mod session_term;
 pub mod token;
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -139,6 +142,9 @@ pub enum Command {
     /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
     #[command(subcommand)]
     Mw(mw::MwCommand),
+    /// Session Manager: interactive shells, commands and port forwarding on nodes, recorded (through the API).
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// Check schedule expressions: print their next fire times.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -235,6 +241,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Schedule(command) => schedule::run(command),
         Command::Mw(command) => block_on(mw::run(&ctx, command)),
         Command::Inventory(command) => block_on(inventory::run(&ctx, command)),
+        Command::Session(command) => block_on(session::run(&ctx, command)),
     }
 }
 

@@ -151,6 +151,10 @@ pub async fn serve(
     };
     let bus_settings = crate::events::bus::BusSettings { heartbeat_gap: settings.heartbeat_gap, ..Default::default() };
     let bus = crate::events::bus::EventBus::new(services, bus_settings);
+    let ended = driver.store.end_open_sessions("the server stopped while the session was open").await?;
+    if ended > 0 {
+        tracing::info!(sessions = ended, "ended the sessions left open by the last run");
+    }
     let app = crate::api::router(driver.store.clone(), driver.engine.clone(), run_command.clone(), bus.clone(), settings);
     let listener = tokio::net::TcpListener::bind(listen.address).await.map_err(|e| {
         let at = listen.address;

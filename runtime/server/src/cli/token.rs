@@ -24,6 +24,11 @@ pub enum TokenCommand {
         /// Let the token decrypt SecureStrings matching this pattern (and readable); repeatable.
         #[arg(long = "param-decrypt", value_name = "PATTERN")]
         param_decrypt: Vec<String>,
+        /// Let the token open sessions only to nodes with a tag matching KEY=PATTERN
+        /// (`*` matches anything, e.g. Env=dev); repeatable. A token with any scope
+        /// and no session scope opens no session.
+        #[arg(long = "session-tag", value_name = "KEY=PATTERN")]
+        session_tag: Vec<String>,
         #[command(flatten)]
         output: OutputArg,
     },
@@ -45,16 +50,21 @@ pub fn new_token() -> Result<String, CliError> {
 
 pub fn run(ctx: &Context, command: TokenCommand) -> Result<ExitCode, CliError> {
     match command {
-        TokenCommand::Create { name, param_read, param_decrypt, output } => {
+        TokenCommand::Create { name, param_read, param_decrypt, session_tag, output } => {
             bosun_store::validate_token_name(&name).map_err(|e| CliError::usage(e.0))?;
             let scopes = bosun_store::ParamScopes { read: param_read, decrypt: param_decrypt };
             for pattern in scopes.read.iter().chain(&scopes.decrypt) {
                 bosun_store::params::validate_scope_pattern(pattern).map_err(|e| CliError::usage(e.to_string()))?;
             }
+            let session_scopes = session_tag
+                .iter()
+                .map(|t| bosun_store::TagCondition::parse(t).map_err(|e| CliError::usage(e.0)))
+                .collect::<Result<Vec<_>, _>>()?;
             let store = open_store(&ctx.data_dir, ctx.durability)?;
             let token = new_token()?;
             let info = store.create_token(&name, bosun_store::token_hash(&token)).map_err(|e| CliError::usage(e.0))?;
             store.set_parameter_scopes(&name, &scopes).map_err(|e| CliError::failed(e.to_string()))?;
+            store.set_session_scopes(&name, &session_scopes)?;
             match output.output {
                 OutputFormat::Json => print_json(&json!({"name": info.name, "token": token, "createdAt": info.created_at})),
                 OutputFormat::Text => {

@@ -40,6 +40,8 @@ pub struct RunCommand {
     heartbeat_gap: AtomicU64,
     /// Parameter Store, for `{{ ssm:... }}` in parameter values.
     parameters: std::sync::OnceLock<Arc<crate::params::Parameters>>,
+    /// Session Manager's offers, handed to nodes by their long polls.
+    session_offers: crate::sessions::offers::SessionOffers,
 }
 
 /// Why a report was refused.
@@ -56,6 +58,7 @@ impl RunCommand {
     pub fn new(store: Arc<Store>) -> Arc<Self> {
         Arc::new(Self {
             store,
+            session_offers: Default::default(),
             waker: NodeWaker::default(),
             dispatcher_wake: Notify::new(),
             notifier_wake: Notify::new(),
@@ -171,7 +174,7 @@ impl RunCommand {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let work = self.work_for(node_id, &poll.running).await?;
-            if !work.assignments.is_empty() || !work.cancel.is_empty() || *stopping.borrow() {
+            if !work.assignments.is_empty() || !work.cancel.is_empty() || !work.sessions.is_empty() || *stopping.borrow() {
                 return Ok(work);
             }
             tokio::select! {
@@ -216,7 +219,18 @@ impl RunCommand {
         }
         // Indexed reads of microseconds: done in place, since every poll makes them.
         let cancel = self.store.invocations_to_stop(node_id, running)?;
-        Ok(Work { assignments, cancel })
+        Ok(Work { assignments, cancel, sessions: self.session_offers.take(node_id) })
+    }
+
+    /// Offers a session to a node and wakes its long poll.
+    pub fn offer_session(&self, node_id: &str, offer: bosun_protocol::session::SessionOffer) {
+        self.session_offers.push(node_id, offer);
+        self.waker.wake(node_id);
+    }
+
+    /// Withdraws a session's offer that its node has not taken.
+    pub fn withdraw_session(&self, node_id: &str, session_id: &str) {
+        self.session_offers.withdraw(node_id, session_id);
     }
 
     /// Ends an invocation whose parameters cannot be resolved any more (a parameter was
