@@ -78,15 +78,18 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| error(&e))?;
     let store = Arc::new(Store::open(dir.path(), Durability::Normal).map_err(|e| error(&e))?);
     let (nodes, per_node) = (args.inventory_nodes, args.packages);
-    let request = CreateActivation { registration_limit: Some(nodes as u32 + 1), ..Default::default() };
-    let activation = store.create_activation(&request).map_err(|e| error(&e))?;
+    // An activation registers at most 1,000 nodes.
     let mut ids = Vec::new();
-    for i in 0..nodes {
-        let platform =
-            bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: format!("node-{i}"), ..Default::default() };
-        let registered =
-            store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.map_err(|e| error(&e))?;
-        ids.push((registered.node_id, registered.credential));
+    for batch in (0..nodes).collect::<Vec<_>>().chunks(1000) {
+        let request = CreateActivation { registration_limit: Some(batch.len() as u32), ..Default::default() };
+        let activation = store.create_activation(&request).map_err(|e| error(&e))?;
+        for i in batch {
+            let platform =
+                bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: format!("node-{i}"), ..Default::default() };
+            let registered =
+                store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.map_err(|e| error(&e))?;
+            ids.push((registered.node_id, registered.credential));
+        }
     }
     let mut rows: Vec<(String, f64, &str)> = Vec::new();
     let entries = (nodes * per_node) as f64;
