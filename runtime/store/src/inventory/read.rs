@@ -13,7 +13,7 @@ use super::recorded_type;
 use super::types::{check_type_name, known_type, known_types};
 use crate::{FleetError, Store};
 
-/// The most rows one query returns; the answer says when more matched.
+/// The most rows one query returns; the answer says when it stopped there.
 pub const MAX_QUERY_ROWS: usize = 10_000;
 /// How many rows one export page holds.
 pub const EXPORT_PAGE: usize = 5_000;
