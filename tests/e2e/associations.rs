@@ -26,7 +26,9 @@ fn wait_node(server: &FleetServer, name: &str, node: &str, status: &str, runs: u
         let view = detail(server, name);
         let entry = view["nodes"].as_array()?.iter().find(|n| n["nodeId"] == node)?.clone();
         let history = json_of(server.get(&format!("/v1/associations/{name}/nodes/{node}"), Some(&server.token)), StatusCode::OK);
-        (entry["status"] == status && history.as_array()?.len() >= runs).then_some(())
+        // The newest run must have ended too: right after run-now, the node still shows the last one's status.
+        let newest = history.as_array()?.first()?.clone();
+        (entry["status"] == status && history.as_array()?.len() >= runs && newest["status"] == status).then_some(())
     })
 }
 
