@@ -54,7 +54,7 @@ pub struct InventoryRow {
     pub entry: Entry,
 }
 
-/// A query's answer: rows, and whether more matched than were returned.
+/// A query's answer: rows, and whether it stopped at its limit with entries left to look at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +62,7 @@ pub struct InventoryQueryResult {
     pub rows: Vec<InventoryRow>,
     /// How many distinct nodes the rows are on.
     pub nodes: usize,
+    /// True when the query stopped at its limit before looking at every entry: more may match.
     pub truncated: bool,
 }
 

@@ -60,6 +60,17 @@ fn packages(node: u64, count: u64, generation: u64) -> InventoryItem {
     }
 }
 
+/// The table, printed a row at a time as each measurement ends.
+struct Table;
+
+impl Table {
+    fn push(&mut self, (what, value, unit): &(String, f64, &str)) {
+        use std::io::Write as _;
+        println!("{what:<64} {value:>12.2} {unit}");
+        let _ = std::io::stdout().flush();
+    }
+}
+
 /// The timings of `runs` calls of `query`.
 fn timed(runs: u64, mut query: impl FnMut() -> Result<usize, String>) -> Result<(Vec<Duration>, usize), String> {
     let mut took = Vec::new();
@@ -78,17 +89,21 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| error(&e))?;
     let store = Arc::new(Store::open(dir.path(), Durability::Normal).map_err(|e| error(&e))?);
     let (nodes, per_node) = (args.inventory_nodes, args.packages);
-    let request = CreateActivation { registration_limit: Some(nodes as u32 + 1), ..Default::default() };
-    let activation = store.create_activation(&request).map_err(|e| error(&e))?;
+    // An activation registers at most 1,000 nodes.
     let mut ids = Vec::new();
-    for i in 0..nodes {
-        let platform =
-            bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: format!("node-{i}"), ..Default::default() };
-        let registered =
-            store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.map_err(|e| error(&e))?;
-        ids.push((registered.node_id, registered.credential));
+    for batch in (0..nodes).collect::<Vec<_>>().chunks(1000) {
+        let request = CreateActivation { registration_limit: Some(batch.len() as u32), ..Default::default() };
+        let activation = store.create_activation(&request).map_err(|e| error(&e))?;
+        for i in batch {
+            let platform =
+                bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: format!("node-{i}"), ..Default::default() };
+            let registered =
+                store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.map_err(|e| error(&e))?;
+            ids.push((registered.node_id, registered.credential));
+        }
     }
-    let mut rows: Vec<(String, f64, &str)> = Vec::new();
+    println!("{:<64} {:>12} unit", format!("measurement ({nodes} nodes × {per_node} packages, durability normal)"), "value");
+    let mut rows = Table;
     let entries = (nodes * per_node) as f64;
 
     // Half the nodes one after another, the other half with concurrent uploads.
@@ -98,12 +113,12 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
         store.put_inventory(node, vec![packages(i as u64, per_node, 0)]).map_err(|e| error(&e))?;
     }
     let sequential = started.elapsed().as_secs_f64();
-    rows.push((
+    rows.push(&(
         format!("ingest, {half} nodes × {per_node} packages, one at a time"),
         (half as u64 * per_node) as f64 / sequential,
         "entries/s",
     ));
-    rows.push(("  per upload".into(), sequential * 1000.0 / half.max(1) as f64, "ms"));
+    rows.push(&("  per upload".into(), sequential * 1000.0 / half.max(1) as f64, "ms"));
     let started = Instant::now();
     let rest: Vec<(usize, String)> = ids.iter().enumerate().skip(half).map(|(i, (n, _))| (i, n.clone())).collect();
     let mut lanes = Vec::new();
@@ -121,7 +136,7 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
         lane.await.map_err(|e| error(&e))??;
     }
     let concurrent = started.elapsed().as_secs_f64();
-    rows.push((
+    rows.push(&(
         format!("ingest, {} nodes × {per_node} packages, {} uploaders", rest.len(), args.uploaders),
         (rest.len() as u64 * per_node) as f64 / concurrent,
         "entries/s",
@@ -134,28 +149,28 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
         }
     }
     let unchanged = started.elapsed().as_secs_f64();
-    rows.push((format!("unchanged uploads ({nodes} nodes, nothing written)"), nodes as f64 / unchanged, "uploads/s"));
+    rows.push(&(format!("unchanged uploads ({nodes} nodes, nothing written)"), nodes as f64 / unchanged, "uploads/s"));
     let size = std::fs::metadata(dir.path().join("bosun.db")).map(|m| m.len()).unwrap_or(0);
-    rows.push((format!("database size with {} entries", entries as u64), size as f64 / (1 << 20) as f64, "MiB"));
+    rows.push(&(format!("database size with {} entries", entries as u64), size as f64 / (1 << 20) as f64, "MiB"));
 
     let filters = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let by_name = filters(&["Name=openssl", "Version<3.0"]);
     let (took, found) =
         timed(args.queries, || Ok(store.query_inventory("AWS:Application", &by_name, 10_000).map_err(|e| error(&e))?.rows.len()))?;
-    rows.push((format!("query Name=openssl Version<3.0 ({found} rows) p50"), percentile_ms(&took, 0.5), "ms"));
-    rows.push(("  p99".into(), percentile_ms(&took, 0.99), "ms"));
+    rows.push(&(format!("query Name=openssl Version<3.0 ({found} rows) p50"), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&("  p99".into(), percentile_ms(&took, 0.99), "ms"));
     let prefix = filters(&["Name^=pkg-0001"]);
     let (took, found) =
         timed(args.queries, || Ok(store.query_inventory("AWS:Application", &prefix, 10_000).map_err(|e| error(&e))?.rows.len()))?;
-    rows.push((format!("query Name^=pkg-0001 ({found} rows, first 10000) p50"), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&(format!("query Name^=pkg-0001 ({found} rows, first 10000) p50"), percentile_ms(&took, 0.5), "ms"));
     let scan = filters(&["Version>=8.19"]);
     let (took, found) = timed(3, || Ok(store.query_inventory("AWS:Application", &scan, 10_000).map_err(|e| error(&e))?.rows.len()))?;
-    rows.push((format!("query Version>=8.19, every entry looked at ({found} rows) p50"), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&(format!("query Version>=8.19, every entry looked at ({found} rows) p50"), percentile_ms(&took, 0.5), "ms"));
     let (took, _) = timed(3, || Ok(store.inventory_summary(10).map_err(|e| error(&e))?.applications.len()))?;
-    rows.push(("summary (top 10 OS versions and applications) p50".into(), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&("summary (top 10 OS versions and applications) p50".into(), percentile_ms(&took, 0.5), "ms"));
     let node = ids[0].0.clone();
     let (took, _) = timed(args.queries, || Ok(store.node_inventory(&node, None).map_err(|e| error(&e))?.len()))?;
-    rows.push((format!("show one node ({per_node} entries) p50"), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&(format!("show one node ({per_node} entries) p50"), percentile_ms(&took, 0.5), "ms"));
     let started = Instant::now();
     let (mut exported, mut cursor) = (0usize, None);
     loop {
@@ -171,7 +186,7 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
     if exported as f64 != entries {
         return Err(format!("the export found {exported} of {entries} entries"));
     }
-    rows.push((format!("export every entry through the store ({exported})"), exported as f64 / took, "entries/s"));
+    rows.push(&(format!("export every entry through the store ({exported})"), exported as f64 / took, "entries/s"));
 
     // Through the HTTP API: new versions of every node's packages, then queries.
     let ApiUnderTest { base, token, stop, server } = serve_api(&store, dir.path(), Default::default()).await?;
@@ -194,7 +209,7 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
         lane.await.map_err(|e| error(&e))??;
     }
     let http = started.elapsed().as_secs_f64();
-    rows.push((format!("ingest over HTTP, {nodes} nodes × {per_node} packages, {} clients", args.uploaders), entries / http, "entries/s"));
+    rows.push(&(format!("ingest over HTTP, {nodes} nodes × {per_node} packages, {} clients", args.uploaders), entries / http, "entries/s"));
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/inventory?type=AWS%3AApplication&filter=Name%3Dopenssl&filter=Version%3C3.0");
     let mut took = Vec::new();
@@ -204,14 +219,10 @@ pub async fn run(args: &InventoryArgs) -> Result<(), String> {
         took.push(started.elapsed());
     }
     took.sort();
-    rows.push(("HTTP query Name=openssl Version<3.0 p50".into(), percentile_ms(&took, 0.5), "ms"));
-    rows.push(("  p99".into(), percentile_ms(&took, 0.99), "ms"));
+    rows.push(&("HTTP query Name=openssl Version<3.0 p50".into(), percentile_ms(&took, 0.5), "ms"));
+    rows.push(&("  p99".into(), percentile_ms(&took, 0.99), "ms"));
     let _ = stop.send(());
     let _ = server.await;
 
-    println!("{:<64} {:>12} unit", format!("measurement ({nodes} nodes × {per_node} packages, durability normal)"), "value");
-    for (what, value, unit) in rows {
-        println!("{what:<64} {value:>12.2} {unit}");
-    }
     Ok(())
 }

@@ -215,7 +215,7 @@ fn print_entries<'a>(entries: impl Iterator<Item = (Option<&'a str>, &'a bosun_p
 
 fn print_rows(result: &InventoryQueryResult) {
     print_entries(result.rows.iter().map(|r| (Some(r.node_id.as_str()), &r.entry)));
-    let more = if result.truncated { " (more matched: raise --limit or use export)" } else { "" };
+    let more = if result.truncated { " (stopped at the limit; more may match: raise --limit or use export)" } else { "" };
     crate::outln!("{} entries on {} nodes{more}", result.rows.len(), result.nodes);
 }
 

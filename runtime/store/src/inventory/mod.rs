@@ -38,13 +38,15 @@ CREATE TABLE IF NOT EXISTS inventory_items (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (node_id, type_name)
 ) WITHOUT ROWID;
+-- Keyed by type first: a query or an export reads one type in (node, idx) order;
+-- the name index, which ends with the key, gives a name's rows in that order too.
 CREATE TABLE IF NOT EXISTS inventory_entries (
-    node_id TEXT NOT NULL,
     type_name TEXT NOT NULL,
+    node_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
     name TEXT,
     entry TEXT NOT NULL,
-    PRIMARY KEY (node_id, type_name, idx),
+    PRIMARY KEY (type_name, node_id, idx),
     FOREIGN KEY (node_id, type_name) REFERENCES inventory_items (node_id, type_name) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inventory_entries_by_name ON inventory_entries (type_name, name);

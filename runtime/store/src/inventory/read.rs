@@ -13,7 +13,7 @@ use super::recorded_type;
 use super::types::{check_type_name, known_type, known_types};
 use crate::{FleetError, Store};
 
-/// The most rows one query returns; the answer says when more matched.
+/// The most rows one query returns; the answer says when it stopped there.
 pub const MAX_QUERY_ROWS: usize = 10_000;
 /// How many rows one export page holds.
 pub const EXPORT_PAGE: usize = 5_000;
@@ -35,15 +35,19 @@ fn parse_entry(text: &str) -> Entry {
 type Scanned = (ExportCursor, InventoryRow);
 
 fn scan_chunk(conn: &Connection, type_name: &str, filters: &[Filter], after: &ExportCursor) -> Result<Vec<Scanned>, rusqlite::Error> {
-    let (name_clause, name_value) = match (Filter::name_equals(filters), Filter::name_prefix(filters)) {
-        (Some(name), _) => ("AND e.name = ?5", Some(name.to_string())),
-        (None, Some(prefix)) => ("AND e.name >= ?5 AND e.name < ?5 || char(1114111)", Some(prefix.to_string())),
-        _ => ("AND ?5 IS NULL", None),
+    // With a name, the name index (its rows ordered by node and index after the name) is
+    // the way in; without one, the primary key, already in (node, index) order.
+    let (index, name_clause, name_value) = match (Filter::name_equals(filters), Filter::name_prefix(filters)) {
+        (Some(name), _) => ("INDEXED BY inventory_entries_by_name", "AND e.name = ?5", Some(name.to_string())),
+        (None, Some(prefix)) => {
+            ("INDEXED BY inventory_entries_by_name", "AND e.name >= ?5 AND e.name < ?5 || char(1114111)", Some(prefix.to_string()))
+        }
+        _ => ("", "AND ?5 IS NULL", None),
     };
     let sql = format!(
-        "SELECT e.node_id, e.idx, e.entry, i.capture_time FROM inventory_entries e
+        "SELECT e.node_id, e.idx, e.entry, i.capture_time FROM inventory_entries e {index}
          JOIN inventory_items i ON i.node_id = e.node_id AND i.type_name = e.type_name
-         WHERE e.type_name = ?1 AND (e.node_id > ?2 OR (e.node_id = ?2 AND e.idx > ?3)) {name_clause}
+         WHERE e.type_name = ?1 AND (e.node_id, e.idx) > (?2, ?3) {name_clause}
          ORDER BY e.node_id, e.idx LIMIT ?4"
     );
     let mut statement = conn.prepare_cached(&sql)?;
