@@ -160,5 +160,8 @@ pub fn ids(ids: &[&str]) -> Value {
 
 /// The invocation of one node in a command's view.
 pub fn invocation<'a>(view: &'a Value, node: &str) -> &'a Value {
-    view["invocations"].as_array().and_then(|list| list.iter().find(|i| i["nodeId"] == node)).unwrap_or_else(|| panic!("no invocation for {node} in {view}"))
+    view["invocations"]
+        .as_array()
+        .and_then(|list| list.iter().find(|i| i["nodeId"] == node))
+        .unwrap_or_else(|| panic!("no invocation for {node} in {view}"))
 }

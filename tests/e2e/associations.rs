@@ -45,8 +45,21 @@ fn an_association_is_applied_repairs_drift_and_reaches_new_nodes() {
     let target_dir = dir.path().join("managed");
     let script = format!("mkdir -p {0} && echo managed > {0}/$AWS_SSM_INSTANCE_ID.conf", target_dir.display());
     let created = server.cli(&[
-        "association", "create", "managed-file", "--document", "AWS-RunShellScript", "--targets", "tag:Role=web", "-p",
-        &format!("commands={script}"), "--schedule", "rate(30 minutes)", "--severity", "HIGH", "--output", "json",
+        "association",
+        "create",
+        "managed-file",
+        "--document",
+        "AWS-RunShellScript",
+        "--targets",
+        "tag:Role=web",
+        "-p",
+        &format!("commands={script}"),
+        "--schedule",
+        "rate(30 minutes)",
+        "--severity",
+        "HIGH",
+        "--output",
+        "json",
     ]);
     created.expect_code(0);
     assert_eq!(created.json()["version"], 1);
@@ -118,7 +131,17 @@ fn bad_definitions_are_refused_with_the_field_named() {
     assert_eq!(server.get("/v1/compliance", None).status(), StatusCode::UNAUTHORIZED);
 
     // The CLI says which field and which token.
-    let run = server.cli(&["association", "create", "a", "--document", "AWS-RunShellScript", "--targets", "tag:Role=web", "--schedule", "cron(0 10 ? * FUNDAY *)"]);
+    let run = server.cli(&[
+        "association",
+        "create",
+        "a",
+        "--document",
+        "AWS-RunShellScript",
+        "--targets",
+        "tag:Role=web",
+        "--schedule",
+        "cron(0 10 ? * FUNDAY *)",
+    ]);
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("day-of-week field: \"FUNDAY\""), "{}", run.stderr);
     // Nothing was created, and a node-less association is accepted (applied when nodes match).
@@ -133,7 +156,8 @@ fn bad_definitions_are_refused_with_the_field_named() {
 
 #[test]
 fn schedule_next_prints_fire_times_and_names_bad_tokens() {
-    let run = bosun(&["schedule", "next", "cron(0 9 ? * 6L *)", "--count", "2", "--tz", "America/New_York", "--after", "2026-01-01T00:00:00Z"]);
+    let run =
+        bosun(&["schedule", "next", "cron(0 9 ? * 6L *)", "--count", "2", "--tz", "America/New_York", "--after", "2026-01-01T00:00:00Z"]);
     run.expect_code(0);
     assert_eq!(run.stdout, "2026-01-30T09:00:00-05:00\n2026-02-27T09:00:00-05:00\n");
     let bad = bosun(&["schedule", "next", "rate(1 minutes)"]);

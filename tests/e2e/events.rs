@@ -91,7 +91,10 @@ fn hooks_refuse_what_is_not_signed_fresh_new_small_and_json() {
     assert_eq!(deliver(&server, "ci", &secret, "msg_5", now(), &big).status(), StatusCode::PAYLOAD_TOO_LARGE);
     let malformed = error_message(deliver(&server, "ci", &secret, "msg_6", now(), "{\n  \"a\": }"), StatusCode::BAD_REQUEST);
     assert!(malformed.contains("line 2 column"), "{malformed}");
-    let text = server.send(reqwest::blocking::Client::new().post(format!("{}/v1/hooks/ci", server.url)).header("content-type", "text/plain").body("hi"), None);
+    let text = server.send(
+        reqwest::blocking::Client::new().post(format!("{}/v1/hooks/ci", server.url)).header("content-type", "text/plain").body("hi"),
+        None,
+    );
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let unsigned = server.post("/v1/hooks/ci", None, &json!({}));
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
@@ -312,7 +315,19 @@ fn the_rule_commands_and_the_audit_trail() {
     server.cli(&["audit", "list", "--since", "yesterday"]).expect_code(2);
 
     let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
-    for path in ["/v1/hooks", "/v1/hooks/{name}", "/v1/hooks/{name}/rotate-secret", "/v1/rules", "/v1/rules/{name}/enable", "/v1/events", "/v1/events/dlq", "/v1/events/dlq/replay", "/v1/opsitems/{id}", "/v1/opsitems/{id}/run-runbook", "/v1/audit"] {
+    for path in [
+        "/v1/hooks",
+        "/v1/hooks/{name}",
+        "/v1/hooks/{name}/rotate-secret",
+        "/v1/rules",
+        "/v1/rules/{name}/enable",
+        "/v1/events",
+        "/v1/events/dlq",
+        "/v1/events/dlq/replay",
+        "/v1/opsitems/{id}",
+        "/v1/opsitems/{id}/run-runbook",
+        "/v1/audit",
+    ] {
         assert!(openapi["paths"][path].is_object(), "{path} is not in the OpenAPI document");
     }
     assert!(openapi["paths"]["/v1/hooks/{name}"]["post"].is_object() && openapi["paths"]["/v1/hooks/{name}"]["delete"].is_object());

@@ -2,8 +2,8 @@
 
 mod agent_plugins;
 mod agents;
-mod associations;
 mod approval;
+mod associations;
 mod command_webhook;
 mod doc;
 mod durability;

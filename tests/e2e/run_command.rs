@@ -47,8 +47,17 @@ fn three_agents_take_commands_by_tag_group_and_ids() {
 
     // By tag, through the CLI, waiting: exit 0 and one result per dev node.
     let run = server.cli(&[
-        "command", "send", "--document", "AWS-RunShellScript", "--targets", "tag:Env=dev", "-p", "commands=echo hello from $BOSUN_NODE_ID",
-        "--wait", "--output", "json",
+        "command",
+        "send",
+        "--document",
+        "AWS-RunShellScript",
+        "--targets",
+        "tag:Env=dev",
+        "-p",
+        "commands=echo hello from $BOSUN_NODE_ID",
+        "--wait",
+        "--output",
+        "json",
     ]);
     run.expect_code(0);
     let result = run.json();
@@ -81,14 +90,29 @@ fn three_agents_take_commands_by_tag_group_and_ids() {
 
     // A failing node makes the whole --wait fail with exit 1, and the JSON says which.
     let run = server.cli(&[
-        "command", "send", "--document", "Bosun-RunShellScript", "--targets", &format!("ids:{},{}", a.node_id, c.node_id),
-        "-p", &format!("commands=test \"$BOSUN_NODE_ID\" != {} || exit 3", c.node_id), "--max-errors", "1", "--wait", "--output", "json",
+        "command",
+        "send",
+        "--document",
+        "Bosun-RunShellScript",
+        "--targets",
+        &format!("ids:{},{}", a.node_id, c.node_id),
+        "-p",
+        &format!("commands=test \"$BOSUN_NODE_ID\" != {} || exit 3", c.node_id),
+        "--max-errors",
+        "1",
+        "--wait",
+        "--output",
+        "json",
     ]);
     run.expect_code(1);
     let result = run.json();
     assert_eq!(result["status"], "Failed");
-    let codes: HashMap<String, Value> =
-        result["invocations"].as_array().unwrap().iter().map(|i| (i["nodeId"].as_str().unwrap().to_string(), i["exitCode"].clone())).collect();
+    let codes: HashMap<String, Value> = result["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["nodeId"].as_str().unwrap().to_string(), i["exitCode"].clone()))
+        .collect();
     assert_eq!(codes[&a.node_id], 0);
     assert_eq!(codes[&c.node_id], 3);
 
@@ -196,7 +220,8 @@ fn ssm_exit_codes_and_a_reboot_that_resumes_after_the_agent_restarts() {
     let server = FleetServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Agent::start(&server, dir.path(), "exits", &[]);
-    let document = |steps: &str| json!({"name": "exits", "fileName": "exits.yaml", "content": format!("schemaVersion: '2.2'\nmainSteps:\n{steps}")});
+    let document =
+        |steps: &str| json!({"name": "exits", "fileName": "exits.yaml", "content": format!("schemaVersion: '2.2'\nmainSteps:\n{steps}")});
 
     // 168: the step succeeds and the document stops; 169: it fails and stops.
     for (code, status) in [(168, "Success"), (169, "Failed")] {
@@ -232,7 +257,8 @@ fn output_is_cut_as_ssm_cuts_it_unless_the_full_view_is_asked_for() {
     let server = FleetServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(&server, dir.path(), "loud", &[]);
-    let id = send(&server, &shell(ids(&[&agent.node_id]), &["head -c 30000 /dev/zero | tr '\\0' x", "head -c 9000 /dev/zero | tr '\\0' y >&2"]));
+    let id =
+        send(&server, &shell(ids(&[&agent.node_id]), &["head -c 30000 /dev/zero | tr '\\0' x", "head -c 9000 /dev/zero | tr '\\0' y >&2"]));
     wait_command(&server, &id, &["Success", "Failed"]);
     let cut = json_of(server.get(&format!("/v1/commands/{id}"), Some(&server.token)), StatusCode::OK);
     let inv = invocation(&cut, &agent.node_id);
@@ -286,7 +312,8 @@ fn node_credentials_only_reach_their_own_invocations_and_die_with_deregistration
     let work = json_of(server.post("/v1/agent/poll", Some(&b_cred), &poll_body), StatusCode::OK);
     assert_eq!(work["assignments"], json!([]));
     let invocation_id = format!("{command_id}.{a}");
-    let refused = server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&b_cred), &json!({"status": "Success", "exitCode": 0}));
+    let refused =
+        server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&b_cred), &json!({"status": "Success", "exitCode": 0}));
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 
     // a gets it; admin tokens are no node credentials; a status a node may not report is refused.
@@ -295,7 +322,8 @@ fn node_credentials_only_reach_their_own_invocations_and_die_with_deregistration
     assert_eq!(server.post("/v1/agent/poll", Some(&server.token), &poll_body).status(), StatusCode::UNAUTHORIZED);
     let bad = server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&a_cred), &json!({"status": "Terminated"}));
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let malformed = server.post_raw(&format!("/v1/agent/invocations/{invocation_id}"), Some(&a_cred), "application/json", "{\"status\":".into());
+    let malformed =
+        server.post_raw(&format!("/v1/agent/invocations/{invocation_id}"), Some(&a_cred), "application/json", "{\"status\":".into());
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
 
     // Deregistered: its calls are refused and its invocation ends Undeliverable.
@@ -321,12 +349,21 @@ fn bad_send_requests_are_refused_naming_the_field() {
     };
     refused(json!({"documentName": "AWS-RunShellScript", "targets": []}), "targets");
     refused(json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node])}), "parameters.commands");
-    refused(json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"], "nope": "1"}}), "parameters.nope");
+    refused(
+        json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"], "nope": "1"}}),
+        "parameters.nope",
+    );
     refused(json!({"documentName": "No-Such-Document", "targets": ids(&[&node])}), "documentName");
     refused(json!({"documentName": "Bosun-HelloWorld", "targets": ids(&[&node])}), "document");
     refused(json!({"targets": ids(&[&node])}), "documentName");
-    refused(json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"]}, "maxErrors": "lots"}), "");
-    refused(json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"]}, "timeoutSeconds": 0}), "timeoutSeconds");
+    refused(
+        json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"]}, "maxErrors": "lots"}),
+        "",
+    );
+    refused(
+        json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "parameters": {"commands": ["x"]}, "timeoutSeconds": 0}),
+        "timeoutSeconds",
+    );
     refused(json!({"documentName": "AWS-RunShellScript", "targets": [{"key": "Hosts", "values": ["x"]}]}), "");
     refused(json!({"documentName": "AWS-RunShellScript", "targets": ids(&[&node]), "extra": 1}), "extra");
     let doc = json!({"name": "bad", "fileName": "bad.yaml", "content": "schemaVersion: '2.2'\nmainSteps:\n- {name: a, action: aws:runShelScript}\n"});
@@ -357,7 +394,10 @@ fn work_for_a_silent_node_is_delayed_until_it_polls() {
     assert_eq!(delayed["status"], "InProgress", "{delayed}");
     let work = json_of(server.post("/v1/agent/poll", Some(&credential), &json!({"waitSeconds": 1})), StatusCode::OK);
     let invocation_id = work["assignments"][0]["invocationId"].as_str().unwrap().to_string();
-    let ack = json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &json!({"status": "InProgress"})), StatusCode::OK);
+    let ack = json_of(
+        server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &json!({"status": "InProgress"})),
+        StatusCode::OK,
+    );
     assert_eq!(ack["status"], "InProgress");
     let done = json!({"status": "Success", "exitCode": 0, "stdout": "late\n"});
     let ack = json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &done), StatusCode::OK);

@@ -65,7 +65,8 @@ fn documents_are_created_and_executions_run_to_success() {
     json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Greeter", "content": content})), StatusCode::CONFLICT);
 
     let bad = "schemaVersion: \"0.3\"\nmainSteps:\n  - name: Say\n    action: aws:nothing\n";
-    let body = json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Bad", "content": bad})), StatusCode::UNPROCESSABLE_ENTITY);
+    let body =
+        json_of(server.post("/v1/documents", Some(&token), &json!({"name": "Bad", "content": bad})), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "content");
     assert!(body["details"][0].as_str().unwrap_or_default().starts_with("Bad.yaml:4:"), "{body}");
 
@@ -224,7 +225,19 @@ fn with_env(env: &str, args: &[&str]) -> crate::support::Run {
 fn dev_runs_commands_on_its_local_agent_and_keeps_its_identity_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let send = ["command", "send", "--document", "AWS-RunShellScript", "--targets", "tag:Name=local", "-p", "commands=echo local", "--wait", "--output", "json"];
+    let send = [
+        "command",
+        "send",
+        "--document",
+        "AWS-RunShellScript",
+        "--targets",
+        "tag:Name=local",
+        "-p",
+        "commands=echo local",
+        "--wait",
+        "--output",
+        "json",
+    ];
     let mut node = String::new();
     for start in 0..2 {
         let dev = crate::support::Dev::start(&data);

@@ -48,8 +48,19 @@ fn the_api_is_served_over_tls_when_a_certificate_is_configured() {
     let agents = tempfile::tempdir().unwrap();
     let agent = Agent::start_with(&server, agents.path(), "tls", &[], &["--ca-cert", cert.to_str().unwrap()]);
     let run = server.cli(&[
-        "command", "send", "--document", "AWS-RunShellScript", "--targets", &format!("ids:{}", agent.node_id), "-p", "commands=echo secure",
-        "--wait", "--output", "json", "--ca-cert", cert.to_str().unwrap(),
+        "command",
+        "send",
+        "--document",
+        "AWS-RunShellScript",
+        "--targets",
+        &format!("ids:{}", agent.node_id),
+        "-p",
+        "commands=echo secure",
+        "--wait",
+        "--output",
+        "json",
+        "--ca-cert",
+        cert.to_str().unwrap(),
     ]);
     run.expect_code(0);
     assert_eq!(run.json()["invocations"][0]["stdout"], "secure\n");

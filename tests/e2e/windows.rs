@@ -21,7 +21,20 @@ fn a_window_opens_and_runs_its_task_on_a_real_agent() {
     server.cli(&["mw", "create", "patch-night", "--schedule", &schedule, "--duration", "1", "--cutoff", "0"]).expect_code(0);
     server.cli(&["mw", "register-target", "patch-night", "dbs", "--targets", "tag:Role=db"]).expect_code(0);
     server
-        .cli(&["mw", "register-task", "patch-night", "patch", "--document", "AWS-RunShellScript", "-p", "commands=echo patched", "--window-target", "dbs", "--priority", "1"])
+        .cli(&[
+            "mw",
+            "register-task",
+            "patch-night",
+            "patch",
+            "--document",
+            "AWS-RunShellScript",
+            "-p",
+            "commands=echo patched",
+            "--window-target",
+            "dbs",
+            "--priority",
+            "1",
+        ])
         .expect_code(0);
     let execution: Value = poll("the window to run its task", Duration::from_secs(90), || {
         let history = server.cli(&["mw", "history", "patch-night", "--output", "json"]);
@@ -60,7 +73,12 @@ fn bad_windows_and_tasks_are_refused_with_the_field_named() {
     refuse("/v1/windows/w/tasks", task, "documentName");
     let task = json!({"name": "t", "taskType": "RUN_COMMAND", "documentName": "AWS-RunShellScript", "parameters": {"commands": ["true"]}});
     refuse("/v1/windows/w/tasks", task, "windowTarget");
-    assert_eq!(server.post("/v1/windows/nope/targets", Some(&server.token), &json!({"name": "t", "targets": [{"key": "tag:A", "values": ["b"]}]})).status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        server
+            .post("/v1/windows/nope/targets", Some(&server.token), &json!({"name": "t", "targets": [{"key": "tag:A", "values": ["b"]}]}))
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(server.get("/v1/windows", None).status(), StatusCode::UNAUTHORIZED);
     let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
     for path in ["/v1/windows", "/v1/windows/{id}", "/v1/windows/{id}/targets", "/v1/windows/{id}/tasks", "/v1/windows/{id}/executions"] {

@@ -7,8 +7,8 @@
 mod forward;
 mod run_as;
 mod shell;
-pub mod streams;
 pub mod socket;
+pub mod streams;
 
 use std::path::PathBuf;
 

@@ -41,10 +41,7 @@ pub fn prepare(offer: &SessionOffer, command: Option<&str>) -> Result<Launch, St
         }
     } else {
         let user = User::from_uid(euid).ok().flatten().ok_or_else(|| format!("the agent's user (uid {euid}) has no passwd entry"))?;
-        let notice = format!(
-            "bosun: the agent does not run as root, so this session runs as {} (not {})\r\n",
-            user.name, offer.run_as
-        );
+        let notice = format!("bosun: the agent does not run as root, so this session runs as {} (not {})\r\n", user.name, offer.run_as);
         (user, Some(notice))
     };
     let shell = if user.shell.is_absolute() && user.shell.is_file() && !user.shell.ends_with("nologin") && !user.shell.ends_with("false") {

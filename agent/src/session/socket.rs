@@ -51,7 +51,8 @@ pub fn tls_config(ca_cert: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, C
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     if let Some(path) = ca_cert {
-        let pem = std::fs::read(path).map_err(|e| ConnectError::Setup(format!("cannot read the CA certificate {}: {e}", path.display())))?;
+        let pem =
+            std::fs::read(path).map_err(|e| ConnectError::Setup(format!("cannot read the CA certificate {}: {e}", path.display())))?;
         let certificates = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ConnectError::Setup(format!("{} is not a PEM certificate: {e}", path.display())))?;
@@ -83,7 +84,8 @@ pub fn stream_url(server: &str, path: &str) -> Result<String, ConnectError> {
 pub async fn connect(server: &str, path: &str, credential: &str, tls: Arc<rustls::ClientConfig>) -> Result<Socket, ConnectError> {
     let url = stream_url(server, path)?;
     let mut request = url.as_str().into_client_request().map_err(|e| ConnectError::Setup(format!("{url}: {e}")))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {credential}")).map_err(|_| ConnectError::Setup("the credential is not a header value".into()))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {credential}"))
+        .map_err(|_| ConnectError::Setup("the credential is not a header value".into()))?;
     request.headers_mut().insert("authorization", bearer);
     let connector = if url.starts_with("wss://") { Connector::Rustls(tls) } else { Connector::Plain };
     match tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, Some(connector)).await {

@@ -30,8 +30,19 @@ const AUTOMATION_STEP_FIELDS: &[&str] = &[
     "maxAttempts",
     "timeoutSeconds",
 ];
-const PARAMETER_FIELDS: &[&str] =
-    &["type", "description", "default", "allowedValues", "allowedPattern", "minItems", "maxItems", "minChars", "maxChars", "displayType", "interpolationType"];
+const PARAMETER_FIELDS: &[&str] = &[
+    "type",
+    "description",
+    "default",
+    "allowedValues",
+    "allowedPattern",
+    "minItems",
+    "maxItems",
+    "minChars",
+    "maxChars",
+    "displayType",
+    "interpolationType",
+];
 const STEP_OUTPUT_FIELDS: &[&str] = &["Name", "Selector", "Type"];
 /// The parameter and output type names other than AWS resource types.
 pub const TYPE_NAMES: &[&str] = &["String", "StringList", "Integer", "Boolean", "MapList", "StringMap"];
@@ -346,7 +357,11 @@ impl Cx<'_> {
             Some("ENV_VAR") => true,
             Some(other) => {
                 let at = node.get("interpolationType").unwrap_or(node);
-                self.error(at, &join(&path, "interpolationType"), format!("interpolationType \"{other}\" is not supported: the only value is ENV_VAR"));
+                self.error(
+                    at,
+                    &join(&path, "interpolationType"),
+                    format!("interpolationType \"{other}\" is not supported: the only value is ENV_VAR"),
+                );
                 false
             }
         };

@@ -1049,10 +1049,15 @@ mod tests {
         );
         assert_eq!(
             check(text),
-            ["d.yaml:9:63: mainSteps[0].inputs.runCommand[0]: warning: String parameter \"Free\" is pasted into shell text without an allowedPattern: a value can run any command; declare `interpolationType: ENV_VAR` (the script reads $SSM_Free) or an allowedPattern"]
+            [
+                "d.yaml:9:63: mainSteps[0].inputs.runCommand[0]: warning: String parameter \"Free\" is pasted into shell text without an allowedPattern: a value can run any command; declare `interpolationType: ENV_VAR` (the script reads $SSM_Free) or an allowedPattern"
+            ]
         );
         let bad = "schemaVersion: '2.2'\nparameters:\n  A: {type: String, interpolationType: SHELL}\nmainSteps:\n- {name: a, action: aws:runShellScript, inputs: {runCommand: [ls]}}\n";
-        assert_eq!(check(bad), ["d.yaml:3:40: parameters.A.interpolationType: interpolationType \"SHELL\" is not supported: the only value is ENV_VAR"]);
+        assert_eq!(
+            check(bad),
+            ["d.yaml:3:40: parameters.A.interpolationType: interpolationType \"SHELL\" is not supported: the only value is ENV_VAR"]
+        );
     }
 
     #[test]

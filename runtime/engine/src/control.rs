@@ -17,8 +17,8 @@ use crate::action::ActionCall;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::handle::Handle;
-use crate::resolve::{Secure, mask, mask_text};
 use crate::record::{Change, Decision, SignalKind, SignalRecord, StepRecord, StoredExecution};
+use crate::resolve::{Secure, mask, mask_text};
 use crate::run::{Outcome, Run};
 use crate::status::{ExecutionStatus, StepStatus};
 

@@ -170,7 +170,8 @@ impl Cidr {
         let (address, prefix) = text.split_once('/').ok_or_else(|| format!("{text:?} is not in CIDR notation (ADDRESS/BITS)"))?;
         let network: IpAddr = address.parse().map_err(|_| format!("{address:?} is not an IP address"))?;
         let most = if network.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = prefix.parse().ok().filter(|p| *p <= most).ok_or_else(|| format!("{prefix:?} is not a prefix length of 0 to {most}"))?;
+        let prefix: u8 =
+            prefix.parse().ok().filter(|p| *p <= most).ok_or_else(|| format!("{prefix:?} is not a prefix length of 0 to {most}"))?;
         Ok(Self { network, prefix })
     }
 }
@@ -351,9 +352,7 @@ pub(crate) fn parse_matcher(value: &Value) -> Result<Matcher, LeafError> {
         other => {
             return Err(err(
                 format!(".{other}"),
-                format!(
-                    "{other:?} is not a matcher (prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr)"
-                ),
+                format!("{other:?} is not a matcher (prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr)"),
             ));
         }
     };

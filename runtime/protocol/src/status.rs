@@ -90,7 +90,8 @@ pub enum CommandStatus {
 }
 
 impl CommandStatus {
-    pub const ALL: [Self; 7] = [Self::Pending, Self::InProgress, Self::Success, Self::Cancelling, Self::Cancelled, Self::Failed, Self::TimedOut];
+    pub const ALL: [Self; 7] =
+        [Self::Pending, Self::InProgress, Self::Success, Self::Cancelling, Self::Cancelled, Self::Failed, Self::TimedOut];
 
     pub fn as_str(self) -> &'static str {
         match self {

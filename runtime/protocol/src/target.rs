@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn parses_specs() {
         assert_eq!(Target::parse("ids:a,b").unwrap(), Target::Ids(vec!["a".into(), "b".into()]));
-        assert_eq!(Target::parse("tag:Env=dev,prod").unwrap(), Target::Tag { key: "Env".into(), values: vec!["dev".into(), "prod".into()] });
+        assert_eq!(
+            Target::parse("tag:Env=dev,prod").unwrap(),
+            Target::Tag { key: "Env".into(), values: vec!["dev".into(), "prod".into()] }
+        );
         assert_eq!(Target::parse("tag:Name=a=b").unwrap(), Target::Tag { key: "Name".into(), values: vec!["a=b".into()] });
         assert_eq!(Target::parse("group:web").unwrap(), Target::Group("web".into()));
         for spec in ["ids:a,b", "tag:Env=dev,prod", "group:web"] {

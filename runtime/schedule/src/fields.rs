@@ -76,7 +76,9 @@ pub enum MonthDays {
     Unspecified,
     Values(Values),
     /// `L` or `L-n`: the last day of the month, or n days before it.
-    Last { before: u32 },
+    Last {
+        before: u32,
+    },
     /// `LW`: the last weekday (Monday to Friday) of the month.
     LastWeekday,
     /// `nW`: the weekday nearest to day n, within the month.
@@ -92,7 +94,10 @@ pub enum WeekDays {
     /// `dL` (or `L`, Saturday): the last such day of the month.
     Last(u32),
     /// `d#n`: the nth such day of the month.
-    Nth { day: u32, nth: u32 },
+    Nth {
+        day: u32,
+        nth: u32,
+    },
 }
 
 /// A parsed cron expression.
@@ -118,7 +123,11 @@ impl CronFields {
         }
         for (field, token) in Field::ALL.iter().zip(&parts) {
             if token.len() > MAX_FIELD_CHARS {
-                return Err(field_error(field.name(), &token[..token.floor_char_boundary(32)], format!("longer than {MAX_FIELD_CHARS} characters")));
+                return Err(field_error(
+                    field.name(),
+                    &token[..token.floor_char_boundary(32)],
+                    format!("longer than {MAX_FIELD_CHARS} characters"),
+                ));
             }
         }
         let fields = CronFields {
@@ -130,11 +139,9 @@ impl CronFields {
             years: values(Field::Year, parts[5])?,
         };
         match (&fields.month_days, &fields.week_days) {
-            (MonthDays::Unspecified, WeekDays::Unspecified) => Err(field_error(
-                Field::DayOfWeek.name(),
-                "?",
-                "day-of-month and day-of-week cannot both be ?; give one of them",
-            )),
+            (MonthDays::Unspecified, WeekDays::Unspecified) => {
+                Err(field_error(Field::DayOfWeek.name(), "?", "day-of-month and day-of-week cannot both be ?; give one of them"))
+            }
             (MonthDays::Unspecified, _) | (_, WeekDays::Unspecified) => Ok(fields),
             _ => Err(field_error(
                 Field::DayOfWeek.name(),
@@ -149,7 +156,9 @@ fn number(field: Field, token: &str, text: &str) -> Result<u32, ScheduleError> {
     let upper = text.to_ascii_uppercase();
     let value = match field.names().iter().position(|n| *n == upper) {
         Some(i) => i as u32 + 1,
-        None => text.parse::<u32>().map_err(|_| field_error(field.name(), token, format!("{text:?} is not a value ({})", field.describe_values())))?,
+        None => text
+            .parse::<u32>()
+            .map_err(|_| field_error(field.name(), token, format!("{text:?} is not a value ({})", field.describe_values())))?,
     };
     let (low, high) = field.bounds();
     if !(low..=high).contains(&value) {
@@ -174,9 +183,11 @@ fn values(field: Field, text: &str) -> Result<Values, ScheduleError> {
         }
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => {
-                let step = step.parse::<u32>().ok().filter(|s| (1..=high).contains(s)).ok_or_else(|| {
-                    field_error(field.name(), item, format!("the step {step:?} is not a number from 1 to {high}"))
-                })?;
+                let step = step
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=high).contains(s))
+                    .ok_or_else(|| field_error(field.name(), item, format!("the step {step:?} is not a number from 1 to {high}")))?;
                 (range, step)
             }
             None => (item, 1),
@@ -198,7 +209,6 @@ fn values(field: Field, text: &str) -> Result<Values, ScheduleError> {
     }
     Ok(Some(set))
 }
-
 
 fn month_days(text: &str) -> Result<MonthDays, ScheduleError> {
     let field = Field::DayOfMonth;

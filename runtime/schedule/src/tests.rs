@@ -24,10 +24,22 @@ fn fire_times_table() {
         // Strictly after: a fire at `after` itself is not next.
         ("cron(0 10 * * ? *)", None, 0, "2026-01-01T10:00:00Z", &["2026-01-02T10:00:00Z", "2026-01-03T10:00:00Z"]),
         ("cron(0/15 * * * ? *)", None, 0, "2026-01-01T10:07:00Z", &["2026-01-01T10:15:00Z", "2026-01-01T10:30:00Z"]),
-        ("cron(5-20/5 3 * * ? *)", None, 0, "2026-01-01T00:00:00Z", &["2026-01-01T03:05:00Z", "2026-01-01T03:10:00Z", "2026-01-01T03:15:00Z", "2026-01-01T03:20:00Z", "2026-01-02T03:05:00Z"]),
+        (
+            "cron(5-20/5 3 * * ? *)",
+            None,
+            0,
+            "2026-01-01T00:00:00Z",
+            &["2026-01-01T03:05:00Z", "2026-01-01T03:10:00Z", "2026-01-01T03:15:00Z", "2026-01-01T03:20:00Z", "2026-01-02T03:05:00Z"],
+        ),
         ("cron(0 12 1,15 * ? *)", None, 0, "2026-01-15T12:00:00Z", &["2026-02-01T12:00:00Z", "2026-02-15T12:00:00Z"]),
         // Month ends.
-        ("cron(0 0 L * ? *)", None, 0, "2026-01-15T00:00:00Z", &["2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z"]),
+        (
+            "cron(0 0 L * ? *)",
+            None,
+            0,
+            "2026-01-15T00:00:00Z",
+            &["2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z", "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z"],
+        ),
         ("cron(0 0 31 * ? *)", None, 0, "2026-01-31T00:00:00Z", &["2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z"]),
         ("cron(0 9 L-2 * ? *)", None, 0, "2026-01-01T00:00:00Z", &["2026-01-29T09:00:00Z", "2026-02-26T09:00:00Z"]),
         // Leap years.
@@ -35,7 +47,13 @@ fn fire_times_table() {
         ("cron(0 12 29 2 ? *)", None, 0, "2025-01-01T00:00:00Z", &["2028-02-29T12:00:00Z", "2032-02-29T12:00:00Z"]),
         // Names and ranges of names.
         ("cron(0 8 ? JAN-MAR MON-FRI *)", None, 0, "2026-03-31T08:00:00Z", &["2027-01-01T08:00:00Z", "2027-01-04T08:00:00Z"]),
-        ("cron(0 8 ? * sun,SAT *)", None, 0, "2026-01-01T00:00:00Z", &["2026-01-03T08:00:00Z", "2026-01-04T08:00:00Z", "2026-01-10T08:00:00Z"]),
+        (
+            "cron(0 8 ? * sun,SAT *)",
+            None,
+            0,
+            "2026-01-01T00:00:00Z",
+            &["2026-01-03T08:00:00Z", "2026-01-04T08:00:00Z", "2026-01-10T08:00:00Z"],
+        ),
         // L, W and # (January 2026 starts on a Thursday).
         ("cron(0 9 ? * 6L *)", None, 0, "2026-01-01T00:00:00Z", &["2026-01-30T09:00:00Z", "2026-02-27T09:00:00Z"]),
         ("cron(0 9 ? * L *)", None, 0, "2026-01-01T00:00:00Z", &["2026-01-31T09:00:00Z"]),
@@ -56,7 +74,13 @@ fn fire_times_table() {
         // Fall back (2026-10-25, 03:00 → 02:00): 02:30 happens twice and runs at the first.
         ("cron(30 2 * * ? *)", Some("Europe/Berlin"), 0, "2026-10-24T12:00:00Z", &["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]),
         // Every half hour through the fall back: the repeated hour does not fire again.
-        ("cron(0/30 * * * ? *)", Some("Europe/Berlin"), 0, "2026-10-24T23:45:00Z", &["2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T02:00:00Z", "2026-10-25T02:30:00Z"]),
+        (
+            "cron(0/30 * * * ? *)",
+            Some("Europe/Berlin"),
+            0,
+            "2026-10-24T23:45:00Z",
+            &["2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T02:00:00Z", "2026-10-25T02:30:00Z"],
+        ),
         // An offset of two days after the first Monday.
         ("cron(0 0 ? * 2#1 *)", None, 2, "2026-01-01T00:00:00Z", &["2026-01-07T00:00:00Z", "2026-02-04T00:00:00Z"]),
         ("rate(30 minutes)", None, 0, "2026-01-01T10:00:00Z", &["2026-01-01T10:30:00Z", "2026-01-01T11:00:00Z"]),
@@ -90,7 +114,12 @@ fn bad_expressions_name_the_field_and_the_token() {
     let table: &[(&str, Option<&str>, u32, &str)] = &[
         ("cron(61 * * * ? *)", None, 0, "minutes field: \"61\": 61 is outside 0-59"),
         ("cron(0 24 * * ? *)", None, 0, "hours field: \"24\": 24 is outside 0-23"),
-        ("cron(0 10 * * * *)", None, 0, "day-of-week field: \"*\": give ? in day-of-month or in day-of-week: one of them must be ? (AWS cron cannot combine both)"),
+        (
+            "cron(0 10 * * * *)",
+            None,
+            0,
+            "day-of-week field: \"*\": give ? in day-of-month or in day-of-week: one of them must be ? (AWS cron cannot combine both)",
+        ),
         ("cron(0 10 ? * ? *)", None, 0, "day-of-week field: \"?\": day-of-month and day-of-week cannot both be ?; give one of them"),
         ("cron(0 10 ? * FUNDAY *)", None, 0, "day-of-week field: \"FUNDAY\": \"FUNDAY\" is not a value (1-7 or SUN-SAT)"),
         ("cron(0 10 * SMARCH ? *)", None, 0, "month field: \"SMARCH\": \"SMARCH\" is not a value (1-12 or JAN-DEC)"),
@@ -114,7 +143,12 @@ fn bad_expressions_name_the_field_and_the_token() {
         ("at(2026-13-01T00:00:00)", None, 0, "at(...): \"2026-13-01T00:00:00\": not a date and time of the form 2026-01-31T22:00:00"),
         ("every(5 minutes)", None, 0, "\"every(5 minutes)\" is not a schedule: write cron(...), rate(...) or at(...)"),
         ("cron(0 10 * * ? *", None, 0, "\"cron(0 10 * * ? *\": the expression must end with )"),
-        ("cron(0 10 * * ? *)", Some("Mars/Olympus_Mons"), 0, "unknown time zone \"Mars/Olympus_Mons\" (give an IANA name such as Europe/Berlin, or UTC)"),
+        (
+            "cron(0 10 * * ? *)",
+            Some("Mars/Olympus_Mons"),
+            0,
+            "unknown time zone \"Mars/Olympus_Mons\" (give an IANA name such as Europe/Berlin, or UTC)",
+        ),
         ("rate(1 day)", None, 2, "schedule offset 2: an offset applies to cron expressions only"),
         ("cron(0 10 * * ? *)", None, 7, "schedule offset 7: the offset is 0 to 6 days"),
     ];
@@ -130,7 +164,17 @@ fn hostile_expressions_are_refused_without_panic() {
     assert!(Schedule::new(&long, None, 0).unwrap_err().to_string().contains("longer than"));
     let long_field = format!("cron({}0 * * * ? *)", "0".repeat(300));
     assert!(Schedule::new(&long_field, None, 0).unwrap_err().to_string().starts_with("minutes field:"));
-    for text in ["", "(", ")", "cron()", "cron(\u{e9}\u{e9} * * * ? *)", "rate(18446744073709551616 minutes)", "cron(0 0 ? * 2#99999999999 *)", "at()", "cron(0 0 L-99 * ? *)"] {
+    for text in [
+        "",
+        "(",
+        ")",
+        "cron()",
+        "cron(\u{e9}\u{e9} * * * ? *)",
+        "rate(18446744073709551616 minutes)",
+        "cron(0 0 ? * 2#99999999999 *)",
+        "at()",
+        "cron(0 0 L-99 * ? *)",
+    ] {
         assert!(Schedule::new(text, None, 0).is_err(), "{text:?} was accepted");
     }
 }

@@ -108,7 +108,10 @@ fn matching(args: &EventsArgs, rows: &mut Vec<Row>) {
             rows.push(Row {
                 what: format!("{rule_count} exact/prefix rules, {how}"),
                 value: format!("{rate:.0} events/s"),
-                note: format!("{} events of ~{average} B, {matched} matches; aws/event-ruler publishes ~{EVENT_RULER_EVENTS_PER_S:.0}/s", args.events),
+                note: format!(
+                    "{} events of ~{average} B, {matched} matches; aws/event-ruler publishes ~{EVENT_RULER_EVENTS_PER_S:.0}/s",
+                    args.events
+                ),
             });
         }
     }
@@ -138,7 +141,8 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (http, url, secret, body, next, total) = (http.clone(), url.clone(), secret.clone(), body.clone(), next.clone(), args.requests as usize);
+        let (http, url, secret, body, next, total) =
+            (http.clone(), url.clone(), secret.clone(), body.clone(), next.clone(), args.requests as usize);
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0usize;

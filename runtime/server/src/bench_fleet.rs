@@ -65,7 +65,13 @@ pub(crate) fn usage(pid: u32) -> Usage {
     let after: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| after.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of stat; `after` starts at field 3. The kernel counts in 1/100 s.
-    Usage { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:"), threads: field("Threads:"), fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0), cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0 }
+    Usage {
+        rss_kib: field("VmRSS:"),
+        peak_kib: field("VmHWM:"),
+        threads: field("Threads:"),
+        fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0),
+        cpu_seconds: (ticks(11) + ticks(12)) as f64 / 100.0,
+    }
 }
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -116,9 +122,12 @@ impl Bench {
     pub(crate) async fn agents(&self, tag: &str, simulate: usize) -> Result<Vec<Process>, String> {
         let count = simulate.max(1);
         let mut processes = Vec::new();
-        for (part, size) in (0..count).step_by(MAX_REGISTRATIONS).map(|from| (from / MAX_REGISTRATIONS, (count - from).min(MAX_REGISTRATIONS))) {
+        for (part, size) in
+            (0..count).step_by(MAX_REGISTRATIONS).map(|from| (from / MAX_REGISTRATIONS, (count - from).min(MAX_REGISTRATIONS)))
+        {
             let activation = self.post("/v1/activations", &json!({"tags": {"Bench": tag}, "registrationLimit": size})).await?;
-            let (id, code) = (activation["activationId"].as_str().unwrap_or_default(), activation["activationCode"].as_str().unwrap_or_default());
+            let (id, code) =
+                (activation["activationId"].as_str().unwrap_or_default(), activation["activationCode"].as_str().unwrap_or_default());
             let state = self.dir.join(format!("agent-{tag}-{part}"));
             let log = std::fs::File::create(self.dir.join(format!("agent-{tag}-{part}.log"))).map_err(|e| e.to_string())?;
             let mut command = Command::new(&self.agent);
@@ -223,7 +232,11 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
         // Let every node settle into its long poll.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let before = usage(pid);
-        row(&format!("server RSS with {n} nodes polling, idle"), mib(before.rss_kib), &format!("{} threads, {} open files", before.threads, before.fds));
+        row(
+            &format!("server RSS with {n} nodes polling, idle"),
+            mib(before.rss_kib),
+            &format!("{} threads, {} open files", before.threads, before.fds),
+        );
         let started = Instant::now();
         let id = bench.send(&format!("fan{n}")).await?;
         bench.wait(&id, Duration::from_millis(20)).await?;
@@ -236,12 +249,25 @@ pub async fn run(args: &FleetArgs) -> Result<(), String> {
             1000 => "goal < 3 s",
             _ => "",
         };
-        row(&format!("fan-out to {n} nodes: send until all stored"), format!("{:.2} s", whole.as_secs_f64()), &format!("{ok}/{n} Success; {goal}"));
-        row(&format!("  per-node latency p50 / p99 ({n})"), format!("{:.0} / {:.0} ms", percentile(&ended, 0.5), percentile(&ended, 0.99)), "request to result stored");
+        row(
+            &format!("fan-out to {n} nodes: send until all stored"),
+            format!("{:.2} s", whole.as_secs_f64()),
+            &format!("{ok}/{n} Success; {goal}"),
+        );
+        row(
+            &format!("  per-node latency p50 / p99 ({n})"),
+            format!("{:.0} / {:.0} ms", percentile(&ended, 0.5), percentile(&ended, 0.99)),
+            "request to result stored",
+        );
         row(
             &format!("  server RSS now / peak ({n})"),
             format!("{} / {}", mib(after.rss_kib), mib(after.peak_kib)),
-            &format!("{} threads, {} open files{}", after.threads, after.fds, if n >= 5000 { "; goal peak < 200 MiB at 5,000" } else { "" }),
+            &format!(
+                "{} threads, {} open files{}",
+                after.threads,
+                after.fds,
+                if n >= 5000 { "; goal peak < 200 MiB at 5,000" } else { "" }
+            ),
         );
         row(&format!("  server CPU during the fan-out ({n})"), format!("{:.2} s", after.cpu_seconds - before.cpu_seconds), "user + system");
         drop(agents);
@@ -289,7 +315,8 @@ pub(crate) fn create_token(exe: &Path, data: &Path) -> Result<String, String> {
         .arg(data)
         .output()
         .map_err(|e| e.to_string())?;
-    let created: Value = serde_json::from_slice(&output.stdout).map_err(|e| format!("token create: {e}: {}", String::from_utf8_lossy(&output.stderr)))?;
+    let created: Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("token create: {e}: {}", String::from_utf8_lossy(&output.stderr)))?;
     Ok(created["token"].as_str().unwrap_or_default().to_string())
 }
 

@@ -127,8 +127,10 @@ pub async fn run(args: &SchedulesArgs) -> Result<(), String> {
     for run in store.pending_association_runs().map_err(|e| error(&e))? {
         let team = run.definition.name.trim_start_matches("bench-").parse::<usize>().unwrap_or(0) % TEAMS;
         let nodes = team_nodes[team].clone();
-        tokio::task::block_in_place(|| store.record_association_run(&run.run_id, RunSent::Refused { reason: "bench".into(), nodes }, start))
-            .map_err(|e| error(&e))?;
+        tokio::task::block_in_place(|| {
+            store.record_association_run(&run.run_id, RunSent::Refused { reason: "bench".into(), nodes }, start)
+        })
+        .map_err(|e| error(&e))?;
     }
     row("record node statuses of the first runs", began.elapsed().as_secs_f64(), "s");
 
@@ -162,7 +164,11 @@ pub async fn run(args: &SchedulesArgs) -> Result<(), String> {
     let after = usage(std::process::id());
     let _ = stop.send(());
     let _ = driver.await;
-    row("driver idle CPU (1 s ticks, fingerprint every 5 s)", 100.0 * (after.cpu_seconds - before.cpu_seconds) / began.elapsed().as_secs_f64(), "% of a core");
+    row(
+        "driver idle CPU (1 s ticks, fingerprint every 5 s)",
+        100.0 * (after.cpu_seconds - before.cpu_seconds) / began.elapsed().as_secs_f64(),
+        "% of a core",
+    );
     row("process RSS with the store open", after.rss_kib as f64 / 1024.0, "MiB");
 
     // A driven clock makes every association due at once: how long claiming all takes.

@@ -130,7 +130,11 @@ pub async fn run(args: &SessionsArgs, agent: Option<std::path::PathBuf>) -> Resu
     row(
         "bulk output throughput",
         format!("{:.1} MiB/s", rate / 1024.0 / 1024.0),
-        &format!("{} bytes of head -c through a PTY; recorded up to the {} cap", received, mib(preferences["maxRecordedBytes"].as_u64().unwrap_or(0) / 1024)),
+        &format!(
+            "{} bytes of head -c through a PTY; recorded up to the {} cap",
+            received,
+            mib(preferences["maxRecordedBytes"].as_u64().unwrap_or(0) / 1024)
+        ),
     );
 
     let (server_pid, agent_pid) = (server.0.id(), agents.first().map(|p| p.0.id()).unwrap_or_default());

@@ -54,7 +54,11 @@ fn hostile_requests_ids_credentials_and_frames_are_refused() {
     for (body, status, field) in [
         (json!({"target": node, "shell": true}), StatusCode::UNPROCESSABLE_ENTITY, None),
         (json!({"target": node, "document": "AWS-RunShellScript"}), StatusCode::UNPROCESSABLE_ENTITY, Some("document")),
-        (json!({"target": node, "document": "Bosun-StartPortForwardingSession", "parameters": {"portNumber": 70000}}), StatusCode::UNPROCESSABLE_ENTITY, Some("parameters.portNumber")),
+        (
+            json!({"target": node, "document": "Bosun-StartPortForwardingSession", "parameters": {"portNumber": 70000}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("parameters.portNumber"),
+        ),
         (json!({"target": node, "rows": 0}), StatusCode::UNPROCESSABLE_ENTITY, Some("rows")),
         (json!({"target": "mi-00000000000000000"}), StatusCode::NOT_FOUND, None),
     ] {
@@ -68,7 +72,11 @@ fn hostile_requests_ids_credentials_and_frames_are_refused() {
 
     assert_eq!(connect(&server, "/v1/sessions/no-such-session/stream", token).err(), Some(404));
     assert_eq!(connect(&server, "/v1/sessions/no-such-session/stream", None).err(), Some(401));
-    assert_eq!(connect(&server, "/v1/agent/sessions/no-such-session/stream", token).err(), Some(401), "admin tokens are not node credentials");
+    assert_eq!(
+        connect(&server, "/v1/agent/sessions/no-such-session/stream", token).err(),
+        Some(401),
+        "admin tokens are not node credentials"
+    );
 
     // Another node cannot take this node's session.
     let (id, code) = server.activation(&json!({}));

@@ -102,7 +102,10 @@ pub async fn delete_association(State(state): State<AppState>, Path(id): Path<St
     (status = 404, description = "No such association", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn run_association(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<AssociationDetail>), ApiError> {
+pub async fn run_association(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<AssociationDetail>), ApiError> {
     tokio::task::block_in_place(|| state.store.run_association_now(&id, Utc::now()))?.ok_or_else(|| missing(&id))?;
     let detail = tokio::task::block_in_place(|| state.store.get_association(&id))?.ok_or_else(|| missing(&id))?;
     Ok((StatusCode::ACCEPTED, Json(detail)))
@@ -114,7 +117,10 @@ pub async fn run_association(State(state): State<AppState>, Path(id): Path<Strin
     (status = 404, description = "No such association", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn association_versions(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<AssociationVersionView>>, ApiError> {
+pub async fn association_versions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<AssociationVersionView>>, ApiError> {
     tokio::task::block_in_place(|| state.store.association_versions(&id))?.map(Json).ok_or_else(|| missing(&id))
 }
 
@@ -127,9 +133,14 @@ pub async fn association_versions(State(state): State<AppState>, Path(id): Path<
     (status = 404, description = "No such association", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn node_history(State(state): State<AppState>, Path((id, node)): Path<(String, String)>) -> Result<Json<Vec<NodeRunView>>, ApiError> {
+pub async fn node_history(
+    State(state): State<AppState>,
+    Path((id, node)): Path<(String, String)>,
+) -> Result<Json<Vec<NodeRunView>>, ApiError> {
     let detail = tokio::task::block_in_place(|| state.store.get_association(&id))?.ok_or_else(|| missing(&id))?;
-    Ok(Json(tokio::task::block_in_place(|| state.store.association_node_history(&detail.association.association_id, &node, HISTORY_LIMIT))?))
+    Ok(Json(tokio::task::block_in_place(|| {
+        state.store.association_node_history(&detail.association.association_id, &node, HISTORY_LIMIT)
+    })?))
 }
 
 /// The fleet's association compliance: per node, and by severity.

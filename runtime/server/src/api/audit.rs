@@ -61,7 +61,10 @@ pub struct AuditQuery {
     (status = 400, description = "A bad query parameter", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn list_audit(State(state): State<AppState>, query: Result<Query<AuditQuery>, QueryRejection>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn list_audit(
+    State(state): State<AppState>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let since = query
         .since

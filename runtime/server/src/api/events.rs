@@ -29,7 +29,10 @@ pub struct EventsQuery {
     (status = 400, description = "A bad query parameter", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn list_events(State(state): State<AppState>, query: Result<Query<EventsQuery>, QueryRejection>) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn list_events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let events = state.store.events_after(query.after.unwrap_or(0), query.limit.unwrap_or(100).min(1000))?;
     Ok(Json(events.iter().map(with_seq).collect()))
@@ -56,7 +59,10 @@ pub struct DlqQuery {
     (status = 400, description = "A bad query parameter", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn list_dead_letters(State(state): State<AppState>, query: Result<Query<DlqQuery>, QueryRejection>) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    query: Result<Query<DlqQuery>, QueryRejection>,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     Ok(Json(state.store.dead_letters(query.limit.unwrap_or(100).min(1000))?))
 }
@@ -66,7 +72,10 @@ pub async fn list_dead_letters(State(state): State<AppState>, query: Result<Quer
     (status = 200, description = "How many were sent again", body = Replayed),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn replay_dead_letters(State(state): State<AppState>, ApiJson(body): ApiJson<ReplayDeadLetters>) -> Result<Json<Replayed>, ApiError> {
+pub async fn replay_dead_letters(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ReplayDeadLetters>,
+) -> Result<Json<Replayed>, ApiError> {
     let replayed = tokio::task::block_in_place(|| state.store.replay_dead_letters(&body.delivery_ids))?;
     state.bus.poke();
     Ok(Json(Replayed { replayed }))

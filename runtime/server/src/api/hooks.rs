@@ -32,7 +32,10 @@ fn new_secret() -> Result<String, ApiError> {
     (status = 422, description = "A field is not valid (named in `field`)", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn create_hook(State(state): State<AppState>, ApiJson(body): ApiJson<CreateHook>) -> Result<(StatusCode, Json<HookSecret>), ApiError> {
+pub async fn create_hook(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateHook>,
+) -> Result<(StatusCode, Json<HookSecret>), ApiError> {
     let secret = new_secret()?;
     let hook = tokio::task::block_in_place(|| state.store.create_hook(&body, secret.clone()))?;
     Ok((StatusCode::CREATED, Json(HookSecret { hook, secret })))
@@ -110,10 +113,15 @@ pub async fn receive(
     let keys = state.store.hook_keys(&name)?.ok_or_else(|| ApiError::not_found(format!("no hook named {name}")))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !is_json(content_type) {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (Content-Type: application/json)",
+        ));
     }
     let limit = keys.view.body_limit as usize;
-    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is larger than this hook's limit ({limit} bytes)"));
+    let too_large =
+        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the body is larger than this hook's limit ({limit} bytes)"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
@@ -123,7 +131,12 @@ pub async fn receive(
     let message_id = hook_verify::verify(keys.view.scheme, &keys.secrets, &headers, &bytes, now)
         .map_err(|refusal| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", refusal.to_string()))?;
     let detail: Value = parse(&bytes)?;
-    let event = NewEvent { source: keys.view.source.clone(), detail_type: detail_type(keys.view.scheme, &headers, &detail), resources: vec![], detail };
+    let event = NewEvent {
+        source: keys.view.source.clone(),
+        detail_type: detail_type(keys.view.scheme, &headers, &detail),
+        resources: vec![],
+        detail,
+    };
     let source_address = super::audit::source_address(&parts.extensions);
     match state.store.ingest_hook_event(&name, &message_id, now, event, &source_address).await? {
         Ingested::Stored(event_id) => {

@@ -2,10 +2,10 @@
 //! onto the open one with the same deduplication string); operators list, show and
 //! update them, and run a runbook from one, which records the execution on it.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use bosun_protocol::events::{OpsItemView, RunRunbook, UpdateOpsItem};
 use serde::Deserialize;
 
@@ -28,7 +28,10 @@ pub struct OpsItemsQuery {
     (status = 400, description = "A bad query parameter", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn list_opsitems(State(state): State<AppState>, query: Result<Query<OpsItemsQuery>, QueryRejection>) -> Result<Json<Vec<OpsItemView>>, ApiError> {
+pub async fn list_opsitems(
+    State(state): State<AppState>,
+    query: Result<Query<OpsItemsQuery>, QueryRejection>,
+) -> Result<Json<Vec<OpsItemView>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     Ok(Json(state.store.list_opsitems(query.status.as_deref(), query.limit.unwrap_or(100).min(1000))?))
 }
@@ -73,9 +76,12 @@ pub async fn run_runbook(
     if state.store.get_opsitem(&id)?.is_none() {
         return Err(ApiError::not_found(format!("no OpsItem {id}")));
     }
-    let execution = state.bus.services().start_automation(&body.document_name, body.parameters).await.map_err(|e| {
-        if e.permanent { ApiError::invalid("documentName", e.message) } else { ApiError::internal(e.message) }
-    })?;
+    let execution = state
+        .bus
+        .services()
+        .start_automation(&body.document_name, body.parameters)
+        .await
+        .map_err(|e| if e.permanent { ApiError::invalid("documentName", e.message) } else { ApiError::internal(e.message) })?;
     let item = tokio::task::block_in_place(|| state.store.record_opsitem_execution(&id, &body.document_name, &execution))?;
     Ok((StatusCode::CREATED, Json(item)))
 }

@@ -18,7 +18,10 @@ use super::error::{ApiError, ErrorBody};
     (status = 422, description = "A field is not valid (named in `field`, e.g. eventPattern.detail.state[0].prefix)", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn create_rule(State(state): State<AppState>, ApiJson(body): ApiJson<RuleSpec>) -> Result<(StatusCode, Json<RuleView>), ApiError> {
+pub async fn create_rule(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RuleSpec>,
+) -> Result<(StatusCode, Json<RuleView>), ApiError> {
     crate::events::rules::check(&body)?;
     let rule = tokio::task::block_in_place(|| state.store.create_rule(&body))?;
     Ok((StatusCode::CREATED, Json(rule)))

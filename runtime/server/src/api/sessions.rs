@@ -91,9 +91,17 @@ pub async fn stream(
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = state.store.get_session(&id)?.filter(|s| s.owner == caller).ok_or_else(|| ApiError::not_found(format!("no session {id} opened by this token")))?;
+    let session = state
+        .store
+        .get_session(&id)?
+        .filter(|s| s.owner == caller)
+        .ok_or_else(|| ApiError::not_found(format!("no session {id} opened by this token")))?;
     if session.ended_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("session {id} has ended: {}", session.reason.unwrap_or_default())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("session {id} has ended: {}", session.reason.unwrap_or_default()),
+        ));
     }
     let hub = state.sessions.clone();
     Ok(session_socket(upgrade).on_upgrade(move |socket| async move { hub.attach(&id, End::Client, socket).await }))
@@ -124,7 +132,9 @@ pub async fn list_sessions(
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("limit {limit} is not between 1 and 10000")).with_field("limit"));
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("limit {limit} is not between 1 and 10000")).with_field("limit")
+        );
     }
     let mut sessions = state.store.list_sessions(query.target.as_deref(), query.status.as_deref(), limit)?;
     if state.store.session_scopes(&caller)? != SessionScopes::Unrestricted {
@@ -206,7 +216,11 @@ pub async fn put_preferences(
     ApiJson(body): ApiJson<SessionPreferences>,
 ) -> Result<Json<SessionPreferences>, ApiError> {
     if state.store.session_scopes(&caller)? != SessionScopes::Unrestricted {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the token {caller} has scopes: only tokens without scopes change session preferences")));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the token {caller} has scopes: only tokens without scopes change session preferences"),
+        ));
     }
     body.check().map_err(|(field, message)| ApiError::invalid(field, message))?;
     state.store.set_session_preferences(&body)?;

@@ -8,7 +8,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bosun_protocol::command::SendCommand;
-use bosun_protocol::window::{AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowExecutionView, WindowTargetView, WindowTaskView, WindowView};
+use bosun_protocol::window::{
+    AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowExecutionView, WindowTargetView, WindowTaskView, WindowView,
+};
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -49,7 +51,10 @@ fn check_task_document(state: &AppState, task: &RegisterTask) -> Result<(), ApiE
         let found = tokio::task::block_in_place(|| state.store.get_document(&task.document_name, task.document_version.as_deref()))?;
         return match found {
             Some((info, _)) if info.document_type == "Automation" => Ok(()),
-            Some((info, _)) => Err(ApiError::invalid("documentName", format!("{} is a {} document; an AUTOMATION task starts Automation runbooks", info.name, info.document_type))),
+            Some((info, _)) => Err(ApiError::invalid(
+                "documentName",
+                format!("{} is a {} document; an AUTOMATION task starts Automation runbooks", info.name, info.document_type),
+            )),
             None => Err(ApiError::invalid("documentName", format!("no document named {}", task.document_name))),
         };
     }
@@ -64,7 +69,10 @@ fn check_task_document(state: &AppState, task: &RegisterTask) -> Result<(), ApiE
     (status = 422, description = "A field is not valid (named in `field`)", body = ErrorBody),
     (status = 401, description = "No valid token", body = ErrorBody),
 ))]
-pub async fn create_window(State(state): State<AppState>, ApiJson(body): ApiJson<CreateWindow>) -> Result<(StatusCode, Json<WindowView>), ApiError> {
+pub async fn create_window(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateWindow>,
+) -> Result<(StatusCode, Json<WindowView>), ApiError> {
     let view = tokio::task::block_in_place(|| state.store.create_window(&body, Utc::now()))?;
     Ok((StatusCode::CREATED, Json(view)))
 }

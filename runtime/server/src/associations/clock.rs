@@ -32,7 +32,6 @@ impl ManualClock {
     pub fn set_to(&self, at: DateTime<Utc>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
-
 }
 
 impl Clock for ManualClock {

@@ -73,7 +73,8 @@ impl Associations {
     /// Does one round; `reconcile` also looks for nodes that started matching.
     pub async fn tick(&self, reconcile: bool) -> Result<TickReport, StoreError> {
         let now = self.clock.now();
-        let mut report = TickReport { claimed: tokio::task::block_in_place(|| self.store.claim_due_associations(now))?.len(), ..Default::default() };
+        let mut report =
+            TickReport { claimed: tokio::task::block_in_place(|| self.store.claim_due_associations(now))?.len(), ..Default::default() };
         if reconcile {
             report.new_node_runs = tokio::task::block_in_place(|| self.reconcile(now))?;
         }

@@ -205,7 +205,8 @@ pub async fn run(ctx: &Context, command: AssociationCommand) -> Result<ExitCode,
             }
         }
         AssociationCommand::Show { association, node: Some(node), output, .. } => {
-            let runs: Vec<NodeRunView> = client.get(&format!("/v1/associations/{}/nodes/{}", segment(&association), segment(&node))).await?;
+            let runs: Vec<NodeRunView> =
+                client.get(&format!("/v1/associations/{}/nodes/{}", segment(&association), segment(&node))).await?;
             match output.output {
                 OutputFormat::Json => json(serde_json::to_value(&runs).unwrap_or_default()),
                 OutputFormat::Text => {
@@ -229,7 +230,12 @@ pub async fn run(ctx: &Context, command: AssociationCommand) -> Result<ExitCode,
                         .iter()
                         .map(|v| {
                             let d = &v.definition;
-                            vec![v.version.to_string(), short_time(&v.created_at), d.document_name.clone(), d.schedule_expression.clone().unwrap_or_else(|| "-".into())]
+                            vec![
+                                v.version.to_string(),
+                                short_time(&v.created_at),
+                                d.document_name.clone(),
+                                d.schedule_expression.clone().unwrap_or_else(|| "-".into()),
+                            ]
                         })
                         .collect();
                     print_table(&["VERSION", "CREATED", "DOCUMENT", "SCHEDULE"], &rows);
@@ -245,7 +251,8 @@ pub async fn run(ctx: &Context, command: AssociationCommand) -> Result<ExitCode,
             crate::outln!("association {association} deleted");
         }
         AssociationCommand::RunNow { association, output } => {
-            let detail: AssociationDetail = client.post(&format!("/v1/associations/{}/run", segment(&association)), &serde_json::json!({})).await?;
+            let detail: AssociationDetail =
+                client.post(&format!("/v1/associations/{}/run", segment(&association)), &serde_json::json!({})).await?;
             print_detail(&detail, output);
         }
         AssociationCommand::Compliance { output } => {
@@ -296,7 +303,16 @@ fn print_detail(detail: &AssociationDetail, output: OutputArg) {
             let rows: Vec<Vec<String>> = detail
                 .runs
                 .iter()
-                .map(|r| vec![r.run_id.clone(), r.version.to_string(), r.trigger.clone(), r.state.clone(), short_time(&r.created_at), r.detail.clone()])
+                .map(|r| {
+                    vec![
+                        r.run_id.clone(),
+                        r.version.to_string(),
+                        r.trigger.clone(),
+                        r.state.clone(),
+                        short_time(&r.created_at),
+                        r.detail.clone(),
+                    ]
+                })
                 .collect();
             print_table(&["RUN", "VERSION", "TRIGGER", "STATE", "CREATED", "DETAIL"], &rows);
         }

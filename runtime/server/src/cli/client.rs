@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use reqwest::{Method, StatusCode};
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 use super::{CliError, Context};
 
@@ -27,11 +27,10 @@ impl Client {
                 "no Bosun endpoint: pass --endpoint URL or set BOSUN_ENDPOINT (`bosun dev` prints it and writes it to <data-dir>/env)",
             )
         })?;
-        let token = ctx
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| CliError::usage("no API token: pass --token TOKEN or set BOSUN_TOKEN (`bosun token create NAME` makes one)"))?;
+        let token =
+            ctx.token.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| {
+                CliError::usage("no API token: pass --token TOKEN or set BOSUN_TOKEN (`bosun token create NAME` makes one)")
+            })?;
         Self::new(endpoint, token, ctx.ca_cert.as_deref())
     }
 
@@ -40,10 +39,12 @@ impl Client {
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(CliError::usage(format!("the endpoint {endpoint:?} is not an http:// or https:// URL")));
         }
-        let mut builder =
-            reqwest::Client::builder().user_agent(concat!("bosun/", env!("CARGO_PKG_VERSION"))).connect_timeout(std::time::Duration::from_secs(10));
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("bosun/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10));
         if let Some(path) = ca_cert {
-            let pem = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read the CA certificate {}: {e}", path.display())))?;
+            let pem =
+                std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read the CA certificate {}: {e}", path.display())))?;
             let not_pem = |why: String| CliError::usage(format!("{} is not a PEM certificate: {why}", path.display()));
             // reqwest accepts text without any certificate in it; say so here instead of failing every call later.
             let found = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| not_pem(e.to_string()))?;
@@ -53,9 +54,7 @@ impl Client {
             let certificate = reqwest::Certificate::from_pem(&pem).map_err(|e| not_pem(e.to_string()))?;
             builder = builder.add_root_certificate(certificate);
         }
-        let http = builder
-            .build()
-            .map_err(|e| CliError::failed(format!("cannot build the HTTP client: {e}")))?;
+        let http = builder.build().map_err(|e| CliError::failed(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { http, endpoint: endpoint.trim_end_matches('/').to_string(), token: token.to_string() })
     }
 

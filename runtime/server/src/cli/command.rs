@@ -307,7 +307,8 @@ mod tests {
 
     #[test]
     fn repeated_parameters_become_lists() {
-        let map = parameters(&["commands=echo a".into(), "commands=echo b".into(), "workingDirectory=/tmp".into(), "x=a=b".into()]).unwrap();
+        let map =
+            parameters(&["commands=echo a".into(), "commands=echo b".into(), "workingDirectory=/tmp".into(), "x=a=b".into()]).unwrap();
         assert_eq!(map["commands"], json!(["echo a", "echo b"]));
         assert_eq!(map["workingDirectory"], json!("/tmp"));
         assert_eq!(map["x"], json!("a=b"));
@@ -317,7 +318,8 @@ mod tests {
 
     #[test]
     fn documents_by_name_version_or_file() {
-        let stored = |name: &str, version: Option<&str>| DocumentChoice { name: Some(name.into()), version: version.map(Into::into), text: None };
+        let stored =
+            |name: &str, version: Option<&str>| DocumentChoice { name: Some(name.into()), version: version.map(Into::into), text: None };
         assert_eq!(document("AWS-RunShellScript").unwrap(), stored("AWS-RunShellScript", None));
         assert_eq!(document("Bosun-RunShellScript:2").unwrap(), stored("Bosun-RunShellScript", Some("2")));
         assert!(document("./missing.yaml").unwrap_err().message.contains("cannot read"));

@@ -33,7 +33,8 @@ pub fn config(store: &Store, data_dir: &Path, url: &str) -> Result<AgentConfig, 
             registration_limit: Some(1),
             expires_in_seconds: Some(3600),
         };
-        let created = store.create_activation(&request).map_err(|e| CliError::failed(format!("cannot create the local agent's activation: {e}")))?;
+        let created =
+            store.create_activation(&request).map_err(|e| CliError::failed(format!("cannot create the local agent's activation: {e}")))?;
         config.activation = Some(Activation { id: created.activation_id, code: created.activation_code });
     }
     Ok(config)

@@ -12,8 +12,8 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{CliError, Context, catalog_engine, open_store, open_store_with_builtins};
-use crate::run_command::send::AgentCatalog;
 use crate::output::{OutputArg, OutputFormat, document_info_json, documents_text, print_json};
+use crate::run_command::send::AgentCatalog;
 use crate::runbooks::document_facts;
 
 #[derive(Debug, Subcommand)]

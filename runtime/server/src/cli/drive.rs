@@ -10,8 +10,8 @@ use bosun_engine::{Engine, ExecutionStore};
 use bosun_store::Store;
 use tokio::sync::broadcast;
 
-use crate::run_command::RunCommand;
 use super::{CliError, Context, EngineLock, LockHolder, engine, open_store_with_builtins, take_engine_lock};
+use crate::run_command::RunCommand;
 
 /// How often the data directory is checked for executions to drive.
 const POLL: Duration = Duration::from_millis(250);

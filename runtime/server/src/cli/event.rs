@@ -63,7 +63,9 @@ pub async fn run(ctx: &Context, command: EventCommand) -> Result<ExitCode, CliEr
                 OutputFormat::Text => {
                     let rows: Vec<Vec<String>> = events
                         .iter()
-                        .map(|e| vec![text(e, "seq"), short_time(&text(e, "time")), text(e, "source"), text(e, "detail-type"), text(e, "id")])
+                        .map(|e| {
+                            vec![text(e, "seq"), short_time(&text(e, "time")), text(e, "source"), text(e, "detail-type"), text(e, "id")]
+                        })
                         .collect();
                     print_table(&["SEQ", "TIME", "SOURCE", "DETAIL-TYPE", "ID"], &rows);
                 }

@@ -89,7 +89,15 @@ pub async fn run(ctx: &Context, command: HookCommand) -> Result<ExitCode, CliErr
                 OutputFormat::Text => {
                     let rows: Vec<Vec<String>> = hooks
                         .iter()
-                        .map(|h| vec![h.name.clone(), h.source.clone(), h.scheme.as_str().into(), h.body_limit.to_string(), short_time(&h.created_at)])
+                        .map(|h| {
+                            vec![
+                                h.name.clone(),
+                                h.source.clone(),
+                                h.scheme.as_str().into(),
+                                h.body_limit.to_string(),
+                                short_time(&h.created_at),
+                            ]
+                        })
                         .collect();
                     print_table(&["HOOK", "SOURCE", "SCHEME", "BODY LIMIT", "CREATED"], &rows);
                 }

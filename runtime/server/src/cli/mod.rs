@@ -3,8 +3,8 @@
 //! the engine lock of a data directory).
 
 pub mod activation;
-pub mod audit;
 pub mod association;
+pub mod audit;
 pub mod automation;
 pub mod client;
 pub mod command;
@@ -15,10 +15,10 @@ pub mod doc;
 pub mod drive;
 pub mod event;
 pub mod fleet;
-pub mod mw;
 pub mod group;
 pub mod hook;
 pub mod inventory;
+pub mod mw;
 pub mod node;
 pub mod opsitem;
 pub mod param;
@@ -377,7 +377,13 @@ mod tests {
 
     #[test]
     fn builtin_runbooks_run_with_what_this_build_has() {
-        let ctx = Context { data_dir: PathBuf::from("/nonexistent/bosun-data"), durability: Durability::Normal, endpoint: None, token: None, ca_cert: None };
+        let ctx = Context {
+            data_dir: PathBuf::from("/nonexistent/bosun-data"),
+            durability: Durability::Normal,
+            endpoint: None,
+            token: None,
+            ca_cert: None,
+        };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {

@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use bosun_protocol::window::{AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowExecutionView, WindowTargetView, WindowTaskView, WindowView};
+use bosun_protocol::window::{
+    AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowExecutionView, WindowTargetView, WindowTaskView, WindowView,
+};
 use bosun_protocol::{Limit, Target};
 use clap::{Subcommand, ValueEnum};
 
@@ -119,7 +121,8 @@ fn print_window(window: &WindowView) {
     crate::outln!("Schedule     {} in {}", d.schedule_expression, d.schedule_timezone.as_deref().unwrap_or("UTC"));
     crate::outln!("Duration     {} h, cutoff {} h", d.duration_hours, d.cutoff_hours);
     crate::outln!("Next opening {}", window.next_open_at.as_deref().map(short_time).unwrap_or_else(|| "-".into()));
-    let rows: Vec<Vec<String>> = window.targets.iter().map(|t| vec![t.name.clone(), t.window_target_id.clone(), targets_text(&t.targets)]).collect();
+    let rows: Vec<Vec<String>> =
+        window.targets.iter().map(|t| vec![t.name.clone(), t.window_target_id.clone(), targets_text(&t.targets)]).collect();
     if !rows.is_empty() {
         crate::outln!();
         print_table(&["TARGET", "ID", "SELECTS"], &rows);
@@ -155,13 +158,26 @@ pub async fn run(ctx: &Context, command: MwCommand) -> Result<ExitCode, CliError
             }
         }
         MwCommand::RegisterTarget { window, name, targets, output } => {
-            let target: WindowTargetView = client.post(&format!("/v1/windows/{}/targets", segment(&window)), &RegisterTarget { name, targets }).await?;
+            let target: WindowTargetView =
+                client.post(&format!("/v1/windows/{}/targets", segment(&window)), &RegisterTarget { name, targets }).await?;
             match output.output {
                 OutputFormat::Json => json(&target),
                 OutputFormat::Text => crate::outln!("target {} registered ({})", target.name, target.window_target_id),
             }
         }
-        MwCommand::RegisterTask { window, name, kind, document, parameters: given, window_target, targets, priority, max_concurrency, max_errors, output } => {
+        MwCommand::RegisterTask {
+            window,
+            name,
+            kind,
+            document,
+            parameters: given,
+            window_target,
+            targets,
+            priority,
+            max_concurrency,
+            max_errors,
+            output,
+        } => {
             let (document_name, document_version) = match document.rsplit_once(':') {
                 Some((n, v)) if !n.is_empty() && !v.is_empty() => (n.to_string(), Some(v.to_string())),
                 _ => (document, None),
@@ -185,7 +201,9 @@ pub async fn run(ctx: &Context, command: MwCommand) -> Result<ExitCode, CliError
             let task: WindowTaskView = client.post(&format!("/v1/windows/{}/tasks", segment(&window)), &request).await?;
             match output.output {
                 OutputFormat::Json => json(&task),
-                OutputFormat::Text => crate::outln!("task {} registered ({}), priority {}", task.task.name, task.window_task_id, task.task.priority),
+                OutputFormat::Text => {
+                    crate::outln!("task {} registered ({}), priority {}", task.task.name, task.window_task_id, task.task.priority)
+                }
             }
         }
         MwCommand::List { output } => {
@@ -218,12 +236,19 @@ pub async fn run(ctx: &Context, command: MwCommand) -> Result<ExitCode, CliError
             }
         }
         MwCommand::History { window, limit, output } => {
-            let executions: Vec<WindowExecutionView> = client.get(&format!("/v1/windows/{}/executions?limit={limit}", segment(&window))).await?;
+            let executions: Vec<WindowExecutionView> =
+                client.get(&format!("/v1/windows/{}/executions?limit={limit}", segment(&window))).await?;
             match output.output {
                 OutputFormat::Json => json(&executions),
                 OutputFormat::Text => {
                     for execution in &executions {
-                        crate::outln!("{}  opened {}  closes {}  {}", execution.window_execution_id, short_time(&execution.opened_at), short_time(&execution.closes_at), execution.status);
+                        crate::outln!(
+                            "{}  opened {}  closes {}  {}",
+                            execution.window_execution_id,
+                            short_time(&execution.opened_at),
+                            short_time(&execution.closes_at),
+                            execution.status
+                        );
                         for task in &execution.tasks {
                             let detail = if task.detail.is_empty() { String::new() } else { format!("  ({})", task.detail) };
                             crate::outln!("  {} {} [{}] {}{}", task.priority, task.name, task.task_type, task.status, detail);

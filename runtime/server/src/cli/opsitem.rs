@@ -109,7 +109,16 @@ pub async fn run(ctx: &Context, command: OpsItemCommand) -> Result<ExitCode, Cli
                 OutputFormat::Text => {
                     let rows: Vec<Vec<String>> = items
                         .iter()
-                        .map(|i| vec![i.id.clone(), i.status.clone(), i.severity.clone(), i.occurrences.to_string(), short_time(&i.updated_at), i.title.clone()])
+                        .map(|i| {
+                            vec![
+                                i.id.clone(),
+                                i.status.clone(),
+                                i.severity.clone(),
+                                i.occurrences.to_string(),
+                                short_time(&i.updated_at),
+                                i.title.clone(),
+                            ]
+                        })
                         .collect();
                     print_table(&["OPSITEM", "STATUS", "SEVERITY", "SEEN", "UPDATED", "TITLE"], &rows);
                 }

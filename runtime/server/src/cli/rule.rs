@@ -66,7 +66,8 @@ fn read_json(path: &Path) -> Result<Value, CliError> {
 
 /// `bosun rule test`: whether the pattern in one file matches the event in another.
 pub fn test(pattern_file: &Path, event_file: &Path) -> Result<bool, CliError> {
-    let pattern = Pattern::from_value(&read_json(pattern_file)?).map_err(|e| CliError::usage(format!("{}: {e}", pattern_file.display())))?;
+    let pattern =
+        Pattern::from_value(&read_json(pattern_file)?).map_err(|e| CliError::usage(format!("{}: {e}", pattern_file.display())))?;
     Ok(pattern.matches(&read_json(event_file)?))
 }
 

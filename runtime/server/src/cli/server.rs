@@ -147,7 +147,10 @@ pub async fn serve(
         store: driver.store.clone(),
         engine: driver.engine.clone(),
         run_command: run_command.clone(),
-        http: reqwest::Client::builder().timeout(crate::run_command::notify::ATTEMPT_TIMEOUT).build().map_err(|e| CliError::failed(e.to_string()))?,
+        http: reqwest::Client::builder()
+            .timeout(crate::run_command::notify::ATTEMPT_TIMEOUT)
+            .build()
+            .map_err(|e| CliError::failed(e.to_string()))?,
     };
     let bus_settings = crate::events::bus::BusSettings { heartbeat_gap: settings.heartbeat_gap, ..Default::default() };
     let bus = crate::events::bus::EventBus::new(services, bus_settings);

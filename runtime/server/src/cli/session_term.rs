@@ -72,7 +72,9 @@ impl StreamAccess {
         let view: SessionView = client.post("/v1/sessions", request).await?;
         let path = format!("/v1/sessions/{}/stream", view.session_id);
         let socket = socket::connect(&self.endpoint, &path, &self.token, self.tls.clone()).await.map_err(|e| match e {
-            socket::ConnectError::Refused { status, body } if (400..500).contains(&status) => CliError::usage(format!("session {}: {body}", view.session_id)),
+            socket::ConnectError::Refused { status, body } if (400..500).contains(&status) => {
+                CliError::usage(format!("session {}: {body}", view.session_id))
+            }
             other => CliError::failed(format!("session {}: {other}", view.session_id)),
         })?;
         Ok((view, socket))
@@ -98,7 +100,12 @@ fn forward_stdin(out: mpsc::Sender<Frame>) {
 }
 
 /// Runs an interactive session to its end; the remote exit code.
-pub async fn run(ctx: &Context, target: String, document: Option<String>, parameters: serde_json::Map<String, serde_json::Value>) -> Result<ExitCode, CliError> {
+pub async fn run(
+    ctx: &Context,
+    target: String,
+    document: Option<String>,
+    parameters: serde_json::Map<String, serde_json::Value>,
+) -> Result<ExitCode, CliError> {
     let client = Client::from_context(ctx)?;
     let access = StreamAccess::from_context(ctx)?;
     let (rows, cols) = terminal_size().unwrap_or((24, 80));

@@ -147,8 +147,8 @@ impl EventBus {
             Ok(Done::ToRecord) => self.store().delivery_succeeded(delivery.id).await,
             Err(error) => {
                 let failures = delivery.attempts + 1;
-                let retry_at = (!error.permanent && failures < self.settings.max_attempts)
-                    .then(|| timestamp(Utc::now() + backoff(failures)));
+                let retry_at =
+                    (!error.permanent && failures < self.settings.max_attempts).then(|| timestamp(Utc::now() + backoff(failures)));
                 if retry_at.is_none() {
                     tracing::warn!(rule = %delivery.rule, target = %delivery.target_id, error = %error.message, "a delivery is dead after {failures} attempts");
                 }

@@ -45,7 +45,8 @@ pub fn verify(scheme: HookScheme, secrets: &[String], headers: &HeaderMap, body:
     }
     match scheme {
         HookScheme::StandardWebhooks => {
-            let timestamp = webhook_sign::check_timestamp(header(headers, webhook_sign::TIMESTAMP_HEADER)?, now).map_err(Refusal::Timestamp)?;
+            let timestamp =
+                webhook_sign::check_timestamp(header(headers, webhook_sign::TIMESTAMP_HEADER)?, now).map_err(Refusal::Timestamp)?;
             let signatures = header(headers, webhook_sign::SIGNATURE_HEADER)?;
             let matches = secrets
                 .iter()
@@ -79,10 +80,10 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-/// The `X-Hub-Signature-256` value GitHub would send.
-fn github_signature(secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(github_mac(secret, body).finalize().into_bytes()))
-}
+    /// The `X-Hub-Signature-256` value GitHub would send.
+    fn github_signature(secret: &str, body: &[u8]) -> String {
+        format!("sha256={}", hex::encode(github_mac(secret, body).finalize().into_bytes()))
+    }
 
     const NOW: i64 = 1_700_000_000;
 
@@ -103,7 +104,10 @@ fn github_signature(secret: &str, body: &[u8]) -> String {
         // The old secret still passes during its grace period (it is in the list).
         assert!(verify(HookScheme::StandardWebhooks, &secrets, &standard(&old, "m1", NOW, body), body, NOW).is_ok());
         let stranger = Secret::generate().unwrap();
-        assert_eq!(verify(HookScheme::StandardWebhooks, &secrets, &standard(&stranger, "m1", NOW, body), body, NOW), Err(Refusal::Mismatch));
+        assert_eq!(
+            verify(HookScheme::StandardWebhooks, &secrets, &standard(&stranger, "m1", NOW, body), body, NOW),
+            Err(Refusal::Mismatch)
+        );
         assert_eq!(verify(HookScheme::StandardWebhooks, &secrets, &standard(&new, "m1", NOW, body), b"{}", NOW), Err(Refusal::Mismatch));
         let old_timestamp = standard(&new, "m1", NOW - 301, body);
         assert!(matches!(verify(HookScheme::StandardWebhooks, &secrets, &old_timestamp, body, NOW), Err(Refusal::Timestamp(_))));

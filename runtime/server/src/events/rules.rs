@@ -138,7 +138,8 @@ mod tests {
         twice.targets.push(twice.targets[0].clone());
         assert_eq!(field(check(&twice)), "targets[1].id");
         let mut undefined = spec(json!({"a": ["b"]}), ops);
-        undefined.targets[0].input_transformer = Some(InputTransformerSpec { input_paths: Default::default(), input_template: "<x>".into() });
+        undefined.targets[0].input_transformer =
+            Some(InputTransformerSpec { input_paths: Default::default(), input_template: "<x>".into() });
         assert_eq!(field(check(&undefined)), "targets[0].inputTransformer");
     }
 }

@@ -67,8 +67,8 @@ fn input_object(text: &str) -> Result<JsonMap, TargetError> {
 impl Services {
     /// One attempt at one delivery. Ok means done (and recorded as done when the target's effect is in the store).
     pub async fn deliver(&self, delivery: &DueDelivery) -> Result<Done, TargetError> {
-        let target: RuleTarget = serde_json::from_str(&delivery.target)
-            .map_err(|e| TargetError::permanent(format!("the stored target does not parse: {e}")))?;
+        let target: RuleTarget =
+            serde_json::from_str(&delivery.target).map_err(|e| TargetError::permanent(format!("the stored target does not parse: {e}")))?;
         let event = serde_json::to_value(&delivery.event).map_err(|e| TargetError::permanent(e.to_string()))?;
         let input = input_text(&target, &event);
         let by = format!("rule:{}", delivery.rule);
@@ -76,7 +76,12 @@ impl Services {
             TargetAction::Automation { document_name } => {
                 let parameters = input_object(&input)?;
                 let id = self.start_automation(document_name, parameters).await?;
-                let audit = NewAudit { principal: by, action: format!("start-execution {document_name}"), source_address: "-".into(), outcome: format!("started {id}") };
+                let audit = NewAudit {
+                    principal: by,
+                    action: format!("start-execution {document_name}"),
+                    source_address: "-".into(),
+                    outcome: format!("started {id}"),
+                };
                 if let Err(error) = self.store.record_audit(audit).await {
                     tracing::warn!(%error, "cannot record an execution start in the audit trail");
                 }
@@ -96,7 +101,8 @@ impl Services {
                     comment: format!("rule {}", delivery.rule),
                 };
                 let id = command_id_for(&format!("event-delivery/{}", delivery.id));
-                let existing = self.run_command.view(&id, crate::run_command::Detail::Summary).map_err(|e| TargetError::transient(e.to_string()))?;
+                let existing =
+                    self.run_command.view(&id, crate::run_command::Detail::Summary).map_err(|e| TargetError::transient(e.to_string()))?;
                 if existing.is_none() {
                     self.run_command.send_with_id(&request, &by, Some(id)).await.map_err(|e| match e {
                         SendError::Store(message) => TargetError::transient(message),
@@ -110,14 +116,19 @@ impl Services {
                 let url = parse_url(url).map_err(TargetError::permanent)?;
                 let secret = Secret::parse(secret).map_err(|e| TargetError::permanent(e.to_string()))?;
                 let id = format!("evd_{}", delivery.id);
-                let response =
-                    signed_post(&self.http, url, &secret, &id, input.into_bytes()).send().await.map_err(|e| TargetError::transient(describe(&e)))?;
+                let response = signed_post(&self.http, url, &secret, &id, input.into_bytes())
+                    .send()
+                    .await
+                    .map_err(|e| TargetError::transient(describe(&e)))?;
                 let status = response.status();
                 if status.is_success() { Ok(Done::ToRecord) } else { Err(TargetError::transient(format!("the webhook answered {status}"))) }
             }
             TargetAction::OpsItem { title, severity, category, deduplication } => {
-                let fields = if target.input.is_some() || target.input_transformer.is_some() { input_object(&input)? } else { JsonMap::new() };
-                let text = |key: &str, default: Option<&String>| fields.get(key).and_then(Value::as_str).map(str::to_string).or_else(|| default.cloned());
+                let fields =
+                    if target.input.is_some() || target.input_transformer.is_some() { input_object(&input)? } else { JsonMap::new() };
+                let text = |key: &str, default: Option<&String>| {
+                    fields.get(key).and_then(Value::as_str).map(str::to_string).or_else(|| default.cloned())
+                };
                 let mut operational_data = JsonMap::new();
                 operational_data.insert("/bosun/event".into(), event.clone());
                 operational_data.insert("/bosun/rule".into(), Value::String(delivery.rule.clone()));
@@ -181,7 +192,10 @@ mod tests {
         let event = json!({"source": "s", "detail": {"node": "n1"}});
         assert_eq!(serde_json::from_str::<Value>(&input_text(&target(None, None), &event)).unwrap(), event);
         assert_eq!(input_text(&target(Some(json!({"a": 1})), None), &event), r#"{"a":1}"#);
-        let spec = InputTransformerSpec { input_paths: [("n".to_string(), "$.detail.node".to_string())].into(), input_template: r#"{"Node": "<n>"}"#.into() };
+        let spec = InputTransformerSpec {
+            input_paths: [("n".to_string(), "$.detail.node".to_string())].into(),
+            input_template: r#"{"Node": "<n>"}"#.into(),
+        };
         assert_eq!(input_text(&target(None, Some(spec)), &event), r#"{"Node": "n1"}"#);
         assert!(input_object("[1]").unwrap_err().permanent);
         assert!(input_object("{").unwrap_err().message.contains("not JSON"));

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bosun_engine::StoreError;
+use bosun_protocol::InvocationStatus;
 use bosun_protocol::agent::{Assignment, InvocationReport, MAX_POLL_SECONDS, Poll, REDELIVER_AFTER_SECONDS, ReportAck, Work};
 use bosun_protocol::command::{CommandView, SendCommand};
-use bosun_protocol::InvocationStatus;
-use bosun_engine::StoreError;
 use bosun_store::{Report, ReportOutcome, Store, timestamp};
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
@@ -75,7 +75,11 @@ impl RunCommand {
 
     /// A command's parameters with their Parameter Store references resolved as
     /// `requested_by` may read them, and the secure values among them.
-    fn resolve_references(&self, parameters: &serde_json::Map<String, serde_json::Value>, requested_by: &str) -> Result<Option<ssm::Resolved>, String> {
+    fn resolve_references(
+        &self,
+        parameters: &serde_json::Map<String, serde_json::Value>,
+        requested_by: &str,
+    ) -> Result<Option<ssm::Resolved>, String> {
         if !ssm::has_references(parameters) {
             return Ok(None);
         }
@@ -124,8 +128,11 @@ impl RunCommand {
         let store_error = |e: StoreError| SendError::Store(e.to_string());
         let mut new = tokio::task::block_in_place(|| send::prepare(&self.store, request, requested_by, &timestamp(Utc::now())))?;
         let parameters = serde_json::from_str(&new.parameters).unwrap_or_default();
-        tokio::task::block_in_place(|| self.resolve_references(&parameters, requested_by))
-            .map_err(|message| SendError::Invalid { field: "parameters".into(), message, details: Vec::new() })?;
+        tokio::task::block_in_place(|| self.resolve_references(&parameters, requested_by)).map_err(|message| SendError::Invalid {
+            field: "parameters".into(),
+            message,
+            details: Vec::new(),
+        })?;
         if let Some(id) = id {
             new.id = id;
         }
@@ -237,7 +244,8 @@ impl RunCommand {
     /// deleted or a permission withdrawn since the command was sent), without delivering it.
     async fn fail_undelivered(&self, node_id: &str, invocation_id: &str, message: &str) -> Result<(), StoreError> {
         tracing::warn!(invocation = %invocation_id, error = %message, "cannot resolve the parameters of an invocation");
-        let report = Report { status: "Failed".into(), exit_code: None, stdout: String::new(), stderr: message.to_string(), steps: "[]".into() };
+        let report =
+            Report { status: "Failed".into(), exit_code: None, stdout: String::new(), stderr: message.to_string(), steps: "[]".into() };
         self.store.record_report(node_id, invocation_id, report, &timestamp(Utc::now())).await?;
         self.poke_dispatcher();
         Ok(())
@@ -250,7 +258,8 @@ impl RunCommand {
             return Err(ReportError::Invalid(format!("a node cannot report the status {}", report.status)));
         }
         let steps = serde_json::to_string(&report.steps).unwrap_or_else(|_| "[]".into());
-        let mut record = Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
+        let mut record =
+            Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
         // An invocation's id is COMMAND_ID.NODE_ID.
         if let Some(command_id) = invocation_id.strip_suffix(&format!(".{node_id}")) {
             let secrets = tokio::task::block_in_place(|| self.secrets_of(command_id));
@@ -259,8 +268,7 @@ impl RunCommand {
                 record = Report { stdout: mask(&record.stdout), stderr: mask(&record.stderr), steps: mask(&record.steps), ..record };
             }
         }
-        let outcome =
-            self.store.record_report(node_id, invocation_id, record, &timestamp(Utc::now())).await.map_err(ReportError::Store)?;
+        let outcome = self.store.record_report(node_id, invocation_id, record, &timestamp(Utc::now())).await.map_err(ReportError::Store)?;
         match outcome {
             ReportOutcome::NotFound => Err(ReportError::NotFound),
             ReportOutcome::Recorded { status, .. } => {

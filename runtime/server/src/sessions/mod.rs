@@ -116,7 +116,10 @@ impl SessionHub {
             return Err(StartError::Forbidden(format!("the token {owner} may not open sessions to {}: {allowed}", node.node_id)));
         }
         if node.ping_status != PingStatus::Online {
-            return Err(StartError::Conflict(format!("node {} is {}: its agent must be Online to open a session", node.node_id, node.ping_status)));
+            return Err(StartError::Conflict(format!(
+                "node {} is {}: its agent must be Online to open a session",
+                node.node_id, node.ping_status
+            )));
         }
         let preferences = self.store.session_preferences()?;
         let id = uuid::Uuid::new_v4().to_string();

@@ -62,7 +62,9 @@ fn broken(error: axum::Error) -> Option<String> {
     use tungstenite::error::{Error, ProtocolError};
     let text = error.to_string();
     match error.into_inner().downcast_ref::<Error>() {
-        Some(Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_) | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => None,
+        Some(
+            Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_) | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        ) => None,
         _ => Some(text),
     }
 }

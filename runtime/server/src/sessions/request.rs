@@ -31,7 +31,11 @@ fn only(parameters: &JsonMap, allowed: &[&str]) -> Result<(), Refusal> {
     match parameters.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(refuse(
             &format!("parameters.{key}"),
-            if allowed.is_empty() { "this document takes no parameters".to_string() } else { format!("this document takes only {}", allowed.join(", ")) },
+            if allowed.is_empty() {
+                "this document takes no parameters".to_string()
+            } else {
+                format!("this document takes only {}", allowed.join(", "))
+            },
         )),
         None => Ok(()),
     }

@@ -70,7 +70,13 @@ impl MaintenanceWindows {
                 match task.status.as_str() {
                     "InProgress" => {
                         self.cancel(task).await;
-                        self.set(task, "TimedOut", None, &format!("still running when the window closed at {}; cancelled", window.closes_at.to_rfc3339()), now)?;
+                        self.set(
+                            task,
+                            "TimedOut",
+                            None,
+                            &format!("still running when the window closed at {}; cancelled", window.closes_at.to_rfc3339()),
+                            now,
+                        )?;
                         timed_out = true;
                     }
                     "Pending" => self.set(task, "Skipped", None, "the window closed before the task could start", now)?,
@@ -139,8 +145,9 @@ impl MaintenanceWindows {
 
     async fn start_automation(&self, task: &OpenTask) -> Result<String, String> {
         let definition = &task.task;
-        let found = tokio::task::block_in_place(|| self.store.get_document(&definition.document_name, definition.document_version.as_deref()))
-            .map_err(|e| e.to_string())?;
+        let found =
+            tokio::task::block_in_place(|| self.store.get_document(&definition.document_name, definition.document_version.as_deref()))
+                .map_err(|e| e.to_string())?;
         let (_, document) = found.ok_or_else(|| format!("no document named {}", definition.document_name))?;
         let parameters = definition.parameters.iter().map(|(k, v)| (k.clone(), ParamInput::Json(v.clone()))).collect();
         self.engine.create(StartRequest { document, parameters, mocks: Default::default() }).await.map_err(|e| e.to_string())
@@ -150,7 +157,8 @@ impl MaintenanceWindows {
     async fn outcome(&self, task: &mut OpenTask, now: DateTime<Utc>) -> Result<Option<Moved>, StoreError> {
         let Some(run) = &task.run_id else {
             // Marked InProgress, then the server stopped before its run was recorded.
-            let sent = task.task.task_type == RUN_COMMAND && tokio::task::block_in_place(|| self.store.get_command(&task.task_execution_id))?.is_some();
+            let sent = task.task.task_type == RUN_COMMAND
+                && tokio::task::block_in_place(|| self.store.get_command(&task.task_execution_id))?.is_some();
             if sent {
                 self.set(task, "InProgress", Some(&task.task_execution_id), "", now)?;
                 task.run_id = Some(task.task_execution_id.clone());
@@ -160,7 +168,10 @@ impl MaintenanceWindows {
         };
         let ended = if task.task.task_type == RUN_COMMAND {
             let command = tokio::task::block_in_place(|| self.store.get_command(run))?;
-            command.and_then(|c| CommandStatus::parse(&c.status)).filter(|s| s.is_terminal()).map(|s| (s == CommandStatus::Success, s.to_string()))
+            command
+                .and_then(|c| CommandStatus::parse(&c.status))
+                .filter(|s| s.is_terminal())
+                .map(|s| (s == CommandStatus::Success, s.to_string()))
         } else {
             match self.engine.get(run).await {
                 Ok(execution) if execution.record.status.is_terminal() => {
@@ -180,7 +191,10 @@ impl MaintenanceWindows {
         let result = if task.task.task_type == RUN_COMMAND {
             self.run_command.cancel(run).await.map(|_| ()).map_err(|e| e.to_string())
         } else {
-            self.engine.signal(run, SignalKind::Cancel, ACTOR, Some("the maintenance window closed".into())).await.map_err(|e| e.to_string())
+            self.engine
+                .signal(run, SignalKind::Cancel, ACTOR, Some("the maintenance window closed".into()))
+                .await
+                .map_err(|e| e.to_string())
         };
         if let Err(error) = result {
             tracing::warn!(task = %task.task_execution_id, %error, "cannot cancel a task at the window's close");

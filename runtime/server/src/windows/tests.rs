@@ -25,7 +25,11 @@ fn task(name: &str, kind: &str, document: &str, target: Option<&str>, priority: 
         task_type: kind.into(),
         document_name: document.into(),
         document_version: None,
-        parameters: if kind == "RUN_COMMAND" { serde_json::from_value(serde_json::json!({"commands": ["true"]})).unwrap() } else { Default::default() },
+        parameters: if kind == "RUN_COMMAND" {
+            serde_json::from_value(serde_json::json!({"commands": ["true"]})).unwrap()
+        } else {
+            Default::default()
+        },
         window_target: target.map(str::to_string),
         targets: vec![],
         priority,
@@ -70,8 +74,15 @@ async fn a_window_opens_runs_by_priority_cuts_off_and_closes_on_a_driven_clock()
         allow_unassociated_targets: false,
     };
     store.create_window(&definition, clock.now()).unwrap();
-    store.register_window_target("nightly", &RegisterTarget { name: "gone".into(), targets: vec![Target::Ids(vec!["mi-00000000000000000".into()])] }).unwrap();
-    store.register_window_target("nightly", &RegisterTarget { name: "quiet".into(), targets: vec![Target::Ids(vec![quiet.clone()])] }).unwrap();
+    store
+        .register_window_target(
+            "nightly",
+            &RegisterTarget { name: "gone".into(), targets: vec![Target::Ids(vec!["mi-00000000000000000".into()])] },
+        )
+        .unwrap();
+    store
+        .register_window_target("nightly", &RegisterTarget { name: "quiet".into(), targets: vec![Target::Ids(vec![quiet.clone()])] })
+        .unwrap();
     store.register_window_task("nightly", &task("first", "RUN_COMMAND", "AWS-RunShellScript", Some("gone"), 1)).unwrap();
     store.register_window_task("nightly", &task("second", "RUN_COMMAND", "AWS-RunShellScript", Some("quiet"), 2)).unwrap();
     store.register_window_task("nightly", &task("third", "AUTOMATION", "Bosun-HelloWorld", None, 3)).unwrap();

@@ -106,16 +106,16 @@ pub fn check_definition(definition: &AssociationDefinition) -> Result<Option<Sch
             Err(FleetError::invalid("scheduleExpression", "a time zone or an offset needs a schedule expression"))
         }
         None => Ok(None),
-        Some(expression) => Schedule::new(expression, definition.schedule_timezone.as_deref(), definition.schedule_offset)
-            .map(Some)
-            .map_err(|e| {
+        Some(expression) => {
+            Schedule::new(expression, definition.schedule_timezone.as_deref(), definition.schedule_offset).map(Some).map_err(|e| {
                 let field = match e {
                     bosun_schedule::ScheduleError::Zone(_) => "scheduleTimezone",
                     bosun_schedule::ScheduleError::Offset { .. } => "scheduleOffset",
                     _ => "scheduleExpression",
                 };
                 FleetError::invalid(field, e.to_string())
-            }),
+            })
+        }
     }
 }
 
@@ -191,7 +191,10 @@ fn next_fire(id: &str, schedule: Option<&Schedule>, after: DateTime<Utc>, anchor
 
 impl Store {
     /// Runs a write job that answers a value.
-    pub(crate) fn write_job<T: Send + 'static>(&self, job: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    pub(crate) fn write_job<T: Send + 'static>(
+        &self,
+        job: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.writer.run_blocking(Box::new(move |conn| {
             let value = job(conn)?;
@@ -239,8 +242,14 @@ impl Store {
     }
 
     /// Makes a new version from `update` and applies it (an Update run); the schedule restarts from `now`.
-    pub fn update_association(&self, id_or_name: &str, update: &UpdateAssociation, now: DateTime<Utc>) -> Result<AssociationView, FleetError> {
-        let current = self.read(|conn| find(conn, id_or_name))?.ok_or_else(|| FleetError::NotFound(format!("no association {id_or_name}")))?;
+    pub fn update_association(
+        &self,
+        id_or_name: &str,
+        update: &UpdateAssociation,
+        now: DateTime<Utc>,
+    ) -> Result<AssociationView, FleetError> {
+        let current =
+            self.read(|conn| find(conn, id_or_name))?.ok_or_else(|| FleetError::NotFound(format!("no association {id_or_name}")))?;
         let definition = update.apply(&current.definition);
         let schedule = check_definition(&definition)?;
         let id = current.association_id.clone();
@@ -275,7 +284,9 @@ impl Store {
     /// Deletes an association with its versions, runs and node statuses (the commands it sent stay).
     pub fn delete_association(&self, id_or_name: &str) -> Result<bool, StoreError> {
         let key = id_or_name.to_string();
-        self.write_job(move |conn| conn.execute("DELETE FROM associations WHERE id = ?1 OR name = ?1", [&key]).map(|n| n > 0).map_err(sql_error))
+        self.write_job(move |conn| {
+            conn.execute("DELETE FROM associations WHERE id = ?1 OR name = ?1", [&key]).map(|n| n > 0).map_err(sql_error)
+        })
     }
 
     /// Records a RunNow run; None when there is no such association.
@@ -335,7 +346,11 @@ impl Store {
             )?;
             statement
                 .query_map([&association.association_id], |r| {
-                    Ok(AssociationVersionView { version: r.get(0)?, created_at: r.get(1)?, definition: definition_from(&r.get::<_, String>(2)?)? })
+                    Ok(AssociationVersionView {
+                        version: r.get(0)?,
+                        created_at: r.get(1)?,
+                        definition: definition_from(&r.get::<_, String>(2)?)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map(Some)

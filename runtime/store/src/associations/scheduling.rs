@@ -61,7 +61,9 @@ pub struct PendingRun {
 
 /// The nodes an association has a status for.
 fn known_nodes(conn: &Connection, association_id: &str) -> rusqlite::Result<BTreeSet<String>> {
-    conn.prepare_cached("SELECT node_id FROM association_nodes WHERE association_id = ?1")?.query_map([association_id], |r| r.get(0))?.collect()
+    conn.prepare_cached("SELECT node_id FROM association_nodes WHERE association_id = ?1")?
+        .query_map([association_id], |r| r.get(0))?
+        .collect()
 }
 
 impl Store {
@@ -108,7 +110,13 @@ impl Store {
                 .map_err(sql_error)?;
             let due = statement
                 .query_map(params![at, CLAIM_BATCH], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
                 })
                 .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
                 .map_err(sql_error)?;
@@ -167,7 +175,9 @@ impl Store {
                 "SELECT a.id, a.version, a.definition FROM associations a \
                  WHERE NOT EXISTS (SELECT 1 FROM association_runs r WHERE r.association_id = a.id AND r.state = 'Pending')",
             )?;
-            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()
+            statement
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })?;
         // Many associations share their targets: each distinct list is resolved once.
         let mut resolved: HashMap<String, Vec<String>> = HashMap::new();

@@ -112,7 +112,9 @@ impl Store {
         self.write_job(move |conn| {
             let at = timestamp(now);
             let Some(association_id) = conn
-                .query_row("SELECT association_id FROM association_runs WHERE id = ?1 AND state = 'Pending'", [&run_id], |r| r.get::<_, String>(0))
+                .query_row("SELECT association_id FROM association_runs WHERE id = ?1 AND state = 'Pending'", [&run_id], |r| {
+                    r.get::<_, String>(0)
+                })
                 .map(Some)
                 .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
                 .map_err(sql_error)?
@@ -178,9 +180,17 @@ impl Store {
                 upsert_node(conn, &association_id, &node, &outcome, &at)?;
                 changed += 1;
                 if previous != compliance {
-                    let severity = definition_from(&definition).ok().and_then(|d| d.compliance_severity).unwrap_or_else(|| "UNSPECIFIED".into());
+                    let severity =
+                        definition_from(&definition).ok().and_then(|d| d.compliance_severity).unwrap_or_else(|| "UNSPECIFIED".into());
                     let previous = (previous != "UNKNOWN").then_some(previous.as_str());
-                    let change = ComplianceChange { association_id: &association_id, name: &name, node: &node, previous, severity: &severity, outcome };
+                    let change = ComplianceChange {
+                        association_id: &association_id,
+                        name: &name,
+                        node: &node,
+                        previous,
+                        severity: &severity,
+                        outcome,
+                    };
                     append(conn, &change.event())?;
                 }
             }
@@ -219,7 +229,9 @@ impl Store {
             let mut statement = conn.prepare_cached(
                 "SELECT n.node_id, n.compliance, a.definition FROM association_nodes n JOIN associations a ON a.id = n.association_id",
             )?;
-            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()
+            statement
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })?;
         let mut by_severity: BTreeMap<String, ComplianceCounts> = BTreeMap::new();
         let mut nodes: BTreeMap<String, NodeCompliance> = BTreeMap::new();
@@ -245,7 +257,8 @@ impl Store {
                 }
             }
         }
-        let mut summary = ComplianceSummary { nodes_compliant: 0, nodes_non_compliant: 0, nodes_unknown: 0, by_severity, nodes: Vec::new() };
+        let mut summary =
+            ComplianceSummary { nodes_compliant: 0, nodes_non_compliant: 0, nodes_unknown: 0, by_severity, nodes: Vec::new() };
         for (_, mut node) in nodes {
             node.compliance = if node.counts.non_compliant > 0 {
                 summary.nodes_non_compliant += 1;

@@ -126,7 +126,10 @@ fn updates_make_versions_and_bad_definitions_name_the_field() {
     assert!(duplicate.to_string().contains("exists already"), "{duplicate}");
     for (bad, field) in [
         (AssociationDefinition { schedule_expression: Some("cron(0 10 * * * *)".into()), ..definition("a", None) }, "scheduleExpression"),
-        (AssociationDefinition { schedule_timezone: Some("Nowhere/Land".into()), ..definition("a", Some("rate(1 day)")) }, "scheduleTimezone"),
+        (
+            AssociationDefinition { schedule_timezone: Some("Nowhere/Land".into()), ..definition("a", Some("rate(1 day)")) },
+            "scheduleTimezone",
+        ),
         (AssociationDefinition { compliance_severity: Some("SEVERE".into()), ..definition("a", None) }, "complianceSeverity"),
         (AssociationDefinition { targets: vec![], ..definition("a", None) }, "targets"),
         (definition("no spaces", None), "name"),
@@ -182,7 +185,10 @@ fn node_statuses_follow_the_invocations_and_compliance_changes_are_events() {
     end(&run.run_id, "mi-1", "Success");
     assert_eq!(store.settle_association_statuses(now).unwrap(), 1);
     let nodes = store.get_association("web").unwrap().unwrap().nodes;
-    assert_eq!(nodes.iter().map(|n| (n.status.as_str(), n.compliance.as_str())).collect::<Vec<_>>(), [("Success", "COMPLIANT"), ("Pending", "UNKNOWN")]);
+    assert_eq!(
+        nodes.iter().map(|n| (n.status.as_str(), n.compliance.as_str())).collect::<Vec<_>>(),
+        [("Success", "COMPLIANT"), ("Pending", "UNKNOWN")]
+    );
     end(&run.run_id, "mi-2", "Failed");
     store.settle_association_statuses(now).unwrap();
     let summary = store.compliance_summary().unwrap();
@@ -199,9 +205,14 @@ fn node_statuses_follow_the_invocations_and_compliance_changes_are_events() {
     assert_eq!(store.settle_association_statuses(now).unwrap(), 2);
     assert_eq!(store.settle_association_statuses(now).unwrap(), 0);
     let events = store.events_after(0, 100).unwrap();
-    let changes: Vec<(String, String)> =
-        events.iter().map(|e| (e.detail["nodeId"].as_str().unwrap().to_string(), e.detail["compliance"].as_str().unwrap().to_string())).collect();
-    assert_eq!(changes, [("mi-1", "COMPLIANT"), ("mi-2", "NON_COMPLIANT"), ("mi-2", "COMPLIANT")].map(|(a, b)| (a.to_string(), b.to_string())));
+    let changes: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.detail["nodeId"].as_str().unwrap().to_string(), e.detail["compliance"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        changes,
+        [("mi-1", "COMPLIANT"), ("mi-2", "NON_COMPLIANT"), ("mi-2", "COMPLIANT")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
     assert_eq!(events[2].detail["previousCompliance"], "NON_COMPLIANT");
     let history = store.association_node_history(&run.association_id, "mi-2", 10).unwrap();
     assert_eq!(history.iter().map(|h| h.status.as_str()).collect::<Vec<_>>(), ["Success", "Failed"]);
@@ -220,7 +231,9 @@ async fn the_reconcile_fingerprint_changes_with_the_fleet_and_not_otherwise() {
     assert!(store.claim_new_node_runs(now).unwrap().is_empty());
 
     let tags = [("Role".to_string(), "web".to_string())].into();
-    let activation = store.create_activation(&bosun_protocol::fleet::CreateActivation { tags, registration_limit: Some(1), ..Default::default() }).unwrap();
+    let activation = store
+        .create_activation(&bosun_protocol::fleet::CreateActivation { tags, registration_limit: Some(1), ..Default::default() })
+        .unwrap();
     let platform = bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: "web-1".into(), ..Default::default() };
     store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.unwrap();
     let changed = store.reconcile_fingerprint().unwrap().unwrap();

@@ -80,7 +80,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Durability::Normal).unwrap();
         for principal in ["alice", "bob", "alice"] {
-            let entry = NewAudit { principal: principal.into(), action: "POST /v1/rules".into(), source_address: "127.0.0.1".into(), outcome: "201".into() };
+            let entry = NewAudit {
+                principal: principal.into(),
+                action: "POST /v1/rules".into(),
+                source_address: "127.0.0.1".into(),
+                outcome: "201".into(),
+            };
             store.record_audit(entry).await.unwrap();
         }
         assert_eq!(store.list_audit(None, None, 10).unwrap().len(), 3);
@@ -90,7 +95,8 @@ mod tests {
         assert!(store.list_audit(None, Some("9999"), 10).unwrap().is_empty());
         let refused = store.writer.run_blocking(Box::new(|conn| conn.execute("DELETE FROM audit", []).map(|_| ()).map_err(sql_error)));
         assert!(refused.unwrap_err().0.contains("append-only"));
-        let refused = store.writer.run_blocking(Box::new(|conn| conn.execute("UPDATE audit SET principal = 'x'", []).map(|_| ()).map_err(sql_error)));
+        let refused =
+            store.writer.run_blocking(Box::new(|conn| conn.execute("UPDATE audit SET principal = 'x'", []).map(|_| ()).map_err(sql_error)));
         assert!(refused.is_err());
         assert_eq!(store.list_audit(None, None, 10).unwrap().len(), 3);
     }

@@ -16,7 +16,12 @@ pub(crate) fn command_status(conn: &Connection, command_no: i64, status: &str) -
         .and_then(|mut s| s.query_row([command_no], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(sql_error)?;
     let detail = json!({"command-id": id, "document-name": document, "status": status});
-    let event = NewEvent { source: "bosun.command".into(), detail_type: "Command Status Change".into(), resources: vec![format!("command/{id}")], detail };
+    let event = NewEvent {
+        source: "bosun.command".into(),
+        detail_type: "Command Status Change".into(),
+        resources: vec![format!("command/{id}")],
+        detail,
+    };
     append(conn, &event).map(|_| ())
 }
 
@@ -100,7 +105,8 @@ mod tests {
             unreachable_before: "0000".into(),
         };
         store.advance_command(advance()).await.unwrap();
-        let report = Report { status: "Success".into(), exit_code: Some(0), stdout: String::new(), stderr: String::new(), steps: "[]".into() };
+        let report =
+            Report { status: "Success".into(), exit_code: Some(0), stdout: String::new(), stderr: String::new(), steps: "[]".into() };
         store.record_report("mi-1", &invocation_id("cmd-1", "mi-1"), report, &now()).await.unwrap();
         store.advance_command(advance()).await.unwrap();
         let events = store.events_after(0, 100).unwrap();

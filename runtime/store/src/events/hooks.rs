@@ -158,9 +158,8 @@ impl Store {
             if changed == 0 {
                 return Err(FleetError::NotFound(format!("no hook named {name}")));
             }
-            let (view, _, _) = conn
-                .query_row(&format!("SELECT {COLUMNS} FROM hooks WHERE name = ?1"), [&name], hook_row)
-                .map_err(sql_error)?;
+            let (view, _, _) =
+                conn.query_row(&format!("SELECT {COLUMNS} FROM hooks WHERE name = ?1"), [&name], hook_row).map_err(sql_error)?;
             Ok(view)
         })
     }

@@ -84,9 +84,18 @@ fn load(conn: &Connection, id: &str) -> Result<Option<OpsItemView>, StoreError> 
 }
 
 fn emit(conn: &Connection, detail_type: &str, item: &OpsItemView) -> Result<(), StoreError> {
-    let detail = json!({"opsitem-id": item.id, "title": item.title, "status": item.status, "severity": item.severity, "source": item.source});
-    append(conn, &NewEvent { source: "bosun.opsitem".into(), detail_type: detail_type.into(), resources: vec![format!("opsitem/{}", item.id)], detail })
-        .map(|_| ())
+    let detail =
+        json!({"opsitem-id": item.id, "title": item.title, "status": item.status, "severity": item.severity, "source": item.source});
+    append(
+        conn,
+        &NewEvent {
+            source: "bosun.opsitem".into(),
+            detail_type: detail_type.into(),
+            resources: vec![format!("opsitem/{}", item.id)],
+            detail,
+        },
+    )
+    .map(|_| ())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -142,7 +151,11 @@ fn open_or_repeat(conn: &Connection, item: &NewOpsItem) -> Result<(OpsItemView, 
 
 /// Checks what a new OpsItem or an update sets.
 fn check(field: &str, value: &str, allowed: &[&str]) -> Result<(), FleetError> {
-    if allowed.contains(&value) { Ok(()) } else { Err(FleetError::invalid(field, format!("{value:?} is not one of {}", allowed.join(", ")))) }
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(FleetError::invalid(field, format!("{value:?} is not one of {}", allowed.join(", "))))
+    }
 }
 
 fn check_title(title: &str) -> Result<(), FleetError> {
@@ -178,7 +191,9 @@ impl Store {
     }
 
     pub fn get_opsitem(&self, id: &str) -> Result<Option<OpsItemView>, StoreError> {
-        self.read(|conn| conn.prepare_cached(&format!("SELECT {COLUMNS} FROM opsitems WHERE id = ?1"))?.query_row([id], opsitem_row).optional())
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM opsitems WHERE id = ?1"))?.query_row([id], opsitem_row).optional()
+        })
     }
 
     /// Changes an OpsItem's status, severity, title, description or runbooks.

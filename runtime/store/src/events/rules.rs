@@ -62,7 +62,9 @@ impl Store {
     /// Enables or disables a rule; false when there is no such rule.
     pub fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.write_count(move |conn| conn.execute("UPDATE rules SET enabled = ?2, updated_at = ?3 WHERE name = ?1", params![name, enabled, now()]))
+        self.write_count(move |conn| {
+            conn.execute("UPDATE rules SET enabled = ?2, updated_at = ?3 WHERE name = ?1", params![name, enabled, now()])
+        })
     }
 
     /// Deletes a rule; deliveries already due still run.
@@ -70,5 +72,4 @@ impl Store {
         let name = name.to_string();
         self.write_count(move |conn| conn.execute("DELETE FROM rules WHERE name = ?1", [&name]))
     }
-
 }

@@ -185,13 +185,14 @@ impl Store {
     /// it (the API writes at most once every few seconds per node).
     pub async fn touch_node(&self, node_id: &str) -> Result<(), StoreError> {
         let (id, at) = (node_id.to_string(), timestamp(chrono::Utc::now()));
-        self.writer.run_async(Box::new(move |conn| {
-            conn.prepare_cached("UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deregistered_at IS NULL")
-                .and_then(|mut s| s.execute(params![id, at]))
-                .map_err(sql_error)?;
-            Ok(())
-        }))
-        .await
+        self.writer
+            .run_async(Box::new(move |conn| {
+                conn.prepare_cached("UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deregistered_at IS NULL")
+                    .and_then(|mut s| s.execute(params![id, at]))
+                    .map_err(sql_error)?;
+                Ok(())
+            }))
+            .await
     }
 
     /// A heartbeat: the node's platform as it reports it now, and seen now.

@@ -23,8 +23,8 @@ pub use names::{
 };
 pub use read::{PathQuery, StoredParameter};
 pub use schedule::Firing;
-pub use scopes::{Access, ParamScopes, validate_scope_pattern};
 pub(crate) use scopes::glob;
+pub use scopes::{Access, ParamScopes, validate_scope_pattern};
 pub use seal::MasterKey;
 pub use write::RotateReport;
 

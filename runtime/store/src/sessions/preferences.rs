@@ -14,7 +14,9 @@ impl Store {
             self.read(|conn| conn.query_row("SELECT preferences FROM session_settings WHERE id = 1", [], |r| r.get(0)).optional())?;
         match text {
             None => Ok(SessionPreferences::default()),
-            Some(text) => serde_json::from_str(&text).map_err(|e| StoreError(format!("the stored session preferences are not readable: {e}"))),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| StoreError(format!("the stored session preferences are not readable: {e}")))
+            }
         }
     }
 

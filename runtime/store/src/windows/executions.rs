@@ -106,7 +106,8 @@ impl Store {
             let executions = statement
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut tasks = conn.prepare_cached("SELECT id, task, targets, status, run_id FROM window_task_executions WHERE execution_id = ?1")?;
+            let mut tasks =
+                conn.prepare_cached("SELECT id, task, targets, status, run_id FROM window_task_executions WHERE execution_id = ?1")?;
             let mut open = Vec::new();
             for (id, window_name, cutoff_at, closes_at) in executions {
                 let (Some(cutoff_at), Some(closes_at)) = (parse_time(&cutoff_at), parse_time(&closes_at)) else { continue };
@@ -128,8 +129,16 @@ impl Store {
     }
 
     /// Sets a task execution's status (InProgress sets its start, any other but Pending its end).
-    pub fn set_window_task(&self, task_execution_id: &str, status: &str, run_id: Option<&str>, detail: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let (id, status, run_id, detail) = (task_execution_id.to_string(), status.to_string(), run_id.map(str::to_string), detail.to_string());
+    pub fn set_window_task(
+        &self,
+        task_execution_id: &str,
+        status: &str,
+        run_id: Option<&str>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, status, run_id, detail) =
+            (task_execution_id.to_string(), status.to_string(), run_id.map(str::to_string), detail.to_string());
         self.write_job(move |conn| {
             let at = timestamp(now);
             conn.execute(
@@ -147,9 +156,12 @@ impl Store {
     pub fn end_window_execution(&self, execution_id: &str, status: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (id, status) = (execution_id.to_string(), status.to_string());
         self.write_job(move |conn| {
-            conn.execute("UPDATE window_executions SET status = ?2, ended_at = ?3 WHERE id = ?1 AND status = 'InProgress'", params![id, status, timestamp(now)])
-                .map(|_| ())
-                .map_err(sql_error)
+            conn.execute(
+                "UPDATE window_executions SET status = ?2, ended_at = ?3 WHERE id = ?1 AND status = 'InProgress'",
+                params![id, status, timestamp(now)],
+            )
+            .map(|_| ())
+            .map_err(sql_error)
         })
     }
 

@@ -5,7 +5,9 @@
 
 mod executions;
 
-use bosun_protocol::window::{AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowTargetView, WindowTaskView, WindowView};
+use bosun_protocol::window::{
+    AUTOMATION, CreateWindow, RUN_COMMAND, RegisterTarget, RegisterTask, WindowTargetView, WindowTaskView, WindowView,
+};
 use bosun_schedule::Schedule;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -87,7 +89,10 @@ pub fn check_window(window: &CreateWindow) -> Result<Schedule, FleetError> {
         return Err(FleetError::invalid("durationHours", "a window lasts 1 to 24 hours"));
     }
     if window.cutoff_hours >= window.duration_hours {
-        return Err(FleetError::invalid("cutoffHours", format!("the cutoff is 0 to {} hours (less than the duration)", window.duration_hours - 1)));
+        return Err(FleetError::invalid(
+            "cutoffHours",
+            format!("the cutoff is 0 to {} hours (less than the duration)", window.duration_hours - 1),
+        ));
     }
     Schedule::new(&window.schedule_expression, window.schedule_timezone.as_deref(), 0).map_err(|e| match e {
         bosun_schedule::ScheduleError::Zone(_) => FleetError::invalid("scheduleTimezone", e.to_string()),
@@ -126,7 +131,9 @@ fn window_view(conn: &Connection, id: &str) -> rusqlite::Result<Option<WindowVie
     };
     let mut statement = conn.prepare_cached("SELECT id, name, targets FROM window_targets WHERE window_id = ?1 ORDER BY name")?;
     let targets = statement
-        .query_map([id], |r| Ok(WindowTargetView { window_target_id: r.get(0)?, name: r.get(1)?, targets: from_json(&r.get::<_, String>(2)?)? }))?
+        .query_map([id], |r| {
+            Ok(WindowTargetView { window_target_id: r.get(0)?, name: r.get(1)?, targets: from_json(&r.get::<_, String>(2)?)? })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut statement = conn.prepare_cached("SELECT id, definition FROM window_tasks WHERE window_id = ?1 ORDER BY name")?;
     let tasks = statement
@@ -158,8 +165,10 @@ impl Store {
 
     pub fn list_windows(&self) -> Result<Vec<WindowView>, StoreError> {
         self.read(|conn| {
-            let ids: Vec<String> =
-                conn.prepare_cached("SELECT id FROM maintenance_windows ORDER BY name")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<String> = conn
+                .prepare_cached("SELECT id FROM maintenance_windows ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             ids.iter().filter_map(|id| window_view(conn, id).transpose()).collect::<rusqlite::Result<Vec<_>>>()
         })
     }
@@ -191,7 +200,8 @@ impl Store {
             let Some(window) = window_id(conn, &key).map_err(sql_error)? else {
                 return Ok(Err(FleetError::NotFound(format!("no maintenance window {key}"))));
             };
-            let count: i64 = conn.query_row("SELECT COUNT(*) FROM window_targets WHERE window_id = ?1", [&window], |r| r.get(0)).map_err(sql_error)?;
+            let count: i64 =
+                conn.query_row("SELECT COUNT(*) FROM window_targets WHERE window_id = ?1", [&window], |r| r.get(0)).map_err(sql_error)?;
             if count >= MAX_WINDOW_PARTS {
                 return Ok(Err(FleetError::Conflict(format!("a window has at most {MAX_WINDOW_PARTS} targets"))));
             }
@@ -222,9 +232,15 @@ impl Store {
         check_targets("targets", &task.targets)?;
         let run_command = task.task_type == RUN_COMMAND;
         match (run_command, &task.window_target, task.targets.is_empty()) {
-            (true, None, true) => return Err(FleetError::invalid("windowTarget", "a RUN_COMMAND task needs a registered target (or targets of its own)")),
-            (true, Some(_), false) => return Err(FleetError::invalid("targets", "give a registered target or targets of the task's own, not both")),
-            (false, Some(_), _) | (false, _, false) => return Err(FleetError::invalid("targets", "an AUTOMATION task runs centrally and takes no targets")),
+            (true, None, true) => {
+                return Err(FleetError::invalid("windowTarget", "a RUN_COMMAND task needs a registered target (or targets of its own)"));
+            }
+            (true, Some(_), false) => {
+                return Err(FleetError::invalid("targets", "give a registered target or targets of the task's own, not both"));
+            }
+            (false, Some(_), _) | (false, _, false) => {
+                return Err(FleetError::invalid("targets", "an AUTOMATION task runs centrally and takes no targets"));
+            }
             _ => {}
         }
         let (key, given) = (id_or_name.to_string(), task.clone());
@@ -237,11 +253,16 @@ impl Store {
                 .query_row("SELECT definition FROM maintenance_windows WHERE id = ?1", [&window], |r| from_json(&r.get::<_, String>(0)?))
                 .map_err(sql_error)?;
             if !task.targets.is_empty() && !definition.allow_unassociated_targets {
-                return Ok(Err(FleetError::invalid("targets", "this window does not allow unassociated targets: register a target and name it")));
+                return Ok(Err(FleetError::invalid(
+                    "targets",
+                    "this window does not allow unassociated targets: register a target and name it",
+                )));
             }
             if let Some(target) = &task.window_target {
                 let found: Option<String> = conn
-                    .query_row("SELECT id FROM window_targets WHERE window_id = ?1 AND (id = ?2 OR name = ?2)", [&window, target], |r| r.get(0))
+                    .query_row("SELECT id FROM window_targets WHERE window_id = ?1 AND (id = ?2 OR name = ?2)", [&window, target], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(sql_error)?;
                 match found {
@@ -249,7 +270,8 @@ impl Store {
                     None => return Ok(Err(FleetError::invalid("windowTarget", format!("the window has no target {target}")))),
                 }
             }
-            let count: i64 = conn.query_row("SELECT COUNT(*) FROM window_tasks WHERE window_id = ?1", [&window], |r| r.get(0)).map_err(sql_error)?;
+            let count: i64 =
+                conn.query_row("SELECT COUNT(*) FROM window_tasks WHERE window_id = ?1", [&window], |r| r.get(0)).map_err(sql_error)?;
             if count >= MAX_WINDOW_PARTS {
                 return Ok(Err(FleetError::Conflict(format!("a window has at most {MAX_WINDOW_PARTS} tasks"))));
             }

@@ -51,7 +51,9 @@ fn windows_open_once_per_fire_with_their_tasks_and_not_late() {
     let store = Store::open(dir.path(), Durability::Normal).unwrap();
     let created = store.create_window(&window("nightly"), at("2026-01-01T00:00:00Z")).unwrap();
     assert_eq!(created.next_open_at.as_deref(), Some("2026-01-01T02:00:00.000Z"));
-    let target = store.register_window_target("nightly", &RegisterTarget { name: "web".into(), targets: vec![Target::parse("tag:Role=web").unwrap()] }).unwrap();
+    let target = store
+        .register_window_target("nightly", &RegisterTarget { name: "web".into(), targets: vec![Target::parse("tag:Role=web").unwrap()] })
+        .unwrap();
     let registered = store.register_window_task("nightly", &task("patch", Some("web"))).unwrap();
     assert_eq!(registered.task.window_target.as_deref(), Some(target.window_target_id.as_str()));
 
@@ -91,12 +93,18 @@ fn bad_windows_targets_and_tasks_name_the_field() {
     store.create_window(&window("w"), now).unwrap();
     assert!(matches!(store.create_window(&window("w"), now), Err(FleetError::Conflict(_))));
     assert_eq!(field(store.register_window_target("w", &RegisterTarget { name: "t".into(), targets: vec![] }).unwrap_err()), "targets");
-    assert!(matches!(store.register_window_target("nope", &RegisterTarget { name: "t".into(), targets: vec![Target::Group("g".into())] }), Err(FleetError::NotFound(_))));
+    assert!(matches!(
+        store.register_window_target("nope", &RegisterTarget { name: "t".into(), targets: vec![Target::Group("g".into())] }),
+        Err(FleetError::NotFound(_))
+    ));
     assert_eq!(field(store.register_window_task("w", &task("t", None)).unwrap_err()), "windowTarget");
     assert_eq!(field(store.register_window_task("w", &task("t", Some("missing"))).unwrap_err()), "windowTarget");
     let own = RegisterTask { targets: vec![Target::Group("g".into())], ..task("t", None) };
     assert_eq!(field(store.register_window_task("w", &own).unwrap_err()), "targets");
-    assert_eq!(field(store.register_window_task("w", &RegisterTask { task_type: "LAMBDA".into(), ..task("t", None) }).unwrap_err()), "taskType");
+    assert_eq!(
+        field(store.register_window_task("w", &RegisterTask { task_type: "LAMBDA".into(), ..task("t", None) }).unwrap_err()),
+        "taskType"
+    );
     let automation = RegisterTask { task_type: "AUTOMATION".into(), ..task("t", None) };
     store.register_window_task("w", &automation).unwrap();
     assert!(matches!(store.register_window_task("w", &automation), Err(FleetError::Conflict(_))));
