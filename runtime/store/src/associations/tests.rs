@@ -6,7 +6,8 @@ use bosun_protocol::association::{AssociationDefinition, UpdateAssociation};
 use chrono::{DateTime, Utc};
 
 use super::RunSent;
-use crate::{Durability, NewCommand, Store};
+use crate::commands::fixtures::new_command;
+use crate::{Durability, Store};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
@@ -152,24 +153,7 @@ fn node_statuses_follow_the_invocations_and_compliance_changes_are_events() {
     let now = at("2026-01-01T00:00:00Z");
     store.create_association(&definition("web", None), now).unwrap();
     let run = store.pending_association_runs().unwrap().remove(0);
-    let command = |id: &str| NewCommand {
-        id: id.into(),
-        document_name: "d".into(),
-        document_version: None,
-        document: "{}".into(),
-        parameters: "{}".into(),
-        targets: "[]".into(),
-        max_concurrency: "50".into(),
-        max_errors: "0".into(),
-        timeout_seconds: 60,
-        delivery_timeout_seconds: 60,
-        comment: String::new(),
-        requested_by: "test".into(),
-        requested_at: crate::timestamp(now),
-        nodes: vec!["mi-1".into(), "mi-2".into()],
-        undeliverable: vec![],
-    };
-    store.create_command(command(&run.run_id)).unwrap();
+    store.create_command(new_command(&run.run_id, &["mi-1", "mi-2"])).unwrap();
     store.record_association_run(&run.run_id, RunSent::Sent, now).unwrap();
     let end = |run_id: &str, node: &str, status: &str| {
         let (id, status) = (crate::invocation_id(run_id, node), status.to_string());
@@ -198,7 +182,7 @@ fn node_statuses_follow_the_invocations_and_compliance_changes_are_events() {
 
     // A second run: mi-2 is repaired; the event says so, and nothing changes twice.
     let again = store.run_association_now("web", now).unwrap().unwrap();
-    store.create_command(command(&again)).unwrap();
+    store.create_command(new_command(&again, &["mi-1", "mi-2"])).unwrap();
     store.record_association_run(&again, RunSent::Sent, now).unwrap();
     end(&again, "mi-1", "Success");
     end(&again, "mi-2", "Success");

@@ -6,6 +6,8 @@
 
 mod advance;
 mod delivery;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod notify;
 
 use std::collections::BTreeMap;

@@ -86,41 +86,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Advance, NewCommand, Report, timestamp};
-    use bosun_protocol::Limit;
-
-    fn command(id: &str, nodes: &[&str]) -> NewCommand {
-        NewCommand {
-            id: id.into(),
-            document_name: "AWS-RunShellScript".into(),
-            document_version: Some(1),
-            document: "{}".into(),
-            parameters: "{}".into(),
-            targets: "[]".into(),
-            max_concurrency: "50".into(),
-            max_errors: "0".into(),
-            timeout_seconds: 3600,
-            delivery_timeout_seconds: 3600,
-            comment: String::new(),
-            requested_by: "ops".into(),
-            requested_at: timestamp(chrono::Utc::now()),
-            nodes: nodes.iter().map(|n| n.to_string()).collect(),
-            undeliverable: Vec::new(),
-        }
-    }
-
-    fn advance(no: i64) -> Advance {
-        let now = timestamp(chrono::Utc::now());
-        Advance {
-            command_no: no,
-            max_concurrency: Limit::DEFAULT_CONCURRENCY,
-            max_errors: Limit::DEFAULT_ERRORS,
-            now: now.clone(),
-            delivery_expired: false,
-            started_before: "0000".into(),
-            unreachable_before: "0000".into(),
-        }
-    }
+    use crate::commands::fixtures::{advance_now as advance, new_command as command};
+    use crate::{Report, timestamp};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn ended_commands_are_due_until_marked() {

@@ -69,41 +69,16 @@ pub(crate) fn automation_status(conn: &Connection, execution_id: &str, document:
 
 #[cfg(test)]
 mod tests {
-    use crate::{Advance, Durability, NewCommand, Report, Store, invocation_id, timestamp};
-    use bosun_protocol::Limit;
+    use crate::commands::fixtures::{advance_now, new_command};
+    use crate::{Durability, Report, Store, invocation_id, timestamp};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn command_and_invocation_changes_are_logged_with_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Durability::Normal).unwrap();
         let now = || timestamp(chrono::Utc::now());
-        let command = NewCommand {
-            id: "cmd-1".into(),
-            document_name: "AWS-RunShellScript".into(),
-            document_version: Some(1),
-            document: "{}".into(),
-            parameters: "{}".into(),
-            targets: "[]".into(),
-            max_concurrency: "50".into(),
-            max_errors: "0".into(),
-            timeout_seconds: 3600,
-            delivery_timeout_seconds: 3600,
-            comment: String::new(),
-            requested_by: "ops".into(),
-            requested_at: now(),
-            nodes: vec!["mi-1".into()],
-            undeliverable: Vec::new(),
-        };
-        let no = store.create_command(command).unwrap();
-        let advance = || Advance {
-            command_no: no,
-            max_concurrency: Limit::DEFAULT_CONCURRENCY,
-            max_errors: Limit::DEFAULT_ERRORS,
-            now: now(),
-            delivery_expired: false,
-            started_before: "0000".into(),
-            unreachable_before: "0000".into(),
-        };
+        let no = store.create_command(new_command("cmd-1", &["mi-1"])).unwrap();
+        let advance = || advance_now(no);
         store.advance_command(advance()).await.unwrap();
         let report =
             Report { status: "Success".into(), exit_code: Some(0), stdout: String::new(), stderr: String::new(), steps: "[]".into() };
