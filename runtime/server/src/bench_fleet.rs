@@ -94,6 +94,24 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
+    /// Starts a server on a fresh data directory with an admin token, for benchmarks that
+    /// run real agents (`agent`, or `bosun-agent` beside this executable). The directory
+    /// lives as long as the returned guard.
+    pub(crate) fn start(agent: Option<PathBuf>) -> Result<(Bench, Process, tempfile::TempDir), String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let agent = agent.unwrap_or_else(|| exe.with_file_name("bosun-agent"));
+        if !agent.is_file() {
+            return Err(format!("{} is missing: build it (cargo build --release -p bosun-agent) or pass --agent PATH", agent.display()));
+        }
+        let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = tmp.path().to_path_buf();
+        let data = dir.join("data");
+        let token = create_token(&exe, &data)?;
+        let (server, url) = start_server_with(&exe, &data, &dir, &[])?;
+        let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().map_err(|e| e.to_string())?;
+        Ok((Bench { http, url, token, dir, agent }, server, tmp))
+    }
+
     pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -212,19 +230,8 @@ pub(crate) fn mib(kib: u64) -> String {
 
 /// Runs the benchmark and prints the table.
 pub async fn run(args: &FleetArgs) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let agent = args.agent.clone().unwrap_or_else(|| exe.with_file_name("bosun-agent"));
-    if !agent.is_file() {
-        return Err(format!("{} is missing: build it (cargo build --release -p bosun-agent) or pass --agent PATH", agent.display()));
-    }
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dir = tmp.path().to_path_buf();
-    let data = dir.join("data");
-    let token = create_token(&exe, &data)?;
-    let (server, url) = start_server(&exe, &data, &dir)?;
+    let (bench, server, _tmp) = Bench::start(args.agent.clone())?;
     let pid = server.0.id();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().map_err(|e| e.to_string())?;
-    let bench = Bench { http, url, token, dir, agent };
 
     println!("{:<52} {:>16}  note", "measurement", "value");
     for &n in &args.nodes {
@@ -318,10 +325,6 @@ pub(crate) fn create_token(exe: &Path, data: &Path) -> Result<String, String> {
     let created: Value =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("token create: {e}: {}", String::from_utf8_lossy(&output.stderr)))?;
     Ok(created["token"].as_str().unwrap_or_default().to_string())
-}
-
-fn start_server(exe: &Path, data: &Path, dir: &Path) -> Result<(Process, String), String> {
-    start_server_with(exe, data, dir, &[])
 }
 
 /// The same, with global flags before `server` (e.g. `--durability full`).

@@ -10,7 +10,7 @@ use bosun_agent::session::socket::{self, Incoming};
 use bosun_protocol::session::{COMMAND_DOCUMENT, Frame};
 use serde_json::{Value, json};
 
-use crate::bench_fleet::{Bench, create_token, mib, percentile, row, start_server_with, usage};
+use crate::bench_fleet::{Bench, mib, percentile, row, usage};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SessionsArgs {
@@ -97,18 +97,7 @@ async fn throughput(sessions: &Sessions, bytes: u64) -> Result<(u64, f64), Strin
 
 /// Runs the benchmark and prints the table.
 pub async fn run(args: &SessionsArgs, agent: Option<std::path::PathBuf>) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let agent = agent.unwrap_or_else(|| exe.with_file_name("bosun-agent"));
-    if !agent.is_file() {
-        return Err(format!("{} is missing: build it (cargo build --release -p bosun-agent) or pass --agent PATH", agent.display()));
-    }
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dir = tmp.path().to_path_buf();
-    let data = dir.join("data");
-    let token = create_token(&exe, &data)?;
-    let (server, url) = start_server_with(&exe, &data, &dir, &[])?;
-    let http = reqwest::Client::builder().build().map_err(|e| e.to_string())?;
-    let bench = Bench { http, url, token, dir, agent };
+    let (bench, server, _tmp) = Bench::start(agent)?;
     let agents = bench.agents("sessions", 0).await?;
     let nodes = bench.get("/v1/nodes?tag=Bench=sessions").await?;
     let node = nodes.as_array().and_then(|n| n.first()).and_then(|n| n["nodeId"].as_str()).unwrap_or_default().to_string();
