@@ -2,8 +2,8 @@
 //! the engine's executions, steps and signals, the fleet (activations, nodes, tags,
 //! groups), Run Command and the event log. There is no writer thread: writers queue
 //! their jobs, and whichever writer holds the write connection commits what is
-//! queued in one transaction (group commit; see `writer.rs`). Reads use a
-//! connection of their own.
+//! queued in one transaction (group commit; see `writer.rs`). Reads use
+//! connections of their own (`readers.rs`).
 
 mod associations;
 mod commands;
@@ -15,6 +15,7 @@ mod housekeeping;
 pub mod inventory;
 pub mod params;
 mod plugins;
+mod readers;
 mod schema;
 pub mod sessions;
 mod tokens;
@@ -22,7 +23,7 @@ mod windows;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -51,7 +52,7 @@ use bosun_engine::StoreError;
 /// The store of one data directory.
 pub struct Store {
     writer: Arc<writer::Writer>,
-    pub(crate) reader: Mutex<Connection>,
+    readers: readers::Readers,
     housekeeping: housekeeping::Housekeeper,
     path: PathBuf,
 }
@@ -83,10 +84,10 @@ impl Store {
         let path = dir.join("bosun.db");
         let conn = schema::connect(&path, durability)?;
         schema::migrate(&conn)?;
-        let reader = schema::connect(&path, durability)?;
+        let readers = (0..readers::READERS).map(|_| schema::connect(&path, durability)).collect::<Result<Vec<_>, _>>()?;
         let writer = Arc::new(writer::Writer::new(conn));
         let housekeeping = housekeeping::Housekeeper::start(Arc::clone(&writer));
-        Ok(Self { writer, reader: Mutex::new(reader), housekeeping, path })
+        Ok(Self { writer, readers: readers::Readers::new(readers), housekeeping, path })
     }
 
     /// Does now the housekeeping that otherwise runs in the background after executions
@@ -100,7 +101,7 @@ impl Store {
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = self.readers.get();
         f(&conn).map_err(sql_error)
     }
 }

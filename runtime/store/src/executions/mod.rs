@@ -70,7 +70,7 @@ impl Store {
     }
 
     pub fn load_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = self.readers.get();
         // One read transaction, so the record and its steps come from the same commit.
         conn.execute_batch("BEGIN").map_err(sql_error)?;
         let loaded = load_in(&conn, id);
