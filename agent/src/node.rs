@@ -30,6 +30,11 @@ use crate::{invocation, platform, report};
 const MIN_EMPTY_POLL: Duration = Duration::from_secs(1);
 /// After a failed heartbeat, the next try.
 const HEARTBEAT_RETRY: Duration = Duration::from_secs(30);
+/// After a poll that brought work, how long the next poll waits for that work to finish
+/// and be reported. A quick command's reports then travel on the connection the poll
+/// just freed, instead of each node opening a second one (and the server holding it)
+/// while its next long poll is open; longer work is polled past after this.
+const REPORT_SETTLE: Duration = Duration::from_millis(250);
 
 /// What every node of this process shares.
 #[derive(Debug)]
@@ -78,6 +83,8 @@ pub struct Node {
     /// Re-read the machine's platform at each heartbeat (not for virtual nodes).
     refresh_platform: bool,
     active: Mutex<HashMap<String, Active>>,
+    /// Notified when an invocation stops running or reporting.
+    settled: tokio::sync::Notify,
     stop: CancellationToken,
     fatal: Mutex<Option<AgentError>>,
 }
@@ -196,6 +203,7 @@ impl Node {
             platform,
             refresh_platform,
             active: Mutex::new(HashMap::new()),
+            settled: tokio::sync::Notify::new(),
             stop,
             fatal: Mutex::new(None),
         }
@@ -238,7 +246,11 @@ impl Node {
             let delay = match answer {
                 Ok(work) => {
                     let empty = work.assignments.is_empty() && work.cancel.is_empty() && work.sessions.is_empty();
+                    let assigned = !work.assignments.is_empty();
                     self.accept(work, tasks);
+                    if assigned {
+                        self.settle().await;
+                    }
                     if empty && started.elapsed() < MIN_EMPTY_POLL {
                         Some(backoff.next_delay())
                     } else {
@@ -292,6 +304,23 @@ impl Node {
             Err(e) => {
                 tracing::warn!(node = %self.identity.node_id, "heartbeat failed: {e}");
                 Err(())
+            }
+        }
+    }
+
+    /// Waits up to [`REPORT_SETTLE`] until no invocation is running or reporting.
+    async fn settle(&self) {
+        let deadline = Instant::now() + REPORT_SETTLE;
+        loop {
+            let settled = self.settled.notified();
+            let busy = self.active.lock().unwrap_or_else(|e| e.into_inner()).values().any(|a| !matches!(a, Active::RebootPending));
+            if !busy {
+                return;
+            }
+            tokio::select! {
+                () = settled => {}
+                () = tokio::time::sleep_until(deadline) => return,
+                () = self.stop.cancelled() => return,
             }
         }
     }
@@ -380,6 +409,7 @@ impl Node {
 
     pub fn set_reboot_pending(&self, id: &str) {
         self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), Active::RebootPending);
+        self.settled.notify_waiters();
     }
 
     pub fn set_reporting(&self, id: &str) {
@@ -389,6 +419,7 @@ impl Node {
     /// Forgets an invocation: finished and acknowledged, or never stored.
     pub fn forget(&self, id: &str) {
         self.active.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.settled.notify_waiters();
     }
 
     /// Records the invocation as finished on disk and forgets it.

@@ -176,3 +176,45 @@ async fn shutdown_abandons_a_pending_poll_and_returns() {
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(server.count("/v1/agent/poll"), 1);
 }
+
+// Paused time: the waits are measured on tokio's clock, which only moves when every task waits.
+#[tokio::test(start_paused = true)]
+async fn the_next_poll_waits_briefly_for_work_to_be_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Arc::new(Node::new(
+        shared(config("http://127.0.0.1:9", dir.path())),
+        Identity { node_id: "mi-1".into(), credential: "c".into(), server: String::new() },
+        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
+        platform::detect(),
+        false,
+        CancellationToken::new(),
+    ));
+    // Nothing running: no wait at all.
+    let started = Instant::now();
+    node.settle().await;
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    // Work that is reported soon: the wait ends when it is forgotten, not at the deadline.
+    node.set_running("inv-1");
+    let reporter = Arc::clone(&node);
+    let started = Instant::now();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        reporter.set_reporting("inv-1");
+        reporter.forget("inv-1");
+    });
+    node.settle().await;
+    assert!(node.running_ids().is_empty());
+    assert_eq!(started.elapsed(), Duration::from_millis(20));
+
+    // Work that goes on, and a reboot pending: the wait ends at the deadline; a pending
+    // reboot alone does not hold the poll up.
+    node.set_running("inv-2");
+    let started = Instant::now();
+    node.settle().await;
+    assert_eq!(started.elapsed(), REPORT_SETTLE);
+    node.set_reboot_pending("inv-2");
+    let started = Instant::now();
+    node.settle().await;
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
