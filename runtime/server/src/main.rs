@@ -15,6 +15,7 @@ mod cli;
 mod events;
 mod http_serve;
 mod output;
+mod packages;
 mod params;
 mod plugins;
 mod run_command;
