@@ -390,9 +390,13 @@ mod tests {
             ca_cert: None,
         };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
+        // What a node runs: the agent's actions and the built-in plugins' (aws:configurePackage).
+        let builtins = tempfile::tempdir().unwrap();
+        let store = open_store_with_builtins(builtins.path(), Durability::Normal).unwrap();
+        let node = crate::run_command::send::NodeCatalog::of(&store).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {
-                let loaded = bosun_document::load(file_name, text, &crate::run_command::send::AgentCatalog);
+                let loaded = bosun_document::load(file_name, text, &node);
                 assert!(loaded.valid().is_some(), "{name}: {:?}", loaded.diagnostics);
                 continue;
             }

@@ -65,6 +65,7 @@ pub enum PackageCommand {
 }
 
 /// An archive read from disk and checked against the manifest.
+#[derive(Debug)]
 struct Archive {
     file: String,
     sha256: String,
