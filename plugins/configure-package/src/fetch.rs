@@ -13,8 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Layout;
 
-/// The bytes asked for at a time.
-pub const PIECE: u64 = 4 << 20;
+use bosun_package::DOWNLOAD_PIECE_BYTES as PIECE;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

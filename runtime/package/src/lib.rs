@@ -14,6 +14,9 @@ pub use platform::{NodePlatform, Selected};
 
 use sha2::{Digest, Sha256};
 
+/// The bytes a node asks for at a time when it downloads an archive (ranged reads).
+pub const DOWNLOAD_PIECE_BYTES: u64 = 4 << 20;
+
 /// The lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
