@@ -80,7 +80,12 @@ fn packages_are_checked_at_upload_and_served_only_to_nodes() {
     assert_eq!(raw_status(&server, &huge), 413, "an oversized upload is refused from its declared length");
 
     // Hostile manifests through the API: every problem named, with its path.
-    let post = |manifest: Value| json_of(server.post("/v1/packages/tools/versions", Some(&server.token), &json!({"manifest": manifest})), StatusCode::UNPROCESSABLE_ENTITY);
+    let post = |manifest: Value| {
+        json_of(
+            server.post("/v1/packages/tools/versions", Some(&server.token), &json!({"manifest": manifest})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
     let hostile = json!({"schemaVersion": "2.0", "version": "../2", "packages": {"_any": {"_any": {"_any": {"file": "../../bosun.db"}}}},
         "files": {"../../bosun.db": {"checksums": {"sha256": sha}}, "/etc/x.zip": {"checksums": {"sha256": sha}}}});
     let details = post(hostile)["details"].to_string();
@@ -122,7 +127,10 @@ fn packages_are_checked_at_upload_and_served_only_to_nodes() {
 }
 
 fn server_put(server: &FleetServer, sha: &str, body: Vec<u8>) -> reqwest::blocking::RequestBuilder {
-    server.request(reqwest::Method::PUT, &format!("/v1/packages/content/{sha}")).header("Content-Type", "application/octet-stream").body(body)
+    server
+        .request(reqwest::Method::PUT, &format!("/v1/packages/content/{sha}"))
+        .header("Content-Type", "application/octet-stream")
+        .body(body)
 }
 
 /// Waits for a command and returns its one invocation.
@@ -195,7 +203,12 @@ fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     server.cli(&["association", "delete", "keep-tools"]).expect_code(0);
 
     // A corrupt archive in the store is refused on the node: nothing changes there.
-    let v2 = [("install.sh", install), ("uninstall.sh", b"rm -f ../../marker\n"), ("update.sh", b"echo updated > ../../marker\n"), ("VERSION", b"2.0")];
+    let v2 = [
+        ("install.sh", install),
+        ("uninstall.sh", b"rm -f ../../marker\n"),
+        ("update.sh", b"echo updated > ../../marker\n"),
+        ("VERSION", b"2.0"),
+    ];
     let (m2, sha2) = write_version(dir.path(), "2.0", &v2);
     server.cli(&["package", "create", "tools", "--manifest", m2.to_str().unwrap()]).expect_code(0);
     let stored = server.data_dir().join("packages").join(&sha2[..2]).join(&sha2);

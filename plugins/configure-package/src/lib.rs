@@ -133,10 +133,15 @@ struct Unpacked {
 /// Fetches `version` (the latest when none), checks it, and unpacks it into its directory.
 fn fetch_and_unpack(host: &Host, layout: &Layout, version: Option<&str>) -> Result<Unpacked, PluginError> {
     let package = fetch::package(host, &layout.name, version)?;
-    let node = NodePlatform { platform: package.node.platform.clone(), version: package.node.version.clone(), architecture: package.node.architecture.clone() };
+    let node = NodePlatform {
+        platform: package.node.platform.clone(),
+        version: package.node.version.clone(),
+        architecture: package.node.architecture.clone(),
+    };
     let manifest = bosun_package::Manifest::parse(&package.manifest.to_string())
         .map_err(|p| PluginError::failed(format!("the control plane sent a manifest that is not valid: {}", p[0])))?;
-    let selected = bosun_package::platform::select(&manifest, &node).map_err(|m| PluginError::failed(format!("package {}: {m}", layout.name)))?;
+    let selected =
+        bosun_package::platform::select(&manifest, &node).map_err(|m| PluginError::failed(format!("package {}: {m}", layout.name)))?;
     let archive = fetch::archive(host, layout, &package.version, &selected.file, &selected.sha256)?;
     let dir = layout.version_dir(&package.version);
     remove_dir(&dir)?;
@@ -144,9 +149,11 @@ fn fetch_and_unpack(host: &Host, layout: &Layout, version: Option<&str>) -> Resu
     let opened = std::fs::File::open(&archive).map_err(|e| PluginError::failed(format!("cannot open {}: {e}", archive.display())))?;
     let unpacked = bosun_package::archive::unpack(opened, &dir, LIMITS);
     let _ = std::fs::remove_file(&archive);
-    let files = unpacked.map_err(|m| PluginError::failed(format!("the archive {} of {} {}: {m}", selected.file, layout.name, package.version)))?;
+    let files =
+        unpacked.map_err(|m| PluginError::failed(format!("the archive {} of {} {}: {m}", selected.file, layout.name, package.version)))?;
     let platform = format!("{} {} {}", selected.platform, selected.platform_version, selected.architecture);
-    let record = Record { name: layout.name.clone(), version: package.version.clone(), file: selected.file, sha256: selected.sha256, files };
+    let record =
+        Record { name: layout.name.clone(), version: package.version.clone(), file: selected.file, sha256: selected.sha256, files };
     Ok(Unpacked { version: package.version, record, platform })
 }
 
@@ -181,9 +188,20 @@ fn install(
             let drift = record::drift(&layout.version_dir(&current.version), &current);
             if drift.is_empty() {
                 host.info(&format!("{} {} is installed and every file is as installed", layout.name, current.version));
-                return Ok(Output { name: layout.name.clone(), version: current.version, outcome: Outcome::AlreadyInstalled, drift, platform: String::new() });
+                return Ok(Output {
+                    name: layout.name.clone(),
+                    version: current.version,
+                    outcome: Outcome::AlreadyInstalled,
+                    drift,
+                    platform: String::new(),
+                });
             }
-            host.warn(&format!("{} {}: {} file(s) removed or changed by hand; installing again", layout.name, current.version, drift.len()));
+            host.warn(&format!(
+                "{} {}: {} file(s) removed or changed by hand; installing again",
+                layout.name,
+                current.version,
+                drift.len()
+            ));
             record::remove(layout)?;
             let unpacked = fetch_and_unpack(host, layout, Some(&wanted))?;
             scripts::run(host, &layout.version_dir(&unpacked.version), INSTALL_SCRIPT, environment)?;
@@ -225,7 +243,10 @@ fn install(
 fn uninstall_version(host: &Host, layout: &Layout, current: &Record, environment: &[(String, String)]) -> Result<(), PluginError> {
     let dir = layout.version_dir(&current.version);
     if !record::drift(&dir, current).is_empty() {
-        host.warn(&format!("{} {}: files changed since it was installed; unpacking it again to uninstall it", layout.name, current.version));
+        host.warn(&format!(
+            "{} {}: files changed since it was installed; unpacking it again to uninstall it",
+            layout.name, current.version
+        ));
         fetch_and_unpack(host, layout, Some(&current.version))?;
     }
     scripts::run(host, &dir, UNINSTALL_SCRIPT, environment)?;
@@ -254,7 +275,13 @@ fn uninstall(
     }
     uninstall_version(host, layout, &current, environment)?;
     record::remove(layout)?;
-    Ok(Output { name: layout.name.clone(), version: current.version, outcome: Outcome::Uninstalled, drift: Vec::new(), platform: String::new() })
+    Ok(Output {
+        name: layout.name.clone(),
+        version: current.version,
+        outcome: Outcome::Uninstalled,
+        drift: Vec::new(),
+        platform: String::new(),
+    })
 }
 
 bosun_plugin_sdk::export_action!("aws:configurePackage" => configure);

@@ -127,10 +127,7 @@ fn updates_in_place_or_by_reinstalling_and_uninstalls() {
     let gone = configure(input(root.path(), "Uninstall", None, json!({})), &test.host()).unwrap();
     assert_eq!(gone.outcome, Outcome::Uninstalled);
     assert!(!root.path().join("tools/1.0").exists() && !root.path().join("tools/installed.json").exists());
-    assert_eq!(
-        scripts_run(&test),
-        vec!["1.0 install.sh", "2.0 update.sh", "2.0 uninstall.sh", "1.0 install.sh", "1.0 uninstall.sh"]
-    );
+    assert_eq!(scripts_run(&test), vec!["1.0 install.sh", "2.0 update.sh", "2.0 uninstall.sh", "1.0 install.sh", "1.0 uninstall.sh"]);
     let nothing = configure(input(root.path(), "Uninstall", None, json!({})), &test.host()).unwrap();
     assert_eq!(nothing.outcome, Outcome::NotInstalled);
 }

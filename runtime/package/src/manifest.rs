@@ -111,8 +111,8 @@ impl Manifest {
         if text.len() > MAX_MANIFEST_BYTES {
             return Err(vec![problem("", format!("the manifest has {} bytes; at most {MAX_MANIFEST_BYTES} are accepted", text.len()))]);
         }
-        let manifest: Manifest = serde_json::from_str(text)
-            .map_err(|e| vec![problem(format!("line {} column {}", e.line(), e.column()), e.to_string())])?;
+        let manifest: Manifest =
+            serde_json::from_str(text).map_err(|e| vec![problem(format!("line {} column {}", e.line(), e.column()), e.to_string())])?;
         let problems = manifest.problems();
         if problems.is_empty() { Ok(manifest) } else { Err(problems) }
     }
@@ -227,7 +227,10 @@ mod tests {
     }
 
     fn one(file: &str) -> String {
-        text(&format!(r#"{{"ubuntu":{{"_any":{{"x86_64":{{"file":"{file}"}}}}}}}}"#), &format!(r#"{{"{file}":{{"checksums":{{"sha256":"{SHA}"}}}}}}"#))
+        text(
+            &format!(r#"{{"ubuntu":{{"_any":{{"x86_64":{{"file":"{file}"}}}}}}}}"#),
+            &format!(r#"{{"{file}":{{"checksums":{{"sha256":"{SHA}"}}}}}}"#),
+        )
     }
 
     fn errors(text: &str) -> String {
@@ -251,7 +254,8 @@ mod tests {
         assert!(errors(&schema).contains("schemaVersion: \"1.0.0\" is not supported"), "{}", errors(&schema));
         let huge = format!("{}{}", one("a.zip"), " ".repeat(MAX_MANIFEST_BYTES));
         assert!(errors(&huge).contains("at most 65536"));
-        let no_file = text(r#"{"ubuntu":{"_any":{"x86_64":{"file":"b.zip"}}}}"#, &format!(r#"{{"a.zip":{{"checksums":{{"sha256":"{SHA}"}}}}}}"#));
+        let no_file =
+            text(r#"{"ubuntu":{"_any":{"x86_64":{"file":"b.zip"}}}}"#, &format!(r#"{{"a.zip":{{"checksums":{{"sha256":"{SHA}"}}}}}}"#));
         let said = errors(&no_file);
         assert!(said.contains(r#"packages."ubuntu"."_any"."x86_64".file: "b.zip" is not listed in files"#), "{said}");
         assert!(said.contains(r#"files."a.zip": no platform uses this archive"#), "{said}");

@@ -184,11 +184,10 @@ mod tests {
     #[test]
     fn nodes_are_named_as_distributor_names_them() {
         assert_eq!(NodePlatform::from_os("Ubuntu", "24.04", "x86_64").platform, "ubuntu");
-        assert_eq!(NodePlatform::from_os("Debian GNU/Linux", "12", "aarch64"), NodePlatform {
-            platform: "debian".into(),
-            version: "12".into(),
-            architecture: "arm64".into()
-        });
+        assert_eq!(
+            NodePlatform::from_os("Debian GNU/Linux", "12", "aarch64"),
+            NodePlatform { platform: "debian".into(), version: "12".into(), architecture: "arm64".into() }
+        );
         assert_eq!(NodePlatform::from_os("Red Hat Enterprise Linux", "9.4", "x86_64").platform, "redhat");
         assert_eq!(NodePlatform::from_os("openSUSE Leap", "15.5", "i686").platform, "opensuseleap");
         assert_eq!(NodePlatform::from_os("Amazon Linux", "2023", "i686").architecture, "386");

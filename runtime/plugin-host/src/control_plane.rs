@@ -43,10 +43,7 @@ impl ControlPlaneLink {
         // set_path resolves `..` and `.`, also percent-encoded: the check sees the path as sent.
         let reachable = self.paths.iter().any(|allowed| joined.path().starts_with(&format!("{prefix}{allowed}")));
         if !reachable {
-            return Err(format!(
-                "{relative:?} is not a control-plane path this call may reach ({})",
-                self.paths.join(", ")
-            ));
+            return Err(format!("{relative:?} is not a control-plane path this call may reach ({})", self.paths.join(", ")));
         }
         Ok(joined)
     }

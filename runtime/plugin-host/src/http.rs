@@ -17,7 +17,10 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
     // A relative URL names the control plane the node talks to (see `control_plane.rs`).
     let linked = if request.url.starts_with('/') {
         let Some(link) = state.link.clone() else {
-            return Err(GuestError::InvalidInput(format!("{:?} is relative, and this call has no control plane to send it to", request.url)));
+            return Err(GuestError::InvalidInput(format!(
+                "{:?} is relative, and this call has no control plane to send it to",
+                request.url
+            )));
         };
         Some((link.resolve(&request.url).map_err(GuestError::InvalidInput)?, link))
     } else {

@@ -76,7 +76,8 @@ pub async fn run(args: &PackagesArgs) -> Result<(), String> {
         let manifest = json!({"schemaVersion": "2.0", "version": last_version,
             "packages": {"_any": {"_any": {"_any": {"file": "bench.zip"}}}}, "files": {"bench.zip": {"checksums": {"sha256": sha}}}});
         let started = Instant::now();
-        let put = http.put(format!("{base}/v1/packages/content/{sha}")).bearer_auth(&token).body(zip).send().await.map_err(|e| e.to_string())?;
+        let put =
+            http.put(format!("{base}/v1/packages/content/{sha}")).bearer_auth(&token).body(zip).send().await.map_err(|e| e.to_string())?;
         check(put)?;
         upload_s.push(started.elapsed().as_secs_f64());
         let started = Instant::now();
@@ -95,21 +96,26 @@ pub async fn run(args: &PackagesArgs) -> Result<(), String> {
     rows.push(Row { what: "create the version (manifest + archive checks)".into(), value: median(version_s) * 1000.0, unit: "ms" });
 
     // Download by a node: whole, and in the plugin's ranged pieces.
-    let activation = store.create_activation(&CreateActivation { registration_limit: Some(1), ..Default::default() }).map_err(|e| e.to_string())?;
+    let activation =
+        store.create_activation(&CreateActivation { registration_limit: Some(1), ..Default::default() }).map_err(|e| e.to_string())?;
     let platform = bosun_protocol::agent::Platform { platform_type: "Linux".into(), hostname: "bench".into(), ..Default::default() };
     let node = store.register_node(&activation.activation_id, &activation.activation_code, &platform).await.map_err(|e| e.to_string())?;
     let file = format!("{base}/v1/agent/packages/bench/versions/{last_version}/files/bench.zip");
     let (mut whole_s, mut ranged_s) = (Vec::new(), Vec::new());
     for _ in 0..args.package_runs {
         let started = Instant::now();
-        let bytes = check(http.get(&file).bearer_auth(&node.credential).send().await.map_err(|e| e.to_string())?)?.bytes().await.map_err(|e| e.to_string())?;
+        let bytes = check(http.get(&file).bearer_auth(&node.credential).send().await.map_err(|e| e.to_string())?)?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())?;
         whole_s.push(started.elapsed().as_secs_f64());
         let total = bytes.len() as u64;
         let started = Instant::now();
         let mut offset = 0u64;
         while offset < total {
             let range = format!("bytes={offset}-{}", offset + bosun_package::DOWNLOAD_PIECE_BYTES - 1);
-            let piece = check(http.get(&file).bearer_auth(&node.credential).header("Range", range).send().await.map_err(|e| e.to_string())?)?;
+            let piece =
+                check(http.get(&file).bearer_auth(&node.credential).header("Range", range).send().await.map_err(|e| e.to_string())?)?;
             offset += piece.bytes().await.map_err(|e| e.to_string())?.len() as u64;
         }
         ranged_s.push(started.elapsed().as_secs_f64());

@@ -6,12 +6,12 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use bosun_protocol::packages::AgentPackage;
 
 use super::AppState;

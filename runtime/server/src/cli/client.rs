@@ -103,7 +103,8 @@ impl Client {
     /// PUTs raw bytes (`application/octet-stream`) and reads the JSON answer.
     pub async fn put_bytes<T: DeserializeOwned>(&self, path: &str, bytes: Vec<u8>) -> Result<T, CliError> {
         let url = format!("{}{path}", self.endpoint);
-        let request = self.http.put(&url).bearer_auth(&self.token).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes);
+        let request =
+            self.http.put(&url).bearer_auth(&self.token).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes);
         self.answer(request, &url).await
     }
 

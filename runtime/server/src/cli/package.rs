@@ -77,12 +77,14 @@ fn read_version(manifest_path: &Path, dir: Option<&Path>, version: Option<&str>)
     let shown = manifest_path.display();
     let size = std::fs::metadata(manifest_path).map_err(|e| CliError::usage(format!("cannot read {shown}: {e}")))?.len();
     if size > bosun_package::manifest::MAX_MANIFEST_BYTES as u64 {
-        return Err(CliError::usage(format!("{shown}: {size} bytes; a manifest has at most {} bytes", bosun_package::manifest::MAX_MANIFEST_BYTES)));
+        return Err(CliError::usage(format!(
+            "{shown}: {size} bytes; a manifest has at most {} bytes",
+            bosun_package::manifest::MAX_MANIFEST_BYTES
+        )));
     }
     let text = std::fs::read_to_string(manifest_path).map_err(|e| CliError::usage(format!("cannot read {shown}: {e}")))?;
-    let manifest = Manifest::parse(&text).map_err(|problems| {
-        CliError::usage(problems.iter().map(|p| format!("{shown}: {p}")).collect::<Vec<_>>().join("\n"))
-    })?;
+    let manifest = Manifest::parse(&text)
+        .map_err(|problems| CliError::usage(problems.iter().map(|p| format!("{shown}: {p}")).collect::<Vec<_>>().join("\n")))?;
     if let Some(v) = version.filter(|v| *v != manifest.version) {
         return Err(CliError::usage(format!("--version {v} differs from the manifest's version {}", manifest.version)));
     }
@@ -128,7 +130,9 @@ pub async fn run(ctx: &Context, command: PackageCommand) -> Result<ExitCode, Cli
                 OutputFormat::Text => {
                     let rows: Vec<Vec<String>> = packages
                         .iter()
-                        .map(|p| vec![p.name.clone(), p.latest_version.clone(), p.versions.to_string(), p.size.to_string(), p.updated_at.clone()])
+                        .map(|p| {
+                            vec![p.name.clone(), p.latest_version.clone(), p.versions.to_string(), p.size.to_string(), p.updated_at.clone()]
+                        })
                         .collect();
                     print_table(&["NAME", "LATEST", "VERSIONS", "BYTES", "UPDATED"], &rows);
                 }
@@ -215,6 +219,10 @@ mod tests {
         let no_scripts = archive::write_zip(&[("readme", b"x")]).unwrap();
         let bad = write_version(dir.path(), &no_scripts, &bosun_package::sha256_hex(&no_scripts));
         assert!(read_version(&bad, None, None).unwrap_err().message.contains("no install.sh"));
+
+        // A huge archive (sparse: no disk used) is refused from its size, before it is read.
+        std::fs::File::create(dir.path().join("tool.zip")).unwrap().set_len(MAX_ARCHIVE_BYTES + 1).unwrap();
+        assert!(read_version(&manifest, None, None).unwrap_err().message.contains("an archive has at most"));
 
         let elsewhere = tempfile::tempdir().unwrap();
         let error = read_version(&manifest, Some(elsewhere.path()), None).unwrap_err();

@@ -147,7 +147,10 @@ fn delete(conn: &Connection, name: &str, version: Option<&str>) -> Result<(Vec<S
     }
     let doomed: Vec<&PackageVersionView> = match version {
         Some(v) => {
-            let one = versions.iter().find(|x| x.version == v).ok_or_else(|| FleetError::NotFound(format!("package {name} has no version {v}")))?;
+            let one = versions
+                .iter()
+                .find(|x| x.version == v)
+                .ok_or_else(|| FleetError::NotFound(format!("package {name} has no version {v}")))?;
             vec![one]
         }
         None => versions.iter().collect(),
@@ -197,7 +200,12 @@ impl Store {
     /// Records a new version of package `name` from its checked manifest and the
     /// archives already in the content store. Versions never change: a second
     /// version with the same name is a conflict.
-    pub fn create_package_version(&self, name: &str, manifest: Manifest, files: Vec<PackageFile>) -> Result<PackageVersionView, FleetError> {
+    pub fn create_package_version(
+        &self,
+        name: &str,
+        manifest: Manifest,
+        files: Vec<PackageFile>,
+    ) -> Result<PackageVersionView, FleetError> {
         let name = name.to_string();
         self.fleet_write(move |conn| create(conn, &manifest, &files, &name))
     }
