@@ -122,6 +122,17 @@ fn packages_are_checked_at_upload_and_served_only_to_nodes() {
         let path = format!("/v1/agent/packages/tools/versions/1.0/files/{outside}");
         assert_eq!(server.get(&path, Some(&credential)).status(), StatusCode::NOT_FOUND, "{outside}");
     }
+    let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
+    for path in [
+        "/v1/packages",
+        "/v1/packages/content/{sha256}",
+        "/v1/packages/{name}",
+        "/v1/packages/{name}/versions",
+        "/v1/agent/packages/{name}",
+        "/v1/agent/packages/{name}/versions/{version}/files/{file}",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is not in the OpenAPI document");
+    }
     let info = json_of(server.get("/v1/agent/packages/tools", Some(&credential)), StatusCode::OK);
     assert_eq!((info["version"].as_str(), info["node"]["platform"].as_str()), (Some("1.0"), Some("ubuntu")), "{info}");
 }

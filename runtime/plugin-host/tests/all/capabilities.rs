@@ -107,9 +107,8 @@ async fn relative_urls_reach_the_linked_control_plane_with_a_credential_the_plug
     let link = Arc::new(bosun_plugin_host::ControlPlaneLink::new(&base, "node-secret", &["/v1/agent/packages/"]).unwrap());
     let plugin = hostile(&host, &[&format!("http:http://127.0.0.1:{port}")], None).await;
     let ask = |url: &str| json!({"Case": "http", "Url": url});
-    let linked = |url: &'static str| host.call_linked(&plugin, "plugin:hostile", &ask(url), Some(link.clone()));
 
-    let outcome = linked("/v1/agent/packages/tools").await;
+    let outcome = host.call_linked(&plugin, "plugin:hostile", &ask("/v1/agent/packages/tools"), Some(link.clone())).await;
     assert_eq!(outcome.result.unwrap()["Status"], 201, "the host added the credential");
     for outside in ["/v1/agent/poll", "/v1/agent/packages/../poll", "/v1/agent/packages/%2e%2e/heartbeat"] {
         let outcome = host.call_linked(&plugin, "plugin:hostile", &ask(outside), Some(link.clone())).await;
