@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bosun_package::archive::{self, ArchiveLimits};
 use bosun_package::{Manifest, NodePlatform};
 use bosun_protocol::packages::{AgentPackage, PackageDeleted, PackageFile, PackageNode, PackageVersionView};
-use bosun_store::packages::content::{ContentError, ContentReader, ContentStore, LocalContent, StagedContent};
+use bosun_store::packages::content::{ContentError, ContentStore, LocalContent, StagedContent, StoredContent};
 use bosun_store::{FleetError, Store};
 
 /// The largest archive accepted.
@@ -116,7 +116,7 @@ impl Packages {
     }
 
     /// An archive of a version, by its name in the manifest; never by a path.
-    pub fn open_file(&self, name: &str, version: &str, file: &str) -> Result<(Box<dyn ContentReader>, u64), PackageError> {
+    pub fn open_file(&self, name: &str, version: &str, file: &str) -> Result<StoredContent, PackageError> {
         let view = self.store.package_version(name, Some(version))?;
         let missing = || FleetError::NotFound(format!("version {version} of package {name} has no archive {file:?}"));
         let entry = view.files.iter().find(|f| f.file == file).ok_or_else(missing)?;

@@ -36,12 +36,15 @@ pub trait StagedContent: Send {
 pub trait ContentReader: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ContentReader for T {}
 
+/// Stored content with its size.
+pub type StoredContent = (Box<dyn ContentReader>, u64);
+
 /// Where package archives live.
 pub trait ContentStore: Send + Sync {
     /// Starts writing content that must hash to `sha256` and hold at most `limit` bytes.
     fn stage(&self, sha256: &str, limit: u64) -> Result<Box<dyn StagedContent>, ContentError>;
     /// The stored content and its size, if present.
-    fn open(&self, sha256: &str) -> Result<Option<(Box<dyn ContentReader>, u64)>, ContentError>;
+    fn open(&self, sha256: &str) -> Result<Option<StoredContent>, ContentError>;
     /// Removes content; removing what is absent is not an error.
     fn remove(&self, sha256: &str) -> Result<(), ContentError>;
     /// Where the content lives, for messages (`file:///…`, `s3://…`).
@@ -142,7 +145,7 @@ impl ContentStore for LocalContent {
         }))
     }
 
-    fn open(&self, sha256: &str) -> Result<Option<(Box<dyn ContentReader>, u64)>, ContentError> {
+    fn open(&self, sha256: &str) -> Result<Option<StoredContent>, ContentError> {
         let path = self.path_of(checked(sha256)?);
         match File::open(&path) {
             Ok(file) => {
