@@ -15,11 +15,12 @@ const BUILTIN: &[&str] = &[
     "plugins/inventory-network",
     "plugins/inventory-files",
     "plugins/inventory-custom",
+    "plugins/configure-package",
 ];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];
-/// What every plugin build reads besides its own crate.
-const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock"];
+/// What plugin builds read besides their own crates (`runtime/package`: configure-package's manifests and archives).
+const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock", "runtime/package"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

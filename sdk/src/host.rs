@@ -26,7 +26,9 @@ pub enum Level {
 pub struct HttpRequest {
     /// GET, POST, PUT, DELETE, PATCH or HEAD.
     pub method: String,
-    /// An absolute http or https URL; its scheme, host and port must be granted.
+    /// An absolute http or https URL; its scheme, host and port must be granted. On a node, a
+    /// relative URL under `/v1/agent/packages/` goes to the node's control plane, with the
+    /// node's credential added by the host (the control plane's origin must be granted).
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,

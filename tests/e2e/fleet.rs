@@ -122,6 +122,11 @@ impl FleetServer {
             .unwrap_or_else(|e| panic!("request failed: {e}\nserver log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default()))
     }
 
+    /// A request to `path` of this server, to add headers or a body to before `send`.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.url))
+    }
+
     pub fn get(&self, path: &str, bearer: Option<&str>) -> Response {
         self.send(self.client.get(format!("{}{path}", self.url)), bearer)
     }

@@ -12,6 +12,7 @@ mod fleet;
 mod inventory;
 mod local;
 mod module_docs;
+mod packages;
 mod params;
 mod plugins;
 mod read_only;

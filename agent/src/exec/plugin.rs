@@ -5,7 +5,9 @@
 //! artifact the server precompiled for this agent's engine — checks the hash,
 //! keeps both under `<state-dir>/plugins/`, and asks the server for the
 //! operator's grants at every step, so a revoked grant applies at once. The
-//! host has no compiler: it loads precompiled artifacts only.
+//! host has no compiler: it loads precompiled artifacts only. A step's relative
+//! URLs reach the control plane's package routes with the node's credential,
+//! added by the host, so a plugin fetches packages without ever holding it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bosun_document::Step;
-use bosun_plugin_host::{CallOutcome, Collector, Grant, HostConfig, Limits, Plugin, PluginHost, sha256_hex};
+use bosun_plugin_host::{CallOutcome, Collector, ControlPlaneLink, Grant, HostConfig, Limits, Plugin, PluginHost, sha256_hex};
 use bosun_protocol::InvocationStatus;
 use bosun_protocol::agent::{PluginArtifact, PluginRef};
 use serde_json::{Map, Value};
@@ -23,6 +25,10 @@ use super::InvocationCtx;
 use super::flow::{Flow, StepOutcome};
 use super::params::DocParams;
 use crate::client::ControlPlane;
+
+/// The control-plane paths a plugin step reaches with relative URLs, the host adding
+/// the node's credential: the packages `aws:configurePackage` installs.
+const CONTROL_PLANE_PATHS: &[&str] = &["/v1/agent/packages/"];
 
 /// How many loaded plugin versions (with their grants) are kept, of actions and of collectors each.
 const LOADED_KEPT: usize = 64;
@@ -210,7 +216,8 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, step: &Step, wante
     let work = async {
         let (host, plugin) = access.runner.plugin(access, wanted).await?;
         let grants: Vec<String> = plugin.grants.iter().map(ToString::to_string).collect();
-        Ok::<_, String>((host.call(&plugin, &wanted.plugin_action, &inputs).await, grants))
+        let link = ControlPlaneLink::new(access.control.server(), &access.credential, CONTROL_PLANE_PATHS)?;
+        Ok::<_, String>((host.call_linked(&plugin, &wanted.plugin_action, &inputs, Some(Arc::new(link))).await, grants))
     };
     let outcome = tokio::select! {
         r = work => r,

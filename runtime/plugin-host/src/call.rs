@@ -15,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::PluginHost;
 use crate::bindings::GuestError;
 use crate::capabilities::{Capabilities, Denial};
+use crate::control_plane::ControlPlaneLink;
 use crate::error::CallError;
 use crate::limiter::CallLimiter;
 use crate::plugin::Plugin;
@@ -52,6 +53,11 @@ pub struct CallOutcome<T = Map<String, Value>> {
 impl PluginHost {
     /// Runs `action` of `plugin` with `inputs` (a JSON object).
     pub async fn call(&self, plugin: &Plugin, action: &str, inputs: &Value) -> CallOutcome {
+        self.call_linked(plugin, action, inputs, None).await
+    }
+
+    /// The same, with relative URLs of `http-request` going to the control plane `link` names.
+    pub async fn call_linked(&self, plugin: &Plugin, action: &str, inputs: &Value, link: Option<Arc<ControlPlaneLink>>) -> CallOutcome {
         let started = Instant::now();
         let early = |error: CallError| CallOutcome::early(error, started);
         if plugin.manifest.action(action).is_none() {
@@ -65,6 +71,7 @@ impl PluginHost {
             Ok(parts) => parts,
             Err(error) => return early(error),
         };
+        store.data_mut().link = link;
         let timeout = Duration::from_secs(plugin.limits.timeout_seconds.into());
         let inputs_json = inputs.to_string();
         let run = async {
@@ -136,6 +143,7 @@ impl PluginHost {
             logs_dropped: 0,
             denials: Vec::new(),
             deadline: Instant::now() + Duration::from_secs(sandbox.limits.timeout_seconds.into()),
+            link: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -1,5 +1,6 @@
 //! `http-request`: outbound HTTP to granted scheme://host:port only, no
-//! redirects, bounded bodies, within the call's deadline.
+//! redirects, bounded bodies, within the call's deadline; a relative URL goes
+//! to the call's control plane with the node's credential added by the host.
 
 use std::time::Instant;
 
@@ -13,7 +14,22 @@ use crate::state::CallState;
 const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection", "proxy-authorization"];
 
 pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpResponse, GuestError> {
-    let url = Url::parse(&request.url).map_err(|e| GuestError::InvalidInput(format!("bad URL {:?}: {e}", request.url)))?;
+    // A relative URL names the control plane the node talks to (see `control_plane.rs`).
+    let linked = if request.url.starts_with('/') {
+        let Some(link) = state.link.clone() else {
+            return Err(GuestError::InvalidInput(format!(
+                "{:?} is relative, and this call has no control plane to send it to",
+                request.url
+            )));
+        };
+        Some((link.resolve(&request.url).map_err(GuestError::InvalidInput)?, link))
+    } else {
+        None
+    };
+    let url = match &linked {
+        Some((url, _)) => url.clone(),
+        None => Url::parse(&request.url).map_err(|e| GuestError::InvalidInput(format!("bad URL {:?}: {e}", request.url)))?,
+    };
     let scheme = url.scheme().to_string();
     let host = url.host_str().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no host", request.url)))?.to_string();
     let port = url.port_or_known_default().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no port", request.url)))?;
@@ -37,7 +53,13 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
         if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(GuestError::InvalidInput(format!("the header {name} is set by the host")));
         }
+        if linked.is_some() && name.eq_ignore_ascii_case("authorization") {
+            return Err(GuestError::InvalidInput("the host authorizes requests to the control plane".into()));
+        }
         builder = builder.header(name, value);
+    }
+    if let Some((_, link)) = &linked {
+        builder = builder.header(reqwest::header::AUTHORIZATION, link.authorization());
     }
     let remaining = state.deadline.saturating_duration_since(Instant::now());
     let started = Instant::now();

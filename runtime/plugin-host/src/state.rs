@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::{Capabilities, Denial};
+use crate::control_plane::ControlPlaneLink;
 use crate::limiter::CallLimiter;
 use crate::services::Services;
 
@@ -61,6 +62,8 @@ pub struct CallState {
     pub logs_dropped: usize,
     pub denials: Vec<Denial>,
     pub deadline: Instant,
+    /// Where relative URLs go (a node's call only).
+    pub link: Option<Arc<ControlPlaneLink>>,
 }
 
 impl WasiView for CallState {

@@ -9,6 +9,7 @@ pub mod command;
 pub mod events;
 pub mod fleet;
 pub mod inventory;
+pub mod packages;
 pub mod params;
 pub mod rate;
 pub mod session;

@@ -6,6 +6,7 @@ mod bench;
 mod bench_events;
 mod bench_fleet;
 mod bench_inventory;
+mod bench_packages;
 mod bench_params;
 #[cfg(feature = "bench-plugins")]
 mod bench_plugins;
@@ -15,6 +16,7 @@ mod cli;
 mod events;
 mod http_serve;
 mod output;
+mod packages;
 mod params;
 mod plugins;
 mod run_command;

@@ -13,6 +13,7 @@ mod executions;
 mod fleet;
 mod housekeeping;
 pub mod inventory;
+pub mod packages;
 pub mod params;
 mod plugins;
 mod readers;

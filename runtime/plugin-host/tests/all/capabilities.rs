@@ -80,3 +80,48 @@ async fn a_hundred_calls_run_at_once() {
         assert_eq!(outputs["Data"].as_str().unwrap().len(), n);
     }
 }
+
+/// A server that answers 201 to `GET /ops/v1/agent/packages/tools` with `Authorization: Bearer node-secret`, else 401.
+async fn control_plane() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = vec![0u8; 4096];
+            let n = socket.read(&mut request).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&request[..n]).to_ascii_lowercase();
+            let good = text.starts_with("get /ops/v1/agent/packages/tools ") && text.contains("\r\nauthorization: bearer node-secret\r\n");
+            let status = if good { "201 Created" } else { "401 Unauthorized" };
+            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn relative_urls_reach_the_linked_control_plane_with_a_credential_the_plugin_never_holds() {
+    let port = control_plane().await;
+    let host = host(HostKind::Node);
+    let base = format!("http://127.0.0.1:{port}/ops/");
+    let link = Arc::new(bosun_plugin_host::ControlPlaneLink::new(&base, "node-secret", &["/v1/agent/packages/"]).unwrap());
+    let plugin = hostile(&host, &[&format!("http:http://127.0.0.1:{port}")], None).await;
+    let ask = |url: &str| json!({"Case": "http", "Url": url});
+
+    let outcome = host.call_linked(&plugin, "plugin:hostile", &ask("/v1/agent/packages/tools"), Some(link.clone())).await;
+    assert_eq!(outcome.result.unwrap()["Status"], 201, "the host added the credential");
+    for outside in ["/v1/agent/poll", "/v1/agent/packages/../poll", "/v1/agent/packages/%2e%2e/heartbeat"] {
+        let outcome = host.call_linked(&plugin, "plugin:hostile", &ask(outside), Some(link.clone())).await;
+        assert!(
+            matches!(error(&outcome), bosun_plugin_host::CallError::InvalidInput(m) if m.contains("not a control-plane path")),
+            "{outside}"
+        );
+    }
+    // Without a link (the control plane's own host), a relative URL goes nowhere.
+    let outcome = call(&host, &plugin, ask("/v1/agent/packages/tools")).await;
+    assert!(matches!(error(&outcome), bosun_plugin_host::CallError::InvalidInput(m) if m.contains("no control plane")));
+    // Without the grant of the control plane's origin, it is denied like any host.
+    let ungranted = hostile(&host, &[], None).await;
+    let outcome = host.call_linked(&ungranted, "plugin:hostile", &ask("/v1/agent/packages/tools"), Some(link.clone())).await;
+    assert!(matches!(error(&outcome), bosun_plugin_host::CallError::Denied(_)));
+}

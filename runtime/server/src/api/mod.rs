@@ -5,6 +5,7 @@
 
 mod activations;
 mod agent;
+mod agent_packages;
 mod agent_plugins;
 mod agent_sessions;
 mod agent_work;
@@ -24,6 +25,7 @@ mod inventory;
 mod node_auth;
 mod nodes;
 mod opsitems;
+mod packages;
 mod params;
 mod plugins;
 mod rules;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub params: Arc<crate::params::Parameters>,
     /// Session Manager's open sessions and relays.
     pub sessions: Arc<crate::sessions::SessionHub>,
+    /// Distributor: package versions and the content store of their archives.
+    pub packages: Arc<crate::packages::Packages>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -131,6 +135,8 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::heartbeat))
         .routes(routes!(agent_work::poll))
         .routes(routes!(agent_plugins::plugin_artifact))
+        .routes(routes!(agent_packages::package_for_node))
+        .routes(routes!(agent_packages::package_file))
         .merge(OpenApiRouter::new().routes(routes!(inventory::upload)).layer(DefaultBodyLimit::max(inventory::UPLOAD_BODY_LIMIT)))
         .routes(routes!(agent_sessions::stream))
 }
@@ -146,6 +152,7 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
     let state = AppState {
         params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
         sessions: crate::sessions::SessionHub::new(store.clone(), run_command.clone()),
+        packages: crate::packages::Packages::open(store.clone()).unwrap_or_else(|e| panic!("the package content store: {e}")),
         store,
         engine,
         run_command,
@@ -221,6 +228,10 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(sessions::transcript))
         .routes(routes!(sessions::stream))
         .routes(routes!(sessions::get_preferences, sessions::put_preferences))
+        .routes(routes!(packages::put_content))
+        .routes(routes!(packages::list_packages))
+        .routes(routes!(packages::get_package, packages::delete_package))
+        .routes(routes!(packages::list_versions, packages::create_version))
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(public_doc);

@@ -100,12 +100,25 @@ impl Client {
         sink.flush().map_err(|e| CliError::failed(format!("cannot write the export: {e}")))
     }
 
+    /// PUTs raw bytes (`application/octet-stream`) and reads the JSON answer.
+    pub async fn put_bytes<T: DeserializeOwned>(&self, path: &str, bytes: Vec<u8>) -> Result<T, CliError> {
+        let url = format!("{}{path}", self.endpoint);
+        let request =
+            self.http.put(&url).bearer_auth(&self.token).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes);
+        self.answer(request, &url).await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, CliError> {
         let url = format!("{}{path}", self.endpoint);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request, &url).await
+    }
+
+    /// Sends a request and reads its JSON answer, or the API error it got.
+    async fn answer<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, url: &str) -> Result<T, CliError> {
         let response = request.send().await.map_err(|e| CliError::failed(format!("cannot reach Bosun at {}: {e}", self.endpoint)))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| CliError::failed(format!("cannot read the answer of {url}: {e}")))?;

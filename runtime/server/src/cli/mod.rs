@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod mw;
 pub mod node;
 pub mod opsitem;
+pub mod package;
 pub mod param;
 pub mod plugin;
 pub mod plugin_new;
@@ -145,6 +146,9 @@ pub enum Command {
     /// Session Manager: interactive shells, commands and port forwarding on nodes, recorded (through the API).
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Distributor: create, list, show and delete packages and their versions (through the API).
+    #[command(subcommand)]
+    Package(package::PackageCommand),
     /// Check schedule expressions: print their next fire times.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
@@ -242,6 +246,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Mw(command) => block_on(mw::run(&ctx, command)),
         Command::Inventory(command) => block_on(inventory::run(&ctx, command)),
         Command::Session(command) => block_on(session::run(&ctx, command)),
+        Command::Package(command) => block_on(package::run(&ctx, command)),
     }
 }
 
@@ -385,9 +390,13 @@ mod tests {
             ca_cert: None,
         };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
+        // What a node runs: the agent's actions and the built-in plugins' (aws:configurePackage).
+        let builtins = tempfile::tempdir().unwrap();
+        let store = open_store_with_builtins(builtins.path(), Durability::Normal).unwrap();
+        let node = crate::run_command::send::NodeCatalog::of(&store).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {
-                let loaded = bosun_document::load(file_name, text, &crate::run_command::send::AgentCatalog);
+                let loaded = bosun_document::load(file_name, text, &node);
                 assert!(loaded.valid().is_some(), "{name}: {:?}", loaded.diagnostics);
                 continue;
             }
