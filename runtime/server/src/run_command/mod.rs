@@ -90,10 +90,14 @@ impl RunCommand {
     }
 
     /// The secure values of a stored command's parameters, to mask in what its nodes report.
+    /// Every report asks, so the common case (no references) is one small read in place.
     fn secrets_of(&self, command_id: &str) -> Vec<String> {
-        let Ok(Some(command)) = self.store.get_command(command_id) else { return Vec::new() };
-        let parameters = serde_json::from_str(&command.parameters).unwrap_or_default();
-        match self.resolve_references(&parameters, &command.requested_by) {
+        let Ok(Some((parameters, requested_by))) = self.store.command_parameters(command_id) else { return Vec::new() };
+        let parameters = serde_json::from_str(&parameters).unwrap_or_default();
+        if !ssm::has_references(&parameters) {
+            return Vec::new();
+        }
+        match tokio::task::block_in_place(|| self.resolve_references(&parameters, &requested_by)) {
             Ok(Some(resolved)) => resolved.secrets,
             _ => Vec::new(),
         }
@@ -262,7 +266,7 @@ impl RunCommand {
             Report { status: report.status.to_string(), exit_code: report.exit_code, stdout: report.stdout, stderr: report.stderr, steps };
         // An invocation's id is COMMAND_ID.NODE_ID.
         if let Some(command_id) = invocation_id.strip_suffix(&format!(".{node_id}")) {
-            let secrets = tokio::task::block_in_place(|| self.secrets_of(command_id));
+            let secrets = self.secrets_of(command_id);
             if !secrets.is_empty() {
                 let mask = |text: &str| bosun_engine::resolve::mask_text(text, &secrets);
                 record = Report { stdout: mask(&record.stdout), stderr: mask(&record.stderr), steps: mask(&record.steps), ..record };
