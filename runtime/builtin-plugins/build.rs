@@ -15,6 +15,7 @@ const BUILTIN: &[&str] = &[
     "plugins/inventory-network",
     "plugins/inventory-files",
     "plugins/inventory-custom",
+    "plugins/aws-api",
 ];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];

@@ -2,6 +2,7 @@
 
 mod agent_plugins;
 mod agents;
+mod cloud;
 mod approval;
 mod associations;
 mod command_webhook;

@@ -1,5 +1,6 @@
 //! `http-request`: outbound HTTP to granted scheme://host:port only, no
-//! redirects, bounded bodies, within the call's deadline.
+//! redirects, bounded bodies, within the call's deadline. `aws://` URLs go to
+//! `cloud`, which signs them and sends them through [`deliver`].
 
 use std::time::Instant;
 
@@ -14,6 +15,9 @@ const FORBIDDEN_HEADERS: &[&str] = &["host", "content-length", "transfer-encodin
 
 pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpResponse, GuestError> {
     let url = Url::parse(&request.url).map_err(|e| GuestError::InvalidInput(format!("bad URL {:?}: {e}", request.url)))?;
+    if url.scheme() == crate::cloud::SCHEME {
+        return crate::cloud::send(state, request, url).await;
+    }
     let scheme = url.scheme().to_string();
     let host = url.host_str().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no host", request.url)))?.to_string();
     let port = url.port_or_known_default().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no port", request.url)))?;
@@ -23,7 +27,14 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
     if let Err(denial) = state.caps.check_http(&scheme, host.trim_start_matches('[').trim_end_matches(']'), port) {
         return Err(GuestError::Denied(state.deny(denial)));
     }
-    let method = match request.method.to_ascii_uppercase().as_str() {
+    let method = method(&request.method)?;
+    check_headers(&request.headers, FORBIDDEN_HEADERS)?;
+    deliver(state, method, url, request.headers, request.body).await
+}
+
+/// The request method, from the few a plugin may use.
+pub(crate) fn method(name: &str) -> Result<Method, GuestError> {
+    Ok(match name.to_ascii_uppercase().as_str() {
         "GET" => Method::GET,
         "POST" => Method::POST,
         "PUT" => Method::PUT,
@@ -31,17 +42,35 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
         "PATCH" => Method::PATCH,
         "HEAD" => Method::HEAD,
         other => return Err(GuestError::InvalidInput(format!("HTTP method {other} is not supported"))),
-    };
-    let mut builder = state.services.http.request(method, url);
-    for (name, value) in request.headers {
-        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+    })
+}
+
+/// Refuses a header the host sets itself.
+pub(crate) fn check_headers(headers: &[(String, String)], forbidden: &[&str]) -> Result<(), GuestError> {
+    for (name, _) in headers {
+        let lower = name.to_ascii_lowercase();
+        if forbidden.contains(&lower.as_str()) || FORBIDDEN_HEADERS.contains(&lower.as_str()) {
             return Err(GuestError::InvalidInput(format!("the header {name} is set by the host")));
         }
+    }
+    Ok(())
+}
+
+/// Sends a checked request within the call's deadline and reads a bounded body.
+pub(crate) async fn deliver(
+    state: &mut CallState,
+    method: Method,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<HttpResponse, GuestError> {
+    let mut builder = state.services.http.request(method, url);
+    for (name, value) in headers {
         builder = builder.header(name, value);
     }
     let remaining = state.deadline.saturating_duration_since(Instant::now());
     let started = Instant::now();
-    let mut response = builder.body(request.body).timeout(remaining).send().await.map_err(|e| transport_error(&e, remaining))?;
+    let mut response = builder.body(body).timeout(remaining).send().await.map_err(|e| transport_error(&e, remaining))?;
     let status = response.status().as_u16();
     let headers =
         response.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();

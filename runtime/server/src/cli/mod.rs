@@ -275,8 +275,9 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
 /// An engine over a store, running control flow, `bosun:echo`, the installed plugins
 /// and, given a Run Command service, `aws:runCommand`.
 pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
-    let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
     let parameters = crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?);
+    let cloud = crate::cloud::access(data_dir, parameters.clone()).map_err(CliError::failed)?;
+    let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?.with_cloud(cloud);
     if let Some(run_command) = &run_command {
         run_command.set_parameters(parameters.clone());
     }

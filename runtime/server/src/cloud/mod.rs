@@ -1,0 +1,88 @@
+//! Signed cloud calls on the server: the configuration (`config.rs`) and the
+//! plugin host's [`CloudAccess`] over it, which reads credentials from the
+//! configuration, a Parameter Store SecureString or the environment.
+
+pub mod config;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bosun_plugin_host::{CloudAccess, CloudCredentials};
+use serde::Deserialize;
+
+use crate::params::Parameters;
+pub use config::{CloudConfig, CredentialSource};
+
+/// The cloud access of a data directory: its configuration, and the Parameter
+/// Store for credentials kept as a SecureString.
+pub struct ServerCloud {
+    config: CloudConfig,
+    parameters: Arc<Parameters>,
+}
+
+/// Reads the data directory's cloud configuration.
+pub fn access(data_dir: &Path, parameters: Arc<Parameters>) -> Result<Arc<dyn CloudAccess>, String> {
+    Ok(Arc::new(ServerCloud { config: CloudConfig::load(data_dir)?, parameters }))
+}
+
+/// The SecureString's value: the same keys as the configuration file's.
+#[derive(Deserialize)]
+struct StoredKeys {
+    #[serde(rename = "accessKeyId")]
+    access_key_id: String,
+    #[serde(rename = "secretAccessKey")]
+    secret_access_key: String,
+    #[serde(rename = "sessionToken")]
+    session_token: Option<String>,
+}
+
+fn from_environment() -> Result<CloudCredentials, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(access_key_id), Some(secret_access_key)) => {
+            Ok(CloudCredentials { access_key_id, secret_access_key, session_token: var("AWS_SESSION_TOKEN") })
+        }
+        _ => Err(format!(
+            "no cloud credentials are configured: set \"credentials\" in {} ({}), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            config::CONFIG_FILE,
+            config::CONFIG_ENV
+        )),
+    }
+}
+
+#[async_trait]
+impl CloudAccess for ServerCloud {
+    fn default_region(&self) -> Option<String> {
+        self.config.region.clone().or_else(|| std::env::var("AWS_REGION").ok()).or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+    }
+
+    fn endpoint(&self, service: &str, region: &str) -> String {
+        self.config.endpoint(service, region)
+    }
+
+    async fn credentials(&self) -> Result<CloudCredentials, String> {
+        match &self.config.credentials {
+            None => from_environment(),
+            Some(CredentialSource::Keys { access_key_id, secret_access_key, session_token }) => Ok(CloudCredentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                session_token: session_token.clone(),
+            }),
+            Some(CredentialSource::Parameter { parameter }) => {
+                let stored = self.parameters.get(None, parameter, true).map_err(|e| format!("the credentials parameter: {e}"))?;
+                if stored.kind != bosun_protocol::params::ParameterType::SecureString {
+                    return Err(format!("the credentials parameter {parameter} must be a SecureString"));
+                }
+                let keys: StoredKeys = serde_json::from_str(&stored.value).map_err(|_| {
+                    format!("the credentials parameter {parameter} must hold {{\"accessKeyId\", \"secretAccessKey\"[, \"sessionToken\"]}} as JSON")
+                })?;
+                Ok(CloudCredentials {
+                    access_key_id: keys.access_key_id,
+                    secret_access_key: keys.secret_access_key,
+                    session_token: keys.session_token,
+                })
+            }
+        }
+    }
+}
