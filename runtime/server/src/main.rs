@@ -3,6 +3,7 @@
 mod api;
 mod associations;
 mod bench;
+mod bench_cloud;
 mod bench_events;
 mod bench_fleet;
 mod bench_inventory;

@@ -18,12 +18,19 @@ pub use config::{CloudConfig, CredentialSource};
 /// Store for credentials kept as a SecureString.
 pub struct ServerCloud {
     config: CloudConfig,
-    parameters: Arc<Parameters>,
+    /// None where no store is at hand: a parameter source then fails.
+    parameters: Option<Arc<Parameters>>,
+}
+
+impl ServerCloud {
+    pub fn new(config: CloudConfig, parameters: Option<Arc<Parameters>>) -> ServerCloud {
+        ServerCloud { config, parameters }
+    }
 }
 
 /// Reads the data directory's cloud configuration.
 pub fn access(data_dir: &Path, parameters: Arc<Parameters>) -> Result<Arc<dyn CloudAccess>, String> {
-    Ok(Arc::new(ServerCloud { config: CloudConfig::load(data_dir)?, parameters }))
+    Ok(Arc::new(ServerCloud::new(CloudConfig::load(data_dir)?, Some(parameters))))
 }
 
 /// The SecureString's value: the same keys as the configuration file's.
@@ -70,7 +77,8 @@ impl CloudAccess for ServerCloud {
                 session_token: session_token.clone(),
             }),
             Some(CredentialSource::Parameter { parameter }) => {
-                let stored = self.parameters.get(None, parameter, true).map_err(|e| format!("the credentials parameter: {e}"))?;
+                let parameters = self.parameters.as_ref().ok_or("the credentials parameter cannot be read here: no Parameter Store")?;
+                let stored = parameters.get(None, parameter, true).map_err(|e| format!("the credentials parameter: {e}"))?;
                 if stored.kind != bosun_protocol::params::ParameterType::SecureString {
                     return Err(format!("the credentials parameter {parameter} must be a SecureString"));
                 }
