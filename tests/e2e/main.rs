@@ -2,9 +2,9 @@
 
 mod agent_plugins;
 mod agents;
-mod cloud;
 mod approval;
 mod associations;
+mod cloud;
 mod command_webhook;
 mod doc;
 mod durability;

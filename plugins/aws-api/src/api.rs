@@ -33,7 +33,10 @@ fn service(name: &str) -> Result<&'static Service, PluginError> {
 }
 
 fn check_api(api: &str) -> Result<(), PluginError> {
-    let ok = !api.is_empty() && api.len() <= 128 && api.starts_with(|c: char| c.is_ascii_uppercase()) && api.chars().all(|c| c.is_ascii_alphanumeric());
+    let ok = !api.is_empty()
+        && api.len() <= 128
+        && api.starts_with(|c: char| c.is_ascii_uppercase())
+        && api.chars().all(|c| c.is_ascii_alphanumeric());
     if ok { Ok(()) } else { Err(PluginError::invalid_input(format!("Api {api:?} is not an API operation name such as DescribeInstances"))) }
 }
 
@@ -56,10 +59,9 @@ pub fn call(host: &Host, service_name: &str, api: &str, parameters: &Map<String,
     let text = String::from_utf8_lossy(&response.body);
     if !response.is_success() {
         return Err(match xml::service_error(&text) {
-            Some(error) => PluginError::failed(format!(
-                "{} {api} failed: {}: {} (HTTP {})",
-                service.name, error.code, error.message, response.status
-            )),
+            Some(error) => {
+                PluginError::failed(format!("{} {api} failed: {}: {} (HTTP {})", service.name, error.code, error.message, response.status))
+            }
             None => PluginError::failed(format!("{} {api} failed with HTTP {}: {}", service.name, response.status, excerpt(&text))),
         });
     }
@@ -109,6 +111,11 @@ mod tests {
         assert!(call(&host, "s3", "ListBuckets", &Map::new()).unwrap_err().message().contains("supported services: ec2, autoscaling"));
         assert!(call(&host, "ec2", "describe_instances", &Map::new()).unwrap_err().message().contains("not an API operation name"));
         assert!(call(&host, "ec2", "Describe&Instances", &Map::new()).is_err());
-        assert!(call(&host, "ec2", "DescribeInstances", &params(json!({"Action": "TerminateInstances"}))).unwrap_err().message().contains("set from Api"));
+        assert!(
+            call(&host, "ec2", "DescribeInstances", &params(json!({"Action": "TerminateInstances"})))
+                .unwrap_err()
+                .message()
+                .contains("set from Api")
+        );
     }
 }

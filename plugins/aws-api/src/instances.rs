@@ -245,7 +245,9 @@ mod tests {
     fn check_state_only_asks_for_no_change() {
         let describe = r#"<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId><instanceState><name>stopped</name></instanceState></item></instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
         let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(200, describe)).build();
-        let out = change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "stopped", "CheckStateOnly": true})), &test.host()).unwrap();
+        let out =
+            change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "stopped", "CheckStateOnly": true})), &test.host())
+                .unwrap();
         assert_eq!(out.succeeded_instance_ids, vec!["i-1".to_string()]);
         let bodies: Vec<String> = test.http_requests().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
         assert!(bodies.iter().all(|b| b.starts_with("Action=DescribeInstances")), "{bodies:?}");
@@ -260,7 +262,11 @@ mod tests {
             &test.host(),
         )
         .unwrap_err();
-        assert!(e.message().starts_with("2 of 3 instances did not reach running (MaxErrors allows 1); 1 were not tried"), "{}", e.message());
+        assert!(
+            e.message().starts_with("2 of 3 instances did not reach running (MaxErrors allows 1); 1 were not tried"),
+            "{}",
+            e.message()
+        );
         assert!(e.message().contains("i-1: ec2 StartInstances failed: InvalidInstanceID.NotFound: nope"), "{}", e.message());
     }
 
@@ -268,7 +274,8 @@ mod tests {
     fn bad_inputs_are_refused() {
         let host = TestHost::new().host();
         assert!(change_instance_state(input(json!({"InstanceIds": [], "DesiredState": "running"})), &host).is_err());
-        let e = change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "running", "MaxErrors": "lots"})), &host).unwrap_err();
+        let e = change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "running", "MaxErrors": "lots"})), &host)
+            .unwrap_err();
         assert!(e.message().starts_with("MaxErrors:"), "{}", e.message());
         assert!(serde_json::from_value::<ChangeInput>(json!({"InstanceIds": ["i-1"], "DesiredState": "rebooted"})).is_err());
     }

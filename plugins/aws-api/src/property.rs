@@ -63,7 +63,10 @@ mod tests {
         let one = Selector::parse("$.Reservations[0].Instances[0].State.Name").unwrap();
         assert!(one.check(&answer, &["running".into()]).is_ok());
         let all = Selector::parse("$.Reservations[*].Instances[*].State.Name").unwrap();
-        assert_eq!(all.check(&answer, &["running".into()]).unwrap_err(), "$.Reservations[*].Instances[*].State.Name is \"pending\", not one of [\"running\"]");
+        assert_eq!(
+            all.check(&answer, &["running".into()]).unwrap_err(),
+            "$.Reservations[*].Instances[*].State.Name is \"pending\", not one of [\"running\"]"
+        );
         assert!(all.check(&answer, &["running".into(), "pending".into()]).is_ok());
         assert!(Selector::parse("$.Nothing").unwrap().check(&answer, &["x".into()]).unwrap_err().contains("selects nothing"));
     }

@@ -122,27 +122,34 @@ mod tests {
                 ("MaxResults", "5"),
             ])
         );
-        assert_eq!(of(Flavor::Ec2, json!({"Resources": ["vol-1"], "Tags": [{"Key": "a", "Value": "b"}]})), pairs(&[
-            ("ResourceId.1", "vol-1"),
-            ("Tag.1.Key", "a"),
-            ("Tag.1.Value", "b")
-        ]));
+        assert_eq!(
+            of(Flavor::Ec2, json!({"Resources": ["vol-1"], "Tags": [{"Key": "a", "Value": "b"}]})),
+            pairs(&[("ResourceId.1", "vol-1"), ("Tag.1.Key", "a"), ("Tag.1.Value", "b")])
+        );
         assert_eq!(singular("Policies"), "Policy");
         assert_eq!(singular("Ipv6Addresses"), "Ipv6Address");
     }
 
     #[test]
     fn ec2_nested_structures() {
-        let got = of(Flavor::Ec2, json!({"LaunchTemplateId": "lt-1", "LaunchTemplateData": {"ImageId": "ami-1", "SecurityGroupIds": ["sg-1"]}}));
+        let got =
+            of(Flavor::Ec2, json!({"LaunchTemplateId": "lt-1", "LaunchTemplateData": {"ImageId": "ami-1", "SecurityGroupIds": ["sg-1"]}}));
         assert_eq!(
             got,
-            pairs(&[("LaunchTemplateId", "lt-1"), ("LaunchTemplateData.ImageId", "ami-1"), ("LaunchTemplateData.SecurityGroupId.1", "sg-1")])
+            pairs(&[
+                ("LaunchTemplateId", "lt-1"),
+                ("LaunchTemplateData.ImageId", "ami-1"),
+                ("LaunchTemplateData.SecurityGroupId.1", "sg-1")
+            ])
         );
     }
 
     #[test]
     fn aws_query_lists_are_members() {
-        let got = of(Flavor::AwsQuery, json!({"AutoScalingGroupName": "web", "InstanceRefreshIds": ["r-1"], "Preferences": {"MinHealthyPercentage": 90}, "Empty": []}));
+        let got = of(
+            Flavor::AwsQuery,
+            json!({"AutoScalingGroupName": "web", "InstanceRefreshIds": ["r-1"], "Preferences": {"MinHealthyPercentage": 90}, "Empty": []}),
+        );
         assert_eq!(
             got,
             pairs(&[

@@ -98,7 +98,9 @@ mod tests {
     use bosun_plugin_sdk::testing::TestHost;
 
     fn volume(id: &str, state: &str, created: &str) -> String {
-        format!("<item><volumeId>{id}</volumeId><status>{state}</status><createTime>{created}</createTime><size>8</size><availabilityZone>us-east-1a</availabilityZone></item>")
+        format!(
+            "<item><volumeId>{id}</volumeId><status>{state}</status><createTime>{created}</createTime><size>8</size><availabilityZone>us-east-1a</availabilityZone></item>"
+        )
     }
 
     #[test]
@@ -126,7 +128,10 @@ mod tests {
 
     #[test]
     fn a_bad_create_time_is_a_clear_failure() {
-        let body = format!("<DescribeVolumesResponse><volumeSet>{}</volumeSet></DescribeVolumesResponse>", volume("vol-1", "available", "yesterday"));
+        let body = format!(
+            "<DescribeVolumesResponse><volumeSet>{}</volumeSet></DescribeVolumesResponse>",
+            volume("vol-1", "available", "yesterday")
+        );
         let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(200, body)).build();
         let e = find_orphaned_volumes(FindInput { minimum_age_days: 0, filters: vec![], max_volumes: None }, &test.host()).unwrap_err();
         assert!(e.message().starts_with("volume vol-1: CreateTime \"yesterday\" is not a time"), "{}", e.message());

@@ -192,7 +192,10 @@ mod tests {
         let got = Value::Object(response("StopInstances", xml).unwrap());
         assert_eq!(got, json!({"StoppingInstances": [{"InstanceId": "i-1", "CurrentState": {"Name": "stopping"}}]}));
         let volumes = r#"<DescribeVolumesResponse><volumeSet><item><volumeId>vol-1</volumeId><status>available</status><size>8</size></item></volumeSet></DescribeVolumesResponse>"#;
-        assert_eq!(Value::Object(response("DescribeVolumes", volumes).unwrap()), json!({"Volumes": [{"VolumeId": "vol-1", "State": "available", "Size": "8"}]}));
+        assert_eq!(
+            Value::Object(response("DescribeVolumes", volumes).unwrap()),
+            json!({"Volumes": [{"VolumeId": "vol-1", "State": "available", "Size": "8"}]})
+        );
     }
 
     #[test]
@@ -214,7 +217,8 @@ mod tests {
             service_error(ec2),
             Some(ServiceError { code: "InvalidInstanceID.NotFound".into(), message: "The instance ID 'i-x' does not exist".into() })
         );
-        let query = r#"<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>bad</Message></Error></ErrorResponse>"#;
+        let query =
+            r#"<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>bad</Message></Error></ErrorResponse>"#;
         assert_eq!(service_error(query).unwrap().code, "ValidationError");
         assert_eq!(service_error("not xml"), None);
     }

@@ -108,8 +108,7 @@ impl PluginHost {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| HostError::Engine(format!("HTTP client: {e}")))?;
-        let services =
-            Arc::new(Services {
+        let services = Arc::new(Services {
             kind: config.kind,
             http,
             params: config.parameters,

@@ -43,7 +43,9 @@ fn start_moto(python: &str) -> Result<(Moto, String), String> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start moto with {python}: {e} (install it with `pip install 'moto[server]'`, or pass --cloud-endpoint)"))?;
+        .map_err(|e| {
+            format!("cannot start moto with {python}: {e} (install it with `pip install 'moto[server]'`, or pass --cloud-endpoint)")
+        })?;
     let stderr = child.stderr.take().ok_or("moto's stderr is not piped")?;
     let moto = Moto(child);
     for line in BufReader::new(stderr).lines() {
@@ -96,7 +98,10 @@ pub async fn run(args: &CloudArgs) -> Result<(), String> {
         let mut form = vec![("Version", "2016-11-15")];
         form.extend_from_slice(extra);
         http.post(&endpoint)
-            .header("authorization", "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+            )
             .form(&form)
     };
     let launched = raw_form(&[("Action", "RunInstances"), ("ImageId", "ami-12345678"), ("MinCount", "1"), ("MaxCount", "1")])
@@ -126,7 +131,8 @@ pub async fn run(args: &CloudArgs) -> Result<(), String> {
     host_config.cloud = std::sync::Arc::new(ServerCloud::new(config, None));
     let host = PluginHost::new(host_config).map_err(|e| e.to_string())?;
     let wasm = bosun_builtin_plugins::get("aws-api").ok_or("this build has no aws-api plugin")?.bytes;
-    let granted = host.load(wasm, vec![Grant::parse("aws:ec2:us-east-1").map_err(|e| e.to_string())?], None).await.map_err(|e| e.to_string())?;
+    let granted =
+        host.load(wasm, vec![Grant::parse("aws:ec2:us-east-1").map_err(|e| e.to_string())?], None).await.map_err(|e| e.to_string())?;
     let denied = host.load(wasm, vec![], None).await.map_err(|e| e.to_string())?;
     let inputs = json!({"Service": "ec2", "Api": "DescribeInstances", "InstanceIds": [instance]});
 
@@ -137,7 +143,9 @@ pub async fn run(args: &CloudArgs) -> Result<(), String> {
         if status.is_success() { Ok(()) } else { Err(format!("raw DescribeInstances answered {status}")) }
     })
     .await?;
-    let plugin = timed(calls, || async { host.call(&granted, "aws:executeAwsApi", &inputs).await.result.map(|_| ()).map_err(|e| e.to_string()) }).await?;
+    let plugin =
+        timed(calls, || async { host.call(&granted, "aws:executeAwsApi", &inputs).await.result.map(|_| ()).map_err(|e| e.to_string()) })
+            .await?;
     let refused = timed(calls, || async {
         match host.call(&denied, "aws:executeAwsApi", &inputs).await.result {
             Err(bosun_plugin_host::CallError::Denied(_)) => Ok(()),
@@ -148,7 +156,8 @@ pub async fn run(args: &CloudArgs) -> Result<(), String> {
 
     println!("cloud call: ec2 DescribeInstances of one instance at {endpoint}, {calls} sequential calls each");
     println!("{:<58} {:>11} {:>11}", "MEASURE", "P50", "P99");
-    let row = |what: &str, times: &[Duration]| println!("{what:<58} {:>11} {:>11}", ms(percentile(times, 0.5)), ms(percentile(times, 0.99)));
+    let row =
+        |what: &str, times: &[Duration]| println!("{what:<58} {:>11} {:>11}", ms(percentile(times, 0.5)), ms(percentile(times, 0.99)));
     row("raw HTTP round trip (unsigned form POST, body read)", &raw);
     row("plugin call: aws:executeAwsApi, signed by the host", &plugin);
     row("plugin call denied by the host (no request sent)", &refused);

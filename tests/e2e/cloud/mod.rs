@@ -219,7 +219,9 @@ fn service_errors_and_denials_are_clear_step_failures() {
     let moto = moto::shared();
     let dir = CloudDir::new(moto, &["aws:ec2:us-east-1"]);
     let call = |service: &str, api: &str, extra: &str| {
-        format!("schemaVersion: \"0.3\"\nmainSteps:\n  - name: Call\n    action: aws:executeAwsApi\n    inputs:\n      Service: {service}\n      Api: {api}\n{extra}")
+        format!(
+            "schemaVersion: \"0.3\"\nmainSteps:\n  - name: Call\n    action: aws:executeAwsApi\n    inputs:\n      Service: {service}\n      Api: {api}\n{extra}"
+        )
     };
     let (run, missing) = dir.run(&call("ec2", "DescribeInstances", "      InstanceIds: [i-0000000000000dead]\n"), &[]);
     assert_eq!(missing["status"], "Failed", "{missing}");

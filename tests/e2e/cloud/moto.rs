@@ -37,7 +37,12 @@ fn python() -> &'static str {
 
 fn run(command: &mut Command, what: &str) {
     let output = command.output().unwrap_or_else(|e| panic!("cannot {what}: {e}"));
-    assert!(output.status.success(), "cannot {what}:\n{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "cannot {what}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Installs moto into the virtual environment unless it is there; returns its python.
@@ -55,7 +60,14 @@ fn install() -> PathBuf {
     if !done.exists() {
         run(Command::new(python()).args(["-m", "venv"]).arg(&dir), "create a python virtual environment for moto");
         run(
-            Command::new(&venv_python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", &format!("moto[server]=={MOTO_VERSION}")]),
+            Command::new(&venv_python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("moto[server]=={MOTO_VERSION}"),
+            ]),
             "install moto with pip",
         );
         std::fs::write(&done, MOTO_VERSION).expect("cannot mark the moto install done");
@@ -87,7 +99,8 @@ impl Moto {
         let version = if service == "ec2" { "2016-11-15" } else { "2011-01-01" };
         let mut fields = vec![("Version", version)];
         fields.extend_from_slice(form);
-        let auth = format!("AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0");
+        let auth =
+            format!("AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0");
         let response = reqwest::blocking::Client::new()
             .post(&self.url)
             .header("authorization", auth)

@@ -61,7 +61,7 @@ fn wait_for(server: &FleetServer, id: &str, statuses: &[&str]) -> Value {
 fn cleanup_lists_on_a_dry_run_and_deletes_after_approval() {
     let moto = moto::shared();
     let mut server = FleetServer::start(&[]);
-    CloudDir::configure(&server.data_dir().to_path_buf(), moto, &["aws:ec2:us-east-1"]);
+    CloudDir::configure(server.data_dir(), moto, &["aws:ec2:us-east-1"]);
     server.restart();
     let tag = unique_tag("volumes");
     let volumes = create_volumes(moto, &tag, 3);
@@ -74,13 +74,21 @@ fn cleanup_lists_on_a_dry_run_and_deletes_after_approval() {
     assert_eq!(volumes_tagged(moto, &tag).len(), 3, "a dry run deletes nothing");
 
     // Volumes younger than the minimum age are left alone.
-    let young = wait_for(&server, &start(&server, json!({"MinimumAgeDays": 1, "Filters": filters, "DryRun": false})), &["Success", "Failed"]);
+    let young =
+        wait_for(&server, &start(&server, json!({"MinimumAgeDays": 1, "Filters": filters, "DryRun": false})), &["Success", "Failed"]);
     assert_eq!(young["outputs"]["FindVolumes.Count"], 0, "{young}");
 
-    let id = start(&server, json!({"MinimumAgeDays": 0, "Filters": filters, "DryRun": false, "SnapshotBeforeDelete": true, "ApprovalThreshold": 2}));
+    let id = start(
+        &server,
+        json!({"MinimumAgeDays": 0, "Filters": filters, "DryRun": false, "SnapshotBeforeDelete": true, "ApprovalThreshold": 2}),
+    );
     wait_for(&server, &id, &["Waiting"]);
     assert_eq!(volumes_tagged(moto, &tag).len(), 3, "nothing is deleted before the approval");
-    let signal = server.post(&format!("/v1/executions/{id}/signals"), Some(&server.token), &json!({"kind": "approve", "comment": "old test volumes"}));
+    let signal = server.post(
+        &format!("/v1/executions/{id}/signals"),
+        Some(&server.token),
+        &json!({"kind": "approve", "comment": "old test volumes"}),
+    );
     assert!(signal.status().is_success(), "{}", signal.text().unwrap_or_default());
     let done = wait_for(&server, &id, &["Success", "Failed"]);
     assert_eq!(done["status"], "Success", "{done}");

@@ -86,7 +86,8 @@ impl CloudConfig {
 
     /// Parses and checks a configuration's text. Errors never quote a key.
     pub fn parse(text: &str) -> Result<CloudConfig, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: line {} column {}", e.line(), e.column()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON: line {} column {}", e.line(), e.column()))?;
         let config: CloudConfig = serde_json::from_value(value).map_err(|e| scrub(&e.to_string()))?;
         config.check()?;
         Ok(config)
@@ -99,10 +100,10 @@ impl CloudConfig {
             return Err(format!("region: {region:?} is not a region name such as us-east-1"));
         }
         match &self.credentials {
-            Some(CredentialSource::Keys { access_key_id, secret_access_key, .. }) => {
-                if access_key_id.is_empty() || secret_access_key.is_empty() {
-                    return Err("credentials: accessKeyId and secretAccessKey must not be empty".into());
-                }
+            Some(CredentialSource::Keys { access_key_id, secret_access_key, .. })
+                if access_key_id.is_empty() || secret_access_key.is_empty() =>
+            {
+                return Err("credentials: accessKeyId and secretAccessKey must not be empty".into());
             }
             Some(CredentialSource::Parameter { parameter }) if parameter.is_empty() => {
                 return Err("credentials.parameter: must name a SecureString parameter".into());
