@@ -5,6 +5,7 @@
 //! tests of this binary, so each test tags what it creates with its own value.
 
 mod moto;
+mod parameter;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -35,9 +36,14 @@ impl CloudDir {
 
     /// Writes a data directory's cloud configuration (moto, the test keys) and grants the plugin.
     fn configure(data: &Path, moto: &Moto, grants: &[&str]) {
+        Self::configure_with(data, moto, grants, serde_json::json!({"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET}));
+    }
+
+    /// As [`CloudDir::configure`], with another source of credentials.
+    fn configure_with(data: &Path, moto: &Moto, grants: &[&str], credentials: Value) {
         let config = serde_json::json!({
             "region": "us-east-1",
-            "credentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET},
+            "credentials": credentials,
             "endpoints": {"ec2": moto.url, "autoscaling": moto.url},
         });
         write(data, "cloud.json", &config.to_string());
@@ -132,7 +138,15 @@ fn states(moto: &Moto, ids: &[String]) -> Vec<String> {
 fn assert_no_credential(dir: &CloudDir, run: &Run) {
     for needle in [SECRET, ACCESS_KEY] {
         assert!(!run.stdout.contains(needle) && !run.stderr.contains(needle), "{needle} was shown:\n{}\n{}", run.stdout, run.stderr);
-        let holding: Vec<String> = files_holding(&dir.data, needle).into_iter().filter(|f| !f.ends_with("cloud.json")).collect();
+    }
+    assert_not_stored(&dir.data);
+}
+
+/// Neither key is in any file of the data directory but its cloud configuration.
+#[track_caller]
+fn assert_not_stored(data: &Path) {
+    for needle in [SECRET, ACCESS_KEY] {
+        let holding: Vec<String> = files_holding(data, needle).into_iter().filter(|f| !f.ends_with("cloud.json")).collect();
         assert!(holding.is_empty(), "{needle} is stored in {holding:?}");
     }
 }
