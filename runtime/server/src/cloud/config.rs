@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bosun_plugin_host::CloudCredentials;
 use serde::Deserialize;
 
 /// The environment variable naming another configuration file.
@@ -59,6 +60,20 @@ impl std::fmt::Debug for CredentialSource {
         match self {
             CredentialSource::Keys { .. } => f.write_str("Keys(***)"),
             CredentialSource::Parameter { parameter } => write!(f, "Parameter({parameter})"),
+        }
+    }
+}
+
+impl CredentialSource {
+    /// The keys, when they are written in place.
+    pub fn keys(&self) -> Option<CloudCredentials> {
+        match self {
+            CredentialSource::Keys { access_key_id, secret_access_key, session_token } => Some(CloudCredentials {
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                session_token: session_token.clone(),
+            }),
+            CredentialSource::Parameter { .. } => None,
         }
     }
 }

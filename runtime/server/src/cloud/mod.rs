@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bosun_plugin_host::{CloudAccess, CloudCredentials};
-use serde::Deserialize;
 
 use crate::params::Parameters;
 pub use config::{CloudConfig, CredentialSource};
@@ -31,17 +30,6 @@ impl ServerCloud {
 /// Reads the data directory's cloud configuration.
 pub fn access(data_dir: &Path, parameters: Arc<Parameters>) -> Result<Arc<dyn CloudAccess>, String> {
     Ok(Arc::new(ServerCloud::new(CloudConfig::load(data_dir)?, Some(parameters))))
-}
-
-/// The SecureString's value: the same keys as the configuration file's.
-#[derive(Deserialize)]
-struct StoredKeys {
-    #[serde(rename = "accessKeyId")]
-    access_key_id: String,
-    #[serde(rename = "secretAccessKey")]
-    secret_access_key: String,
-    #[serde(rename = "sessionToken")]
-    session_token: Option<String>,
 }
 
 fn from_environment() -> Result<CloudCredentials, String> {
@@ -69,28 +57,19 @@ impl CloudAccess for ServerCloud {
     }
 
     async fn credentials(&self) -> Result<CloudCredentials, String> {
-        match &self.config.credentials {
-            None => from_environment(),
-            Some(CredentialSource::Keys { access_key_id, secret_access_key, session_token }) => Ok(CloudCredentials {
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                session_token: session_token.clone(),
-            }),
-            Some(CredentialSource::Parameter { parameter }) => {
-                let parameters = self.parameters.as_ref().ok_or("the credentials parameter cannot be read here: no Parameter Store")?;
-                let stored = parameters.get(None, parameter, true).map_err(|e| format!("the credentials parameter: {e}"))?;
-                if stored.kind != bosun_protocol::params::ParameterType::SecureString {
-                    return Err(format!("the credentials parameter {parameter} must be a SecureString"));
-                }
-                let keys: StoredKeys = serde_json::from_str(&stored.value).map_err(|_| {
-                    format!("the credentials parameter {parameter} must hold {{\"accessKeyId\", \"secretAccessKey\"[, \"sessionToken\"]}} as JSON")
-                })?;
-                Ok(CloudCredentials {
-                    access_key_id: keys.access_key_id,
-                    secret_access_key: keys.secret_access_key,
-                    session_token: keys.session_token,
-                })
-            }
+        let parameter = match &self.config.credentials {
+            None => return from_environment(),
+            Some(CredentialSource::Parameter { parameter }) => parameter,
+            Some(keys) => return keys.keys().ok_or_else(|| "the configured credentials hold no keys".to_string()),
+        };
+        let parameters = self.parameters.as_ref().ok_or("the credentials parameter cannot be read here: no Parameter Store")?;
+        let stored = parameters.get(None, parameter, true).map_err(|e| format!("the credentials parameter: {e}"))?;
+        if stored.kind != bosun_protocol::params::ParameterType::SecureString {
+            return Err(format!("the credentials parameter {parameter} must be a SecureString"));
         }
+        // The value holds the keys as the configuration file writes them.
+        serde_json::from_str::<CredentialSource>(&stored.value).ok().as_ref().and_then(CredentialSource::keys).ok_or_else(|| {
+            format!("the credentials parameter {parameter} must hold {{\"accessKeyId\", \"secretAccessKey\"[, \"sessionToken\"]}} as JSON")
+        })
     }
 }
