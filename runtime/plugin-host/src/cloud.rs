@@ -1,7 +1,8 @@
 //! Signed cloud calls. A plugin asks for `aws://SERVICE[.REGION]/PATH?QUERY`
 //! through `http-request`; the host checks the `aws:SERVICE:REGION` grant,
 //! finds the endpoint (AWS's, or the operator's override), signs the request
-//! with SigV4 using credentials the plugin never sees, and sends it.
+//! with SigV4 using credentials the plugin never sees, and sends it. Only the
+//! control plane makes cloud calls; a node's host denies them.
 
 use std::fmt;
 
@@ -9,6 +10,8 @@ use async_trait::async_trait;
 use reqwest::Url;
 
 use crate::bindings::{GuestError, HttpRequest, HttpResponse};
+use crate::capabilities::Denial;
+use crate::services::HostKind;
 use crate::state::CallState;
 
 /// The URL scheme of a cloud call.
@@ -92,6 +95,13 @@ impl CloudTarget {
 pub async fn send(state: &mut CallState, request: HttpRequest, url: Url) -> Result<HttpResponse, GuestError> {
     let cloud = state.services.cloud.clone();
     let target = CloudTarget::parse(&url, cloud.default_region()).map_err(GuestError::InvalidInput)?;
+    if state.services.kind != HostKind::Server {
+        let denial = Denial {
+            capability: "aws",
+            message: format!("{} call denied: cloud calls run only on the control plane, and this host is a node", target.service),
+        };
+        return Err(GuestError::Denied(state.deny(denial)));
+    }
     if let Err(denial) = state.caps.check_aws(&target.service, &target.region) {
         return Err(GuestError::Denied(state.deny(denial)));
     }
@@ -157,6 +167,15 @@ mod tests {
         assert!(parse("aws://user@ec2.us-east-1/", None).is_err());
         assert!(parse("aws://ec2.us-east-1:443/", None).is_err());
         assert!(parse("aws://ec2.us_east_1/", None).is_err());
+    }
+
+    #[test]
+    fn plugins_may_not_set_signing_headers() {
+        let header = |name: &str| vec![(name.to_string(), "x".to_string())];
+        assert!(crate::http::check_headers(&header("X-Amz-Date"), SIGNING_HEADERS).is_err());
+        assert!(crate::http::check_headers(&header("Authorization"), SIGNING_HEADERS).is_err());
+        assert!(crate::http::check_headers(&header("Host"), SIGNING_HEADERS).is_err());
+        assert!(crate::http::check_headers(&header("Content-Type"), SIGNING_HEADERS).is_ok());
     }
 
     #[test]
