@@ -16,6 +16,7 @@ const BUILTIN: &[&str] = &[
     "plugins/inventory-files",
     "plugins/inventory-custom",
     "plugins/configure-package",
+    "plugins/aws-api",
 ];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];

@@ -20,7 +20,7 @@ fn invalid_documents_exit_1_with_one_line_per_problem() {
     assert_eq!(
         run.stderr_lines(),
         [
-            "invalid-actions.yaml:4:13: mainSteps[0].action: action \"aws:executeAwsApi\" is not available here: no installed plugin implements it",
+            "invalid-actions.yaml:4:13: mainSteps[0].action: action \"aws:createStack\" is not available here: no installed plugin implements it",
             "invalid-actions.yaml:9:13: mainSteps[1].action: unknown action \"bosun:nope\"",
         ]
     );

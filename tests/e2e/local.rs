@@ -77,7 +77,7 @@ fn a_mock_replaces_an_action_that_is_not_available() {
     let result = run.expect_code(0).json();
     assert_eq!(result["outputs"], json!({"Describe.InstanceIds": ["i-0123", "i-0456"], "Report.Count": 3}));
     let unmocked = bosun(&["automation", "run", "--local", &path("mocked-api.yaml")]);
-    assert!(unmocked.expect_code(2).stderr.contains("aws:executeAwsApi"), "{}", unmocked.stderr);
+    assert!(unmocked.expect_code(2).stderr.contains("aws:invokeLambdaFunction"), "{}", unmocked.stderr);
 }
 
 #[test]

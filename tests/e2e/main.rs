@@ -4,6 +4,7 @@ mod agent_plugins;
 mod agents;
 mod approval;
 mod associations;
+mod cloud;
 mod command_webhook;
 mod doc;
 mod durability;

@@ -27,6 +27,7 @@ static BUILTIN: &[BuiltinPlugin] = &[
     builtin!("inventory-files"),
     builtin!("inventory-custom"),
     builtin!("configure-package"),
+    builtin!("aws-api"),
 ];
 
 /// Every built-in plugin.

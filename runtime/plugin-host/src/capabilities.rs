@@ -31,6 +31,8 @@ pub struct Capabilities {
     exec: Vec<(String, Option<Vec<ArgPattern>>)>,
     params: Vec<ParamScope>,
     pub env: Vec<String>,
+    /// Signed cloud calls: a service, and its region or `None` for any.
+    aws: Vec<(String, Option<String>)>,
 }
 
 impl Capabilities {
@@ -43,6 +45,7 @@ impl Capabilities {
                 Grant::Exec { program, args } => caps.exec.push((program, args)),
                 Grant::Param(scope) => caps.params.push(scope),
                 Grant::Env { name } => caps.env.push(name),
+                Grant::Aws { service, region } => caps.aws.push((service, region)),
             }
         }
         caps
@@ -57,6 +60,16 @@ impl Capabilities {
         Err(Denial {
             capability: "http",
             message: format!("http request to {shown} denied: not granted; grant it with --grant http:{shown}"),
+        })
+    }
+
+    pub fn check_aws(&self, service: &str, region: &str) -> Result<(), Denial> {
+        if self.aws.iter().any(|(s, r)| s == service && r.as_deref().is_none_or(|r| r == region)) {
+            return Ok(());
+        }
+        Err(Denial {
+            capability: "aws",
+            message: format!("{service} call in {region} denied: not granted; grant it with --grant aws:{service}:{region}"),
         })
     }
 
@@ -107,6 +120,17 @@ mod tests {
         assert!(c.check_http("https", "example.com", 443).is_err());
         assert!(c.check_exec("/bin/true", &[]).is_err());
         assert!(c.check_param("/a").is_err());
+        assert!(c.check_aws("ec2", "us-east-1").is_err());
+    }
+
+    #[test]
+    fn aws_needs_service_and_region() {
+        let c = caps(&["aws:ec2:us-east-1", "aws:autoscaling:*"]);
+        assert!(c.check_aws("ec2", "us-east-1").is_ok());
+        assert!(c.check_aws("autoscaling", "eu-west-1").is_ok());
+        let denial = c.check_aws("ec2", "eu-west-1").unwrap_err();
+        assert_eq!(denial.message, "ec2 call in eu-west-1 denied: not granted; grant it with --grant aws:ec2:eu-west-1");
+        assert!(c.check_aws("iam", "us-east-1").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `http-request`: outbound HTTP to granted scheme://host:port only, no
-//! redirects, bounded bodies, within the call's deadline; a relative URL goes
-//! to the call's control plane with the node's credential added by the host.
+//! redirects, bounded bodies, within the call's deadline. `aws://` URLs go to
+//! `cloud`, which signs them and sends them through [`deliver`]; a relative URL
+//! goes to the call's control plane with the node's credential added by the host.
 
 use std::time::Instant;
 
@@ -30,6 +31,9 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
         Some((url, _)) => url.clone(),
         None => Url::parse(&request.url).map_err(|e| GuestError::InvalidInput(format!("bad URL {:?}: {e}", request.url)))?,
     };
+    if linked.is_none() && url.scheme() == crate::cloud::SCHEME {
+        return crate::cloud::send(state, request, url).await;
+    }
     let scheme = url.scheme().to_string();
     let host = url.host_str().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no host", request.url)))?.to_string();
     let port = url.port_or_known_default().ok_or_else(|| GuestError::InvalidInput(format!("URL {} has no port", request.url)))?;
@@ -39,7 +43,21 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
     if let Err(denial) = state.caps.check_http(&scheme, host.trim_start_matches('[').trim_end_matches(']'), port) {
         return Err(GuestError::Denied(state.deny(denial)));
     }
-    let method = match request.method.to_ascii_uppercase().as_str() {
+    let method = method(&request.method)?;
+    let mut headers = request.headers;
+    match &linked {
+        Some((_, link)) => {
+            check_headers(&headers, &["authorization"])?;
+            headers.push((reqwest::header::AUTHORIZATION.to_string(), link.authorization()));
+        }
+        None => check_headers(&headers, &[])?,
+    }
+    deliver(state, method, url, headers, request.body).await
+}
+
+/// The request method, from the few a plugin may use.
+pub(crate) fn method(name: &str) -> Result<Method, GuestError> {
+    Ok(match name.to_ascii_uppercase().as_str() {
         "GET" => Method::GET,
         "POST" => Method::POST,
         "PUT" => Method::PUT,
@@ -47,23 +65,35 @@ pub async fn send(state: &mut CallState, request: HttpRequest) -> Result<HttpRes
         "PATCH" => Method::PATCH,
         "HEAD" => Method::HEAD,
         other => return Err(GuestError::InvalidInput(format!("HTTP method {other} is not supported"))),
-    };
-    let mut builder = state.services.http.request(method, url);
-    for (name, value) in request.headers {
-        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+    })
+}
+
+/// Refuses a header the host sets itself: those of every request, and `forbidden`.
+pub(crate) fn check_headers(headers: &[(String, String)], forbidden: &[&str]) -> Result<(), GuestError> {
+    for (name, _) in headers {
+        let lower = name.to_ascii_lowercase();
+        if forbidden.contains(&lower.as_str()) || FORBIDDEN_HEADERS.contains(&lower.as_str()) {
             return Err(GuestError::InvalidInput(format!("the header {name} is set by the host")));
         }
-        if linked.is_some() && name.eq_ignore_ascii_case("authorization") {
-            return Err(GuestError::InvalidInput("the host authorizes requests to the control plane".into()));
-        }
-        builder = builder.header(name, value);
     }
-    if let Some((_, link)) = &linked {
-        builder = builder.header(reqwest::header::AUTHORIZATION, link.authorization());
+    Ok(())
+}
+
+/// Sends a checked request within the call's deadline and reads a bounded body.
+pub(crate) async fn deliver(
+    state: &mut CallState,
+    method: Method,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<HttpResponse, GuestError> {
+    let mut builder = state.services.http.request(method, url);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
     }
     let remaining = state.deadline.saturating_duration_since(Instant::now());
     let started = Instant::now();
-    let mut response = builder.body(request.body).timeout(remaining).send().await.map_err(|e| transport_error(&e, remaining))?;
+    let mut response = builder.body(body).timeout(remaining).send().await.map_err(|e| transport_error(&e, remaining))?;
     let status = response.status().as_u16();
     let headers =
         response.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();

@@ -7,6 +7,7 @@ mod bindings;
 mod cache;
 mod call;
 mod capabilities;
+mod cloud;
 mod collector;
 mod control_plane;
 mod engine;
@@ -17,6 +18,8 @@ mod http;
 mod limiter;
 mod plugin;
 mod services;
+#[cfg(feature = "cloud")]
+mod sigv4;
 mod state;
 
 use std::path::PathBuf;
@@ -29,6 +32,7 @@ pub use bosun_plugin_manifest::{Grant, Limits, Manifest};
 pub use cache::{engine_key, runtime_engine_key};
 pub use call::CallOutcome;
 pub use capabilities::Denial;
+pub use cloud::{CloudAccess, CloudCredentials, NoCloud, default_endpoint};
 pub use collector::{CollectedItem, Collector};
 pub use control_plane::ControlPlaneLink;
 pub use error::{CallError, HostError, LoadError};
@@ -54,6 +58,8 @@ pub struct HostConfig {
     /// The largest HTTP response body or exec output stream a plugin receives.
     pub max_transfer_bytes: usize,
     pub parameters: Arc<dyn ParameterSource>,
+    /// Endpoints, default region and credentials of signed cloud calls.
+    pub cloud: Arc<dyn CloudAccess>,
 }
 
 /// How many plugin calls a node agent runs at once. The control plane compiles
@@ -76,6 +82,7 @@ impl HostConfig {
             fuel: false,
             max_transfer_bytes: 16 << 20,
             parameters: Arc::new(StaticParameters::default()),
+            cloud: Arc::new(NoCloud),
         }
     }
 }
@@ -103,8 +110,13 @@ impl PluginHost {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| HostError::Engine(format!("HTTP client: {e}")))?;
-        let services =
-            Arc::new(Services { kind: config.kind, http, params: config.parameters, max_transfer_bytes: config.max_transfer_bytes });
+        let services = Arc::new(Services {
+            kind: config.kind,
+            http,
+            params: config.parameters,
+            cloud: config.cloud,
+            max_transfer_bytes: config.max_transfer_bytes,
+        });
         let ticker = EpochTicker::start(&engine)?;
         Ok(PluginHost { engine, linker, cache, services, slots: Semaphore::new(slots as usize), fuel: config.fuel, _ticker: ticker })
     }

@@ -1,5 +1,5 @@
 //! What host functions reach outside the sandbox with: the HTTP client, the
-//! parameter source, and whether this host may run programs (nodes only).
+//! parameter source, the cloud signer's settings, and whether this host may run programs (nodes only).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +38,7 @@ pub struct Services {
     pub kind: HostKind,
     pub http: reqwest::Client,
     pub params: Arc<dyn ParameterSource>,
+    pub cloud: Arc<dyn crate::cloud::CloudAccess>,
     /// The largest HTTP response body or exec output stream a plugin receives.
     pub max_transfer_bytes: usize,
 }

@@ -11,6 +11,8 @@
 //! param:/app/dev/*                 every parameter under /app/dev/
 //! param:/app/dev/db-host           one parameter
 //! env:HTTPS_PROXY                  one environment variable of the host
+//! aws:ec2:us-east-1                signed cloud calls to one service in one region
+//! aws:autoscaling:*                signed cloud calls to one service in any region
 //! ```
 
 use std::fmt;
@@ -35,6 +37,8 @@ pub enum Grant {
     Param(ParamScope),
     /// A host environment variable passed to the plugin.
     Env { name: String },
+    /// Cloud API calls the host signs: one service, in one region or (`None`) any.
+    Aws { service: String, region: Option<String> },
 }
 
 /// A host name, or every subdomain of one (`*.example.com`).
@@ -74,7 +78,7 @@ impl Grant {
             return Err(fail("contains a control character"));
         }
         let Some((kind, rest)) = text.split_once(':') else {
-            return Err(fail("expected KIND:VALUE, where KIND is fs, http, exec, param or env"));
+            return Err(fail("expected KIND:VALUE, where KIND is fs, http, exec, param, env or aws"));
         };
         match kind {
             "fs" => parse_fs(rest).map_err(|r| fail(&r)),
@@ -82,7 +86,8 @@ impl Grant {
             "exec" => parse_exec(rest).map_err(|r| fail(&r)),
             "param" => parse_param(rest).map(Grant::Param).map_err(|r| fail(&r)),
             "env" => parse_env(rest).map_err(|r| fail(&r)),
-            other => Err(fail(&format!("unknown kind \"{other}\"; expected fs, http, exec, param or env"))),
+            "aws" => parse_aws(rest).map_err(|r| fail(&r)),
+            other => Err(fail(&format!("unknown kind \"{other}\"; expected fs, http, exec, param, env or aws"))),
         }
     }
 
@@ -94,6 +99,7 @@ impl Grant {
             Grant::Exec { .. } => "exec",
             Grant::Param(_) => "param",
             Grant::Env { .. } => "env",
+            Grant::Aws { .. } => "aws",
         }
     }
 }
@@ -134,6 +140,7 @@ impl fmt::Display for Grant {
             Grant::Param(ParamScope::Exact(name)) => write!(f, "param:{name}"),
             Grant::Param(ParamScope::Under(path)) => write!(f, "param:{path}*"),
             Grant::Env { name } => write!(f, "env:{name}"),
+            Grant::Aws { service, region } => write!(f, "aws:{service}:{}", region.as_deref().unwrap_or("*")),
         }
     }
 }
@@ -287,6 +294,26 @@ fn parse_env(rest: &str) -> Result<Grant, String> {
     if ok { Ok(Grant::Env { name: rest.to_string() }) } else { Err(format!("bad variable name \"{rest}\"")) }
 }
 
+fn parse_aws(rest: &str) -> Result<Grant, String> {
+    let (service, region) = rest.split_once(':').ok_or("expected aws:SERVICE:REGION, as in aws:ec2:us-east-1 (REGION may be *)")?;
+    let name_ok = |text: &str| {
+        !text.is_empty()
+            && text.len() <= 64
+            && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+    };
+    if !name_ok(service) {
+        return Err(format!("bad service \"{service}\"; expected a lowercase name such as ec2 or autoscaling"));
+    }
+    let region = match region {
+        "*" => None,
+        r if name_ok(r) => Some(r.to_string()),
+        r => return Err(format!("bad region \"{r}\"; expected a lowercase name such as us-east-1, or *")),
+    };
+    Ok(Grant::Aws { service: service.to_string(), region })
+}
+
 impl HostPattern {
     pub fn matches(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
@@ -378,6 +405,8 @@ mod tests {
             "param:/app/dev/*",
             "param:/app/dev/db-host",
             "env:HTTPS_PROXY",
+            "aws:ec2:us-east-1",
+            "aws:autoscaling:*",
         ] {
             assert_eq!(ok(text).to_string(), text);
         }
@@ -406,6 +435,12 @@ mod tests {
         assert!(err("net:anything").contains("unknown kind"));
         assert!(err("nothing").contains("KIND:VALUE"));
         assert!(err("env:A\nB").contains("control character"));
+        assert!(err("aws:ec2").contains("aws:SERVICE:REGION"));
+        assert!(err("aws:EC2:us-east-1").contains("bad service"));
+        assert!(err("aws::us-east-1").contains("bad service"));
+        assert!(err("aws:ec2:us east").contains("bad region"));
+        assert!(err("aws:ec2:us-*").contains("bad region"));
+        assert!(err(&format!("aws:ec2:{}", "a".repeat(65))).contains("bad region"));
         assert!(err(&format!("env:{}", "A".repeat(5000))).contains("longer than"));
     }
 

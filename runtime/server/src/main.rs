@@ -3,6 +3,7 @@
 mod api;
 mod associations;
 mod bench;
+mod bench_cloud;
 mod bench_events;
 mod bench_fleet;
 mod bench_inventory;
@@ -13,8 +14,10 @@ mod bench_plugins;
 mod bench_schedules;
 mod bench_sessions;
 mod cli;
+mod cloud;
 mod events;
 mod http_serve;
+mod opsitem_action;
 mod output;
 mod packages;
 mod params;

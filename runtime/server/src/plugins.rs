@@ -1,6 +1,7 @@
 //! Plugins in the control plane: the built-in plugins kept installed, the
 //! routes from action names to installed plugin versions, and the action
-//! dispatcher that runs a plugin step in the plugin host (beside `bosun:echo`).
+//! dispatcher that runs a plugin step in the plugin host (beside `bosun:echo`
+//! and `bosun:createOpsItem`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +15,8 @@ use bosun_plugin_host::{CallError, Grant, HostConfig, HostKind, Limits, Manifest
 use bosun_plugin_manifest::PluginKind;
 use bosun_protocol::agent::PluginRef;
 use bosun_store::{InstalledPlugin, NewPlugin, Store};
+
+use crate::opsitem_action::CREATE_OPSITEM;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
@@ -132,6 +135,8 @@ pub struct PluginDispatcher {
     routes: RwLock<HashMap<String, Route>>,
     host: OnceLock<Result<Arc<PluginHost>, String>>,
     loaded: Mutex<HashMap<(String, String), Loaded>>,
+    /// Endpoints and credentials of the calls the host signs.
+    cloud: Arc<dyn bosun_plugin_host::CloudAccess>,
 }
 
 /// A plugin version in the host, with the installed record it was loaded from.
@@ -158,7 +163,20 @@ pub fn routes_of(store: &Store) -> Result<HashMap<String, Route>, String> {
 impl PluginDispatcher {
     pub fn new(store: Arc<Store>, data_dir: &Path) -> Result<PluginDispatcher, String> {
         let routes = RwLock::new(routes_of(&store)?);
-        Ok(PluginDispatcher { store, data_dir: data_dir.to_path_buf(), routes, host: OnceLock::new(), loaded: Mutex::new(HashMap::new()) })
+        Ok(PluginDispatcher {
+            store,
+            data_dir: data_dir.to_path_buf(),
+            routes,
+            host: OnceLock::new(),
+            loaded: Mutex::new(HashMap::new()),
+            cloud: Arc::new(bosun_plugin_host::NoCloud),
+        })
+    }
+
+    /// Signs cloud calls with `cloud` (before the first plugin call).
+    pub fn with_cloud(mut self, cloud: Arc<dyn bosun_plugin_host::CloudAccess>) -> Self {
+        self.cloud = cloud;
+        self
     }
 
     /// The route of an action, reloading the routes once when it has none.
@@ -184,6 +202,7 @@ impl PluginDispatcher {
             .get_or_init(|| {
                 let mut config = HostConfig::new(HostKind::Server);
                 config.cache_dir = Some(cache_dir(&self.data_dir));
+                config.cloud = self.cloud.clone();
                 PluginHost::new(config).map(Arc::new).map_err(|e| e.to_string())
             })
             .clone()
@@ -234,7 +253,7 @@ impl ActionDispatcher for PluginDispatcher {
     fn availability(&self, action: &str) -> Availability {
         // Built-in plugins count even in a store that has not loaded them yet:
         // every command that runs executions loads them first.
-        if action == ECHO || is_builtin_action(action) || self.route(action).is_some() {
+        if action == ECHO || action == CREATE_OPSITEM || is_builtin_action(action) || self.route(action).is_some() {
             Availability::Available
         } else {
             Availability::NotAvailable
@@ -242,12 +261,15 @@ impl ActionDispatcher for PluginDispatcher {
     }
 
     fn is_idempotent(&self, action: &str) -> bool {
-        action == ECHO || self.route(action).is_some_and(|r| r.idempotent)
+        action == ECHO || action == CREATE_OPSITEM || self.route(action).is_some_and(|r| r.idempotent)
     }
 
     async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError> {
         if call.action == ECHO {
             return Echo::echo(&call.inputs);
+        }
+        if call.action == CREATE_OPSITEM {
+            return crate::opsitem_action::create(&self.store, &call).await;
         }
         let route = self.route(&call.action).ok_or_else(|| ActionError::NotAvailable(call.action.clone()))?;
         let plugin = self.plugin(&route).await?;

@@ -205,6 +205,8 @@ pub struct Context {
 pub fn init_logging(cli: &Cli) {
     let default = if matches!(cli.command, Command::Dev(_) | Command::Server(_)) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The SigV4 signer traces the requests it signs, with the access key id: never shown.
+    let filter = filter.add_directive("aws_sigv4=off".parse().expect("a constant directive"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),
@@ -280,8 +282,9 @@ pub fn open_store_with_builtins(dir: &Path, durability: Durability) -> Result<Ar
 /// An engine over a store, running control flow, `bosun:echo`, the installed plugins
 /// and, given a Run Command service, `aws:runCommand`.
 pub fn engine(store: &Arc<Store>, data_dir: &Path, run_command: Option<Arc<RunCommand>>) -> Result<Arc<Engine>, CliError> {
-    let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?;
     let parameters = crate::params::Parameters::new(store.clone(), crate::params::key::configured(data_dir)?);
+    let cloud = crate::cloud::access(data_dir, parameters.clone()).map_err(CliError::failed)?;
+    let plugins = crate::plugins::PluginDispatcher::new(store.clone(), data_dir).map_err(CliError::failed)?.with_cloud(cloud);
     if let Some(run_command) = &run_command {
         run_command.set_parameters(parameters.clone());
     }

@@ -1,0 +1,282 @@
+//! `aws:changeInstanceState` and `aws:createImage`: EC2 calls followed by a
+//! wait for the state they lead to. Instance changes go in batches of
+//! `MaxConcurrency` and stop past `MaxErrors` (SSM's rate-control syntax).
+
+use bosun_plugin_sdk::{Host, PluginError};
+use bosun_protocol::rate::Limit;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::{api, wait};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    Running,
+    Stopped,
+    Terminated,
+}
+
+impl DesiredState {
+    fn name(self) -> &'static str {
+        match self {
+            DesiredState::Running => "running",
+            DesiredState::Stopped => "stopped",
+            DesiredState::Terminated => "terminated",
+        }
+    }
+
+    fn api(self) -> &'static str {
+        match self {
+            DesiredState::Running => "StartInstances",
+            DesiredState::Stopped => "StopInstances",
+            DesiredState::Terminated => "TerminateInstances",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ChangeInput {
+    pub instance_ids: Vec<String>,
+    pub desired_state: DesiredState,
+    #[serde(default)]
+    pub check_state_only: bool,
+    #[serde(default)]
+    pub force: bool,
+    /// How many instances change at once (`N` or `N%`); all by default.
+    pub max_concurrency: Option<String>,
+    /// How many instances may fail before no new batch starts; 0 by default.
+    pub max_errors: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeOutput {
+    pub succeeded_instance_ids: Vec<String>,
+    pub failed_instance_ids: Vec<String>,
+}
+
+/// The largest instance list one step takes.
+const MAX_INSTANCES: usize = 1000;
+
+fn limit(text: Option<&str>, default: Limit, name: &str) -> Result<Limit, PluginError> {
+    text.map_or(Ok(default), |t| Limit::parse(t).map_err(|e| PluginError::invalid_input(format!("{name}: {e}"))))
+}
+
+pub fn change_instance_state(input: ChangeInput, host: &Host) -> Result<ChangeOutput, PluginError> {
+    if input.instance_ids.is_empty() || input.instance_ids.len() > MAX_INSTANCES {
+        return Err(PluginError::invalid_input(format!("InstanceIds must hold 1 to {MAX_INSTANCES} instance ids")));
+    }
+    let total = input.instance_ids.len();
+    let batch = limit(input.max_concurrency.as_deref(), Limit::Percent(100), "MaxConcurrency")?.concurrency(total);
+    let tolerated = limit(input.max_errors.as_deref(), Limit::DEFAULT_ERRORS, "MaxErrors")?.errors(total);
+    let mut output = ChangeOutput { succeeded_instance_ids: Vec::new(), failed_instance_ids: Vec::new() };
+    let mut reasons = Vec::new();
+    for ids in input.instance_ids.chunks(batch) {
+        if output.failed_instance_ids.len() > tolerated {
+            break;
+        }
+        let mut changing = Vec::new();
+        if input.check_state_only {
+            changing.extend(ids.iter().cloned());
+        } else {
+            for (id, result) in request_change(host, &input, ids) {
+                match result {
+                    Ok(()) => changing.push(id),
+                    Err(e) => {
+                        reasons.push(format!("{id}: {}", e.message()));
+                        output.failed_instance_ids.push(id);
+                    }
+                }
+            }
+        }
+        for (id, result) in wait_for_state(host, &changing, input.desired_state) {
+            match result {
+                Ok(()) => output.succeeded_instance_ids.push(id),
+                Err(why) => {
+                    reasons.push(format!("{id}: {why}"));
+                    output.failed_instance_ids.push(id);
+                }
+            }
+        }
+    }
+    if output.failed_instance_ids.len() > tolerated {
+        let skipped = total - output.succeeded_instance_ids.len() - output.failed_instance_ids.len();
+        return Err(PluginError::failed(format!(
+            "{} of {total} instances did not reach {} (MaxErrors allows {tolerated}){}: {}",
+            output.failed_instance_ids.len(),
+            input.desired_state.name(),
+            if skipped > 0 { format!("; {skipped} were not tried") } else { String::new() },
+            reasons.join("; ")
+        )));
+    }
+    Ok(output)
+}
+
+/// Asks for the change of a batch; when the call for the whole batch fails,
+/// each instance is asked alone, so one bad id fails only itself.
+fn request_change(host: &Host, input: &ChangeInput, ids: &[String]) -> Vec<(String, Result<(), PluginError>)> {
+    let call = |ids: &[String]| {
+        let mut params = Map::new();
+        params.insert("InstanceIds".into(), json!(ids));
+        if input.force && input.desired_state == DesiredState::Stopped {
+            params.insert("Force".into(), json!(true));
+        }
+        api::call(host, "ec2", input.desired_state.api(), &params).map(|_| ())
+    };
+    match call(ids) {
+        Ok(()) => ids.iter().map(|id| (id.clone(), Ok(()))).collect(),
+        Err(e) if ids.len() == 1 => vec![(ids[0].clone(), Err(e))],
+        Err(_) => ids.iter().map(|id| (id.clone(), call(std::slice::from_ref(id)))).collect(),
+    }
+}
+
+/// Waits until every instance is in `desired`; one that ends up terminated
+/// when it should not, or disappears, fails.
+fn wait_for_state(host: &Host, ids: &[String], desired: DesiredState) -> Vec<(String, Result<(), String>)> {
+    let mut done: Vec<(String, Result<(), String>)> = Vec::new();
+    let mut pending: Vec<String> = ids.to_vec();
+    let waited = wait::until(host, &format!("instances to be {}", desired.name()), || {
+        if pending.is_empty() {
+            return Ok(Some(()));
+        }
+        let answer = api::call(host, "ec2", "DescribeInstances", &Map::from_iter([("InstanceIds".to_string(), json!(pending))]))?;
+        let states = instance_states(&Value::Object(answer));
+        pending.retain(|id| match states.iter().find(|(i, _)| i == id).map(|(_, s)| s.as_str()) {
+            Some(state) if state == desired.name() => {
+                done.push((id.clone(), Ok(())));
+                false
+            }
+            Some("terminated") => {
+                done.push((id.clone(), Err(format!("the instance is terminated, not {}", desired.name()))));
+                false
+            }
+            Some(_) => true,
+            None => {
+                done.push((id.clone(), Err("the instance is not found".into())));
+                false
+            }
+        });
+        Ok(pending.is_empty().then_some(()))
+    });
+    if let Err(e) = waited {
+        done.extend(pending.into_iter().map(|id| (id, Err(e.message().to_string()))));
+    }
+    done
+}
+
+/// (instance id, state name) of every instance in a DescribeInstances answer.
+fn instance_states(answer: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for reservation in answer["Reservations"].as_array().into_iter().flatten() {
+        for instance in reservation["Instances"].as_array().into_iter().flatten() {
+            if let (Some(id), Some(state)) = (instance["InstanceId"].as_str(), instance["State"]["Name"].as_str()) {
+                out.push((id.to_string(), state.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ImageInput {
+    pub instance_id: String,
+    pub image_name: String,
+    pub image_description: Option<String>,
+    #[serde(default)]
+    pub no_reboot: bool,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageOutput {
+    pub image_id: String,
+    pub image_state: String,
+}
+
+pub fn create_image(input: ImageInput, host: &Host) -> Result<ImageOutput, PluginError> {
+    let mut params = Map::new();
+    params.insert("InstanceId".into(), json!(input.instance_id));
+    params.insert("Name".into(), json!(input.image_name));
+    if let Some(description) = &input.image_description {
+        params.insert("Description".into(), json!(description));
+    }
+    params.insert("NoReboot".into(), json!(input.no_reboot));
+    let created = api::call(host, "ec2", "CreateImage", &params)?;
+    let image_id = created
+        .get("ImageId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| PluginError::failed("ec2 CreateImage answered without an ImageId"))?
+        .to_string();
+    let state = wait::until(host, &format!("image {image_id} to be available"), || {
+        let answer = api::call(host, "ec2", "DescribeImages", &Map::from_iter([("ImageIds".to_string(), json!([image_id]))]))?;
+        let state = answer["Images"][0]["State"].as_str().unwrap_or_default().to_string();
+        match state.as_str() {
+            "available" => Ok(Some(state)),
+            "failed" | "invalid" | "deregistered" | "error" => Err(PluginError::failed(format!("image {image_id} is {state}"))),
+            _ => Ok(None),
+        }
+    })?;
+    Ok(ImageOutput { image_id, image_state: state })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_plugin_sdk::HttpResponse;
+    use bosun_plugin_sdk::testing::TestHost;
+
+    fn input(v: Value) -> ChangeInput {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn states_come_from_every_reservation() {
+        let answer = json!({"Reservations": [
+            {"Instances": [{"InstanceId": "i-1", "State": {"Name": "running"}}]},
+            {"Instances": [{"InstanceId": "i-2", "State": {"Name": "stopped"}}, {"InstanceId": "i-3"}]},
+        ]});
+        assert_eq!(instance_states(&answer), vec![("i-1".into(), "running".into()), ("i-2".into(), "stopped".into())]);
+    }
+
+    #[test]
+    fn check_state_only_asks_for_no_change() {
+        let describe = r#"<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId><instanceState><name>stopped</name></instanceState></item></instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
+        let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(200, describe)).build();
+        let out =
+            change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "stopped", "CheckStateOnly": true})), &test.host())
+                .unwrap();
+        assert_eq!(out.succeeded_instance_ids, vec!["i-1".to_string()]);
+        let bodies: Vec<String> = test.http_requests().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+        assert!(bodies.iter().all(|b| b.starts_with("Action=DescribeInstances")), "{bodies:?}");
+    }
+
+    #[test]
+    fn errors_past_the_threshold_fail_the_step() {
+        let error = "<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>nope</Message></Error></Errors></Response>";
+        let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(400, error)).build();
+        let e = change_instance_state(
+            input(json!({"InstanceIds": ["i-1", "i-2", "i-3"], "DesiredState": "running", "MaxConcurrency": "1", "MaxErrors": "1"})),
+            &test.host(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message().starts_with("2 of 3 instances did not reach running (MaxErrors allows 1); 1 were not tried"),
+            "{}",
+            e.message()
+        );
+        assert!(e.message().contains("i-1: ec2 StartInstances failed: InvalidInstanceID.NotFound: nope"), "{}", e.message());
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        let host = TestHost::new().host();
+        assert!(change_instance_state(input(json!({"InstanceIds": [], "DesiredState": "running"})), &host).is_err());
+        let e = change_instance_state(input(json!({"InstanceIds": ["i-1"], "DesiredState": "running", "MaxErrors": "lots"})), &host)
+            .unwrap_err();
+        assert!(e.message().starts_with("MaxErrors:"), "{}", e.message());
+        assert!(serde_json::from_value::<ChangeInput>(json!({"InstanceIds": ["i-1"], "DesiredState": "rebooted"})).is_err());
+    }
+}
