@@ -15,11 +15,12 @@ const BUILTIN: &[&str] = &[
     "plugins/inventory-network",
     "plugins/inventory-files",
     "plugins/inventory-custom",
+    "plugins/patch-baseline",
 ];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];
 /// What every plugin build reads besides its own crate.
-const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock"];
+const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock", "runtime/patching", "runtime/debversion"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -26,6 +26,7 @@ static BUILTIN: &[BuiltinPlugin] = &[
     builtin!("inventory-network"),
     builtin!("inventory-files"),
     builtin!("inventory-custom"),
+    builtin!("patch-baseline"),
 ];
 
 /// Every built-in plugin.
