@@ -10,6 +10,7 @@ pub mod events;
 pub mod fleet;
 pub mod inventory;
 pub mod params;
+pub mod patch;
 pub mod rate;
 pub mod session;
 pub mod status;

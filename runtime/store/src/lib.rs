@@ -14,6 +14,7 @@ mod fleet;
 mod housekeeping;
 pub mod inventory;
 pub mod params;
+pub mod patches;
 mod plugins;
 mod schema;
 pub mod sessions;

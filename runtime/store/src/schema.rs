@@ -214,6 +214,7 @@ const PARTS: &[&str] = &[
     crate::windows::SCHEMA,
     crate::inventory::SCHEMA,
     crate::sessions::SCHEMA,
+    crate::patches::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
