@@ -13,6 +13,7 @@ mod inventory;
 mod local;
 mod module_docs;
 mod params;
+mod patch;
 mod plugins;
 mod read_only;
 mod run_command;

@@ -22,6 +22,7 @@ pub mod mw;
 pub mod node;
 pub mod opsitem;
 pub mod param;
+pub mod patch;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
@@ -139,6 +140,9 @@ pub enum Command {
     /// Inventory: enable gathering on nodes, query, summarise, show and export it (through the API).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// Patch Manager: baselines, patch groups, compliance and its export (through the API).
+    #[command(subcommand)]
+    Patch(patch::PatchCommand),
     /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
     #[command(subcommand)]
     Mw(mw::MwCommand),
@@ -241,6 +245,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Schedule(command) => schedule::run(command),
         Command::Mw(command) => block_on(mw::run(&ctx, command)),
         Command::Inventory(command) => block_on(inventory::run(&ctx, command)),
+        Command::Patch(command) => block_on(patch::run(&ctx, command)),
         Command::Session(command) => block_on(session::run(&ctx, command)),
     }
 }

@@ -15,8 +15,11 @@ use bosun_store::{NewCommand, Store};
 use serde_json::{Map, Value};
 
 /// SSM document names and the built-in documents that implement them.
-pub const SSM_EQUIVALENTS: &[(&str, &str)] =
-    &[("AWS-RunShellScript", "Bosun-RunShellScript"), ("AWS-GatherSoftwareInventory", "Bosun-GatherSoftwareInventory")];
+pub const SSM_EQUIVALENTS: &[(&str, &str)] = &[
+    ("AWS-RunShellScript", "Bosun-RunShellScript"),
+    ("AWS-GatherSoftwareInventory", "Bosun-GatherSoftwareInventory"),
+    ("AWS-RunPatchBaseline", "Bosun-RunPatchBaseline"),
+];
 
 /// The longest execution timeout, as SSM allows (48 hours).
 pub const MAX_TIMEOUT_SECONDS: u64 = 172_800;
