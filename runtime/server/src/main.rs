@@ -16,6 +16,7 @@ mod events;
 mod http_serve;
 mod output;
 mod params;
+mod patches;
 mod plugins;
 mod run_command;
 mod runbooks;

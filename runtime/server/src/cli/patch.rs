@@ -379,10 +379,10 @@ mod tests {
         let file = dir.path().join("b.json");
         std::fs::write(&file, r#"{"Name": "web", "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {}, "ApproveAfterDays": 999}]}}"#)
             .unwrap();
-        let e = read_baseline(&file).unwrap_err().to_string();
+        let e = read_baseline(&file).unwrap_err().message;
         assert!(e.contains("ApproveAfterDays"), "{e}");
         std::fs::write(&file, vec![b' '; MAX_BASELINE_BYTES + 1]).unwrap();
-        assert!(read_baseline(&file).unwrap_err().to_string().contains("at most"));
+        assert!(read_baseline(&file).unwrap_err().message.contains("at most"));
         std::fs::write(&file, r#"{"Name": "web", "OperatingSystem": "UBUNTU"}"#).unwrap();
         assert_eq!(read_baseline(&file).unwrap()["OperatingSystem"], "UBUNTU");
     }
