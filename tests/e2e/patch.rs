@@ -149,3 +149,49 @@ fn hostile_baselines_reports_and_callers_are_refused() {
 fn server_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
 }
+
+#[test]
+fn a_patch_policy_is_an_association_and_a_maintenance_window() {
+    let server = FleetServer::start(&[]);
+    let create = |name: &str, install: &str| {
+        server.cli(&[
+            "patch",
+            "policy",
+            "create",
+            name,
+            "--targets",
+            "tag:Role=web",
+            "--scan-schedule",
+            "rate(12 hours)",
+            "--install-schedule",
+            install,
+            "--max-concurrency",
+            "10%",
+            "--max-errors",
+            "1",
+            "--reboot-option",
+            "NoReboot",
+            "--output",
+            "json",
+        ])
+    };
+    let made = create("weekly", "cron(0 3 ? * SUN *)");
+    made.expect_code(0);
+    let made = made.json();
+    assert_eq!(made["scanAssociation"]["definition"]["parameters"]["Operation"], "Scan");
+    assert_eq!(made["scanAssociation"]["definition"]["maxConcurrency"], "10%");
+    assert_eq!(made["installWindow"]["task"]["task"]["parameters"], json!({"Operation": "Install", "RebootOption": "NoReboot"}), "{made}");
+    assert_eq!(made["installWindow"]["task"]["task"]["maxErrors"], "1");
+    json_of(server.get("/v1/associations/weekly-scan", Some(&server.token)), StatusCode::OK);
+    json_of(server.get("/v1/windows/weekly-install", Some(&server.token)), StatusCode::OK);
+
+    // A bad install schedule leaves nothing half made.
+    let bad = create("broken", "every sunday");
+    assert_ne!(bad.code, 0);
+    assert_eq!(server.get("/v1/associations/broken-scan", Some(&server.token)).status(), StatusCode::NOT_FOUND);
+
+    server.cli(&["patch", "policy", "delete", "weekly"]).expect_code(0);
+    assert_eq!(server.get("/v1/associations/weekly-scan", Some(&server.token)).status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.get("/v1/windows/weekly-install", Some(&server.token)).status(), StatusCode::NOT_FOUND);
+    assert_ne!(server.cli(&["patch", "policy", "delete", "weekly"]).code, 0);
+}

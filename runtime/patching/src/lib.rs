@@ -11,6 +11,7 @@ pub mod names;
 pub mod report;
 pub mod scan;
 pub mod stanza;
+pub mod synthetic;
 
 pub use baseline::{BaselineSpec, ComplianceLevel, OperatingSystem, RejectedPatchesAction};
 pub use report::{ComplianceStatus, PatchEntry, PatchState, Report, Snapshot};

@@ -23,6 +23,7 @@ pub mod node;
 pub mod opsitem;
 pub mod param;
 pub mod patch;
+pub mod patch_policy;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;

@@ -1,7 +1,8 @@
 //! `bosun patch`: Patch Manager through the API. Baselines (create and update
 //! from AWS's baseline JSON, list, show, delete, set-default), patch groups
 //! (register, deregister, list, the group tag key), each node's compliance, the
-//! fleet summary, and an export of every patch as JSON Lines or CSV.
+//! fleet summary, an export of every patch as JSON Lines or CSV, and patch
+//! policies (`patch_policy.rs`).
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ pub enum PatchCommand {
         #[command(flatten)]
         output: OutputArg,
     },
+    /// Patch policies: a scan schedule (State Manager) and an install window (Maintenance Windows).
+    #[command(subcommand)]
+    Policy(super::patch_policy::PolicyCommand),
     /// Every patch of every node on stdout, as JSON Lines or CSV.
     Export {
         #[arg(long)]
@@ -237,6 +241,7 @@ pub async fn run(ctx: &Context, command: PatchCommand) -> Result<ExitCode, CliEr
             let summary: PatchSummary = client.get(&format!("/v1/patch/compliance/summary{query}")).await?;
             show(&output, as_json(&summary), &|| print_summary(&summary));
         }
+        PatchCommand::Policy(command) => super::patch_policy::run(&client, command).await?,
         PatchCommand::Export { group, format } => {
             let query = group.map(|g| format!("?group={}", segment(&g))).unwrap_or_default();
             let path = format!("/v1/patch/compliance/export{query}");

@@ -1,12 +1,11 @@
 //! `bosun bench patch`: a scan of a node with about 2,000 installed packages
-//! against a full-size Debian archive (synthetic `Packages` lists and a dpkg
-//! status database of realistic stanzas, written to a temporary root), run
+//! against a full-size Debian archive (`bosun_patching::synthetic`: `Packages`
+//! lists and a dpkg status database of realistic stanzas, written to a
+//! temporary root), run
 //! natively with `bosun-patching` and inside the plugin sandbox with the
 //! built-in `patch-baseline` plugin; prints time and peak memory of each and
 //! the sandbox's overhead. A measurement, not a test.
 
-use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bosun_patching::baseline::{OperatingSystem, predefined};
@@ -40,68 +39,17 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
-/// A version of package `i` in the main archive; installed packages run one behind for every seventh.
-fn main_version(i: u64) -> String {
-    format!("{}.{}.{}-{}+deb12u1", 1 + i % 5, i % 13, i % 7, 1 + i % 4)
-}
-
-fn stanza(out: &mut impl Write, i: u64, version: &str, extra: &str) -> std::io::Result<()> {
-    let priority = ["required", "important", "standard", "optional", "extra"][(i % 5) as usize];
-    let section = ["libs", "utils", "net", "admin", "devel", "python", "perl", "web"][(i % 8) as usize];
-    writeln!(out, "Package: pkg-{i:06}")?;
-    write!(out, "{extra}")?;
-    writeln!(out, "Source: src-{:06}\nVersion: {version}\nInstalled-Size: {}", i / 3, 100 + i % 9000)?;
-    writeln!(out, "Maintainer: Debian Maintainers <maintainers-{}@lists.debian.org>\nArchitecture: amd64", i % 97)?;
-    writeln!(out, "Depends: libc6 (>= 2.34), pkg-{:06} (>= 1.0), libssl3 (>= 3.0.0)", (i * 7) % 60_000)?;
-    writeln!(out, "Description: synthetic package {i} standing in for a real one")?;
-    writeln!(out, " A long description, as real packages have, spread over several lines")?;
-    writeln!(out, " so that the lists have the size of Debian's own: the scan must skip")?;
-    writeln!(out, " the fields it does not need without holding them.")?;
-    writeln!(out, "Homepage: https://example.org/pkg-{i}\nSection: {section}\nPriority: {priority}")
-}
-
-/// Writes the root: the status database, the main and security lists, their release files.
-fn write_root(root: &Path, args: &PatchArgs) -> std::io::Result<(u64, u64)> {
-    let lists = root.join("var/lib/apt/lists");
-    std::fs::create_dir_all(&lists)?;
-    std::fs::create_dir_all(root.join("var/lib/dpkg"))?;
-    std::fs::write(lists.join("deb.debian.org_debian_dists_bookworm_InRelease"), "Origin: Debian\nLabel: Debian\nSuite: oldstable\nDate: Sat, 10 Jan 2026 10:00:00 UTC\n")?;
-    std::fs::write(
-        lists.join("deb.debian.org_debian-security_dists_bookworm-security_InRelease"),
-        "Origin: Debian\nLabel: Debian-Security\nSuite: oldstable-security\nDate: Sat, 16 May 2026 09:43:24 UTC\n",
-    )?;
-    let step = (args.available / args.installed).max(1);
-    let is_installed = |i: u64| i % step == 0 && i / step < args.installed;
-    let main_path = lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages");
-    let mut main = std::io::BufWriter::new(std::fs::File::create(&main_path)?);
-    let security_path = lists.join("deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages");
-    let mut security = std::io::BufWriter::new(std::fs::File::create(&security_path)?);
-    let mut status = std::io::BufWriter::new(std::fs::File::create(root.join("var/lib/dpkg/status"))?);
-    let fields = "Filename: pool/main/p/pkg/pkg_1.0_amd64.deb\nSize: 123456\nMD5sum: 0123456789abcdef0123456789abcdef\nSHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
-    for i in 0..args.available {
-        stanza(&mut main, i, &main_version(i), "")?;
-        writeln!(main, "{fields}")?;
-        if i % 30 == 0 {
-            stanza(&mut security, i, &main_version(i).replace("deb12u1", "deb12u2"), "")?;
-            writeln!(security, "{fields}")?;
-        }
-        if is_installed(i) {
-            let version = if i % 7 == 0 { main_version(i).replace("+deb12u1", "") } else { main_version(i) };
-            stanza(&mut status, i, &version, "Status: install ok installed\n")?;
-            writeln!(status)?;
-        }
-    }
-    main.flush()?;
-    security.flush()?;
-    status.flush()?;
-    Ok((std::fs::metadata(&main_path)?.len(), std::fs::metadata(&security_path)?.len()))
-}
-
 /// The process's peak resident memory (VmHWM) and current (VmRSS), in bytes.
 fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
@@ -109,7 +57,8 @@ fn memory() -> (u64, u64) {
 pub async fn run(args: &PatchArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root = dir.path().join("root");
-    let (main_bytes, security_bytes) = write_root(&root, args).map_err(|e| format!("writing the synthetic root: {e}"))?;
+    let (main_bytes, security_bytes) = bosun_patching::synthetic::write_root(&root, args.installed, args.available)
+        .map_err(|e| format!("writing the synthetic root: {e}"))?;
     let snapshot = Snapshot {
         baseline_id: OperatingSystem::Debian.predefined_baseline().into(),
         product: "Debian12".into(),
@@ -154,7 +103,11 @@ pub async fn run(args: &PatchArgs) -> Result<(), String> {
     row("sandbox peak memory (linear memory)", mib(linear as u64), "");
     row("sandbox / native time", format!("{:.2}x", wall.as_secs_f64() / native.as_secs_f64()), "");
     row("installed packages", native_report.patches.len().to_string(), "");
-    row("missing patches (native / sandbox)", format!("{} / {}", native_report.missing_count, sandbox_report["MissingCount"]), "must agree");
+    row(
+        "missing patches (native / sandbox)",
+        format!("{} / {}", native_report.missing_count, sandbox_report["MissingCount"]),
+        "must agree",
+    );
     if sandbox_report["MissingCount"] != native_report.missing_count {
         return Err("the sandboxed and native scans disagree".into());
     }

@@ -58,7 +58,16 @@ async fn install_upgrades_an_isolated_root_through_apt_get() {
     let host_status = file_hash("/var/lib/dpkg/status");
     let work = tempfile::tempdir().unwrap();
     let (repo, root) = (work.path().join("repo"), work.path().join("root"));
-    for dir in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "etc/apt/preferences.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/log", "run"] {
+    for dir in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+        "etc/apt/preferences.d",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/log",
+        "run",
+    ] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
     std::fs::create_dir_all(&repo).unwrap();
@@ -68,7 +77,11 @@ async fn install_upgrades_an_isolated_root_through_apt_get() {
     std::fs::write(repo.join("Packages"), newer).unwrap();
 
     let log = format!("--log={}/var/log/dpkg.log", root.display());
-    run(Command::new("dpkg").arg(format!("--root={}", root.display())).arg(&log).arg("-i").arg(repo.join(format!("{PACKAGE}_1.0_all.deb"))));
+    run(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .arg(&log)
+        .arg("-i")
+        .arg(repo.join(format!("{PACKAGE}_1.0_all.deb"))));
     assert_eq!(installed_version(&root).as_deref(), Some("1.0"));
     std::fs::write(root.join("etc/apt/sources.list"), format!("deb [trusted=yes] file:{} ./\n", repo.display())).unwrap();
     let dir = format!("Dir={}", root.display());
