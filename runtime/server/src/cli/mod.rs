@@ -391,9 +391,13 @@ mod tests {
             ca_cert: None,
         };
         let (engine, _dir) = catalog_engine(&ctx).unwrap();
+        // Command documents run on nodes: the agent's actions and the built-in plugins' actions.
+        let nodes_dir = tempfile::tempdir().unwrap();
+        let nodes =
+            crate::run_command::send::NodeCatalog::of(&open_store_with_builtins(nodes_dir.path(), Durability::Normal).unwrap()).unwrap();
         for (name, file_name, text) in crate::runbooks::BUILTINS {
             if crate::runbooks::document_facts(file_name, text).unwrap().0 == "Command" {
-                let loaded = bosun_document::load(file_name, text, &crate::run_command::send::AgentCatalog);
+                let loaded = bosun_document::load(file_name, text, &nodes);
                 assert!(loaded.valid().is_some(), "{name}: {:?}", loaded.diagnostics);
                 continue;
             }
