@@ -144,6 +144,11 @@ fn hostile_baselines_reports_and_callers_are_refused() {
     }
     let (status, _) = post("/v1/agent/patch/compliance", Some(&token), &json!({"commandId": "c", "report": {}}));
     assert_eq!(status, StatusCode::UNAUTHORIZED, "an admin token is no node credential");
+
+    let doc = json_of(server.get("/v1/openapi.json", Some(&token)), StatusCode::OK);
+    for path in ["/v1/patch/baselines", "/v1/patch/baselines/{id}/default", "/v1/patch/compliance/export", "/v1/agent/patch/snapshot"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not in the OpenAPI document");
+    }
 }
 
 fn server_client() -> reqwest::blocking::Client {

@@ -58,10 +58,19 @@ impl std::fmt::Display for ListError {
     }
 }
 
-/// The `Packages` lists of a lists directory (sorted by name), and the
-/// release files beside them; list files in a format this reader does not
-/// know (`.xz`, `.zst`) are returned apart, to be reported.
-pub fn find_lists(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<String>), ListError> {
+/// What a lists directory holds.
+#[derive(Debug, Default)]
+pub struct Lists {
+    /// The `Packages` lists, sorted by name.
+    pub packages: Vec<PathBuf>,
+    /// The release files beside them.
+    pub releases: Vec<PathBuf>,
+    /// Lists in a format this reader does not know (`.xz`, `.zst`), to be reported.
+    pub unknown: Vec<String>,
+}
+
+/// The lists and release files of a lists directory.
+pub fn find_lists(dir: &Path) -> Result<Lists, ListError> {
     let entries = std::fs::read_dir(dir).map_err(|e| ListError::Io { path: dir.display().to_string(), message: e.to_string() })?;
     let (mut lists, mut releases, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
     for entry in entries.flatten() {
@@ -79,7 +88,7 @@ pub fn find_lists(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<String>
     }
     lists.sort();
     releases.sort();
-    Ok((lists, releases, unknown))
+    Ok(Lists { packages: lists, releases, unknown })
 }
 
 /// The archive a list belongs to: the release file whose name (without
@@ -209,7 +218,7 @@ mod tests {
             .unwrap();
         std::fs::write(dir.path().join("x_dists_y_main_binary-amd64_Packages.xz"), b"").unwrap();
 
-        let (lists, releases, unknown) = find_lists(dir.path()).unwrap();
+        let Lists { packages: lists, releases, unknown } = find_lists(dir.path()).unwrap();
         assert_eq!(lists.len(), 2);
         assert_eq!(unknown, ["x_dists_y_main_binary-amd64_Packages.xz"]);
         let sec = archive_of(&lists[0], &releases).unwrap();

@@ -411,7 +411,8 @@ mod tests {
     fn bad_baselines_name_the_field() {
         let mut base: Value = serde_json::from_str(AWS_BASELINE).unwrap();
         base.as_object_mut().unwrap().remove("Tags");
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|v| v["Name"] = "x".into()), "Name:"),
             (Box::new(|v| v["Name"] = "a b c".into()), "Name:"),
             (Box::new(|v| v["OperatingSystem"] = "WINDOWS".into()), "OperatingSystem"),

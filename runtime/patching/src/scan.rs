@@ -41,11 +41,11 @@ pub fn scan(root: &Path, snapshot: &Snapshot, now: DateTime<Utc>, options: &Scan
 
     let mut warnings = Vec::new();
     let lists_dir = root.join(LISTS_DIR);
-    let (lists, releases, unknown) = match apt::find_lists(&lists_dir) {
+    let apt::Lists { packages: lists, releases, unknown } = match apt::find_lists(&lists_dir) {
         Ok(found) => found,
         Err(e) => {
             warnings.push(format!("no package lists were read ({e}); run apt-get update"));
-            (Vec::new(), Vec::new(), Vec::new())
+            apt::Lists::default()
         }
     };
     for name in unknown {

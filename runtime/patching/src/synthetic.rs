@@ -42,7 +42,7 @@ pub fn write_root(root: &Path, installed: u64, available: u64) -> std::io::Resul
         "Origin: Debian\nLabel: Debian-Security\nSuite: oldstable-security\nDate: Sat, 16 May 2026 09:43:24 UTC\n",
     )?;
     let step = (available / installed).max(1);
-    let is_installed = |i: u64| i % step == 0 && i / step < installed;
+    let is_installed = |i: u64| i.is_multiple_of(step) && i / step < installed;
     let main_path = lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages");
     let mut main = std::io::BufWriter::new(std::fs::File::create(&main_path)?);
     let security_path = lists.join("deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages");
@@ -52,12 +52,12 @@ pub fn write_root(root: &Path, installed: u64, available: u64) -> std::io::Resul
     for i in 0..available {
         stanza(&mut main, i, &main_version(i), "")?;
         writeln!(main, "{fields}")?;
-        if i % 30 == 0 {
+        if i.is_multiple_of(30) {
             stanza(&mut security, i, &main_version(i).replace("deb12u1", "deb12u2"), "")?;
             writeln!(security, "{fields}")?;
         }
         if is_installed(i) {
-            let version = if i % 7 == 0 { main_version(i).replace("+deb12u1", "") } else { main_version(i) };
+            let version = if i.is_multiple_of(7) { main_version(i).replace("+deb12u1", "") } else { main_version(i) };
             stanza(&mut status, i, &version, "Status: install ok installed\n")?;
             writeln!(status)?;
         }

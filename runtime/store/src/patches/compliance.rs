@@ -16,6 +16,8 @@ use crate::{FleetError, NewEvent, Store, now, sql_error};
 pub const MAX_PATCHES_PER_NODE: usize = 100_000;
 /// Rows of one export page.
 pub const EXPORT_PAGE: usize = 5000;
+/// Where an export page ended: the last row's node id and index.
+pub type PatchCursor = (String, i64);
 const MAX_TEXT: usize = 512;
 
 fn check(report: &Report) -> Result<(), FleetError> {
@@ -218,7 +220,7 @@ impl Store {
         group: Option<&str>,
         after: Option<(&str, i64)>,
         limit: usize,
-    ) -> Result<(Vec<PatchRow>, Option<(String, i64)>), FleetError> {
+    ) -> Result<(Vec<PatchRow>, Option<PatchCursor>), FleetError> {
         let (after_node, after_idx) = after.unwrap_or(("", -1));
         Ok(self.fleet_read(|conn| {
             let mut rows = Vec::new();

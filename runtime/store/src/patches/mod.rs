@@ -11,7 +11,7 @@ mod compliance;
 mod groups;
 
 pub use baselines::MAX_BASELINES;
-pub use compliance::{EXPORT_PAGE, MAX_PATCHES_PER_NODE};
+pub use compliance::{EXPORT_PAGE, MAX_PATCHES_PER_NODE, PatchCursor};
 pub use groups::DEFAULT_GROUP_TAG_KEY;
 
 pub(crate) const SCHEMA: &str = "
