@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bosun_protocol::agent::{Heartbeat, InvocationReport, PluginArtifact, Poll, RegisterRequest, Registered, ReportAck, Work};
 use bosun_protocol::inventory::{PutInventory, PutInventoryResult};
+use bosun_protocol::patch::PutPatchCompliance;
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +104,18 @@ impl ControlPlane {
     /// Uploads the node's inventory.
     pub async fn put_inventory(&self, credential: &str, upload: &PutInventory) -> Result<PutInventoryResult, CallError> {
         self.call(&["v1", "agent", "inventory"], Some(credential), upload, CALL_TIMEOUT).await
+    }
+
+    /// The node's patch baseline snapshot, as the server resolves it now.
+    pub async fn patch_snapshot(&self, credential: &str) -> Result<serde_json::Value, CallError> {
+        let request = self.http.get(self.url(&["v1", "agent", "patch", "snapshot"])).bearer_auth(credential).timeout(CALL_TIMEOUT);
+        let response = self.finish(request).await?;
+        response.json().await.map_err(|e| CallError::Transient(format!("unreadable answer: {}", describe(&e))))
+    }
+
+    /// Uploads the report of an `aws:runPatchBaseline` step.
+    pub async fn put_patch_compliance(&self, credential: &str, upload: &PutPatchCompliance) -> Result<(), CallError> {
+        self.call_empty(&["v1", "agent", "patch", "compliance"], credential, upload).await
     }
 
     /// An installed plugin version for this agent's engine; without `bytes`, its grants and limits only.

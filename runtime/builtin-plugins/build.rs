@@ -17,11 +17,14 @@ const BUILTIN: &[&str] = &[
     "plugins/inventory-custom",
     "plugins/configure-package",
     "plugins/aws-api",
+    "plugins/patch-baseline",
 ];
 /// Built only with the `test-plugins` feature.
 const TEST_PLUGINS: &[&str] = &["tests/plugins/hostile"];
-/// What plugin builds read besides their own crates (`runtime/package`: configure-package's manifests and archives).
-const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock", "runtime/package"];
+/// What plugin builds read besides their own crates: the SDK and the ABI, and the
+/// libraries plugins share with the server (`runtime/package`: configure-package's
+/// manifests and archives; `runtime/patching` and `runtime/debversion`: the patch scan).
+const SHARED_INPUTS: &[&str] = &["sdk", "wit", "Cargo.toml", "Cargo.lock", "runtime/package", "runtime/patching", "runtime/debversion"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

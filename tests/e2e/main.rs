@@ -15,6 +15,7 @@ mod local;
 mod module_docs;
 mod packages;
 mod params;
+mod patch;
 mod plugins;
 mod read_only;
 mod run_command;

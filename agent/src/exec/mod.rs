@@ -9,6 +9,7 @@ mod inventory;
 mod nested;
 pub mod output;
 mod params;
+mod patch;
 pub mod plugin;
 mod precondition;
 pub mod process;
@@ -193,6 +194,7 @@ async fn run_step(ctx: &InvocationCtx<'_>, params: &DocParams, index: usize, ste
         "aws:downloadContent" => download::run(ctx, params, step).await,
         "aws:runDocument" => nested::run(ctx, params, step, depth).await,
         inventory::ACTION => inventory::run(ctx, params, step).await,
+        patch::ACTION => patch::run(ctx, params, step).await,
         other => match plugin::plugin_for(ctx, other) {
             Some(wanted) => plugin::run(ctx, params, step, wanted).await,
             None => StepOutcome::failed(

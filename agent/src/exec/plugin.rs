@@ -213,31 +213,43 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, step: &Step, wante
         Ok(other) => return StepOutcome::failed(step, format!("the inputs of a plugin step are a map, not {other}")),
         Err(e) => return StepOutcome::failed(step, format!("inputs: {}: {}", e.reference, e.message)),
     };
+    match call(ctx, access, step, wanted, &inputs).await {
+        Ok((outcome, grants)) => report(step, wanted, outcome, &grants),
+        Err(ended) => ended,
+    }
+}
+
+/// Calls the plugin's action with `inputs`, unless the invocation is cancelled or
+/// its deadline passes first; the outcome comes with the grants the plugin had.
+/// The error is the step's outcome when the call did not end normally.
+pub(super) async fn call(
+    ctx: &InvocationCtx<'_>,
+    access: &PluginAccess,
+    step: &Step,
+    wanted: &PluginRef,
+    inputs: &Value,
+) -> Result<(CallOutcome, Vec<String>), StepOutcome> {
     let work = async {
         let (host, plugin) = access.runner.plugin(access, wanted).await?;
         let grants: Vec<String> = plugin.grants.iter().map(ToString::to_string).collect();
         let link = ControlPlaneLink::new(access.control.server(), &access.credential, CONTROL_PLANE_PATHS)?;
-        Ok::<_, String>((host.call_linked(&plugin, &wanted.plugin_action, &inputs, Some(Arc::new(link))).await, grants))
+        Ok::<_, String>((host.call_linked(&plugin, &wanted.plugin_action, inputs, Some(Arc::new(link))).await, grants))
     };
-    let outcome = tokio::select! {
-        r = work => r,
-        () = ctx.cancel.cancelled() => return StepOutcome::new(step, InvocationStatus::Cancelled, Flow::Cancelled),
+    tokio::select! {
+        r = work => r.map_err(|message| StepOutcome::failed(step, message)),
+        () = ctx.cancel.cancelled() => Err(StepOutcome::new(step, InvocationStatus::Cancelled, Flow::Cancelled)),
         () = tokio::time::sleep_until(ctx.deadline) => {
             let mut o = StepOutcome::new(step, InvocationStatus::ExecutionTimedOut, Flow::Deadline);
             o.report.message = Some(format!("the command's execution timeout ran out while plugin {} ran", wanted.name));
-            return o;
+            Err(o)
         }
-    };
-    match outcome {
-        Ok((outcome, grants)) => report(step, wanted, outcome, &grants),
-        Err(message) => StepOutcome::failed(step, message),
     }
 }
 
 /// A call's outcome as a step report: the outputs as JSON on stdout, the
 /// plugin's log lines and its own output on stderr, denials in the message,
 /// with the grants the plugin had (a file outside them is simply not there for it).
-fn report(step: &Step, wanted: &PluginRef, outcome: CallOutcome, grants: &[String]) -> StepOutcome {
+pub(super) fn report(step: &Step, wanted: &PluginRef, outcome: CallOutcome, grants: &[String]) -> StepOutcome {
     let mut stderr = String::new();
     for line in &outcome.logs {
         stderr.push_str(&format!("[{}] {}", line.level.as_str(), line.message));

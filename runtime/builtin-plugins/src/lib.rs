@@ -28,6 +28,7 @@ static BUILTIN: &[BuiltinPlugin] = &[
     builtin!("inventory-custom"),
     builtin!("configure-package"),
     builtin!("aws-api"),
+    builtin!("patch-baseline"),
 ];
 
 /// Every built-in plugin.

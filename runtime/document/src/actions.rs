@@ -56,6 +56,7 @@ pub const SSM_ACTIONS: &[&str] = &[
     "aws:refreshAssociation",
     "aws:runDockerAction",
     "aws:runDocument",
+    "aws:runPatchBaseline",
     "aws:runPowerShellScript",
     "aws:runShellScript",
     "aws:softwareInventory",

@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod packages;
 pub mod params;
+pub mod patch;
 pub mod rate;
 pub mod session;
 pub mod status;

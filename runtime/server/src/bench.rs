@@ -11,8 +11,8 @@ use bosun_store::{Durability, Store, measure_commit_rate};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), events (pattern matching and webhook ingest), params (Parameter Store over HTTP), schedules (State Manager's scheduler), inventory (ingest and queries at fleet size), sessions (Session Manager's relay), packages (Distributor: upload, download, install through the plugin) or cloud (a plugin's signed cloud call against the raw HTTP round trip).
-    #[arg(value_parser = ["engine", "plugins", "fleet", "events", "params", "schedules", "inventory", "sessions", "packages", "cloud"], default_value = "engine")]
+    /// What to measure: engine, plugins (needs a build with `--features bench-plugins`), fleet (Run Command with simulated agents), events (pattern matching and webhook ingest), params (Parameter Store over HTTP), schedules (State Manager's scheduler), inventory (ingest and queries at fleet size), sessions (Session Manager's relay), packages (Distributor: upload, download, install through the plugin), cloud (a plugin's signed cloud call against the raw HTTP round trip) or patch (a Patch Manager scan, native and sandboxed).
+    #[arg(value_parser = ["engine", "plugins", "fleet", "events", "params", "schedules", "inventory", "sessions", "packages", "cloud", "patch"], default_value = "engine")]
     pub target: String,
     #[command(flatten)]
     pub fleet: crate::bench_fleet::FleetArgs,
@@ -30,6 +30,8 @@ pub struct BenchArgs {
     pub packages: crate::bench_packages::PackagesArgs,
     #[command(flatten)]
     pub cloud: crate::bench_cloud::CloudArgs,
+    #[command(flatten)]
+    pub patch: crate::patches::bench::PatchArgs,
     /// Plugin calls timed in each warm-call measurement.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub calls: u64,
@@ -75,6 +77,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
         if args.target == "inventory" {
             return runtime.block_on(crate::bench_inventory::run(&args.inventory));
+        }
+        if args.target == "patch" {
+            return runtime.block_on(crate::patches::bench::run(&args.patch));
         }
         if args.target == "sessions" {
             return runtime.block_on(crate::bench_sessions::run(&args.sessions, args.fleet.agent.clone()));

@@ -21,6 +21,7 @@ mod opsitem_action;
 mod output;
 mod packages;
 mod params;
+mod patches;
 mod plugins;
 mod run_command;
 mod runbooks;

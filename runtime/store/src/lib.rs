@@ -15,6 +15,7 @@ mod housekeeping;
 pub mod inventory;
 pub mod packages;
 pub mod params;
+pub mod patches;
 mod plugins;
 mod readers;
 mod schema;

@@ -215,6 +215,7 @@ const PARTS: &[&str] = &[
     crate::inventory::SCHEMA,
     crate::sessions::SCHEMA,
     crate::packages::SCHEMA,
+    crate::patches::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).

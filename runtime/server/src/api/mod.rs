@@ -27,6 +27,7 @@ mod nodes;
 mod opsitems;
 mod packages;
 mod params;
+mod patch;
 mod plugins;
 mod rules;
 mod sessions;
@@ -138,6 +139,8 @@ fn agent_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_packages::package_for_node))
         .routes(routes!(agent_packages::package_file))
         .merge(OpenApiRouter::new().routes(routes!(inventory::upload)).layer(DefaultBodyLimit::max(inventory::UPLOAD_BODY_LIMIT)))
+        .merge(OpenApiRouter::new().routes(routes!(patch::upload)).layer(DefaultBodyLimit::max(patch::UPLOAD_BODY_LIMIT)))
+        .routes(routes!(patch::snapshot))
         .routes(routes!(agent_sessions::stream))
 }
 
@@ -222,6 +225,15 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(inventory::summary))
         .routes(routes!(inventory::node))
         .routes(routes!(inventory::export))
+        .routes(routes!(patch::list_baselines, patch::create_baseline))
+        .routes(routes!(patch::get_baseline, patch::update_baseline, patch::delete_baseline))
+        .routes(routes!(patch::set_default))
+        .routes(routes!(patch::list_groups, patch::register_group))
+        .routes(routes!(patch::deregister_group))
+        .routes(routes!(patch::get_settings, patch::put_settings))
+        .routes(routes!(patch::compliance))
+        .routes(routes!(patch::summary))
+        .routes(routes!(patch::export))
         .routes(routes!(sessions::list_sessions, sessions::start_session))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::terminate_session))

@@ -23,6 +23,8 @@ pub mod node;
 pub mod opsitem;
 pub mod package;
 pub mod param;
+pub mod patch;
+pub mod patch_policy;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_trust;
@@ -140,6 +142,9 @@ pub enum Command {
     /// Inventory: enable gathering on nodes, query, summarise, show and export it (through the API).
     #[command(subcommand)]
     Inventory(inventory::InventoryCommand),
+    /// Patch Manager: baselines, patch groups, compliance and its export (through the API).
+    #[command(subcommand)]
+    Patch(patch::PatchCommand),
     /// Maintenance Windows: scheduled windows that run tasks by priority (through the API).
     #[command(subcommand)]
     Mw(mw::MwCommand),
@@ -247,6 +252,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Schedule(command) => schedule::run(command),
         Command::Mw(command) => block_on(mw::run(&ctx, command)),
         Command::Inventory(command) => block_on(inventory::run(&ctx, command)),
+        Command::Patch(command) => block_on(patch::run(&ctx, command)),
         Command::Session(command) => block_on(session::run(&ctx, command)),
         Command::Package(command) => block_on(package::run(&ctx, command)),
     }

@@ -19,6 +19,7 @@ pub const SSM_EQUIVALENTS: &[(&str, &str)] = &[
     ("AWS-RunShellScript", "Bosun-RunShellScript"),
     ("AWS-GatherSoftwareInventory", "Bosun-GatherSoftwareInventory"),
     ("AWS-ConfigureAWSPackage", "Bosun-ConfigurePackage"),
+    ("AWS-RunPatchBaseline", "Bosun-RunPatchBaseline"),
 ];
 
 /// The longest execution timeout, as SSM allows (48 hours).

@@ -7,6 +7,7 @@
 
 use std::cmp::Ordering;
 
+use bosun_debversion::compare as compare_versions;
 use bosun_protocol::inventory::{Entry, InventoryTypeSchema};
 
 use super::types::{DataType, attribute_type, clip};
@@ -116,76 +117,6 @@ impl Filter {
     pub fn name_prefix(filters: &[Filter]) -> Option<&str> {
         filters.iter().find(|f| f.key == "Name" && f.op == Op::BeginsWith).map(|f| f.value.as_str())
     }
-}
-
-/// Compares two versions as dpkg does: `[epoch:]upstream[-revision]`.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let (epoch_a, rest_a) = split_epoch(a);
-    let (epoch_b, rest_b) = split_epoch(b);
-    epoch_a.cmp(&epoch_b).then_with(|| {
-        let (up_a, rev_a) = rest_a.rsplit_once('-').unwrap_or((rest_a, ""));
-        let (up_b, rev_b) = rest_b.rsplit_once('-').unwrap_or((rest_b, ""));
-        compare_parts(up_a, up_b).then_with(|| compare_parts(rev_a, rev_b))
-    })
-}
-
-fn split_epoch(version: &str) -> (u64, &str) {
-    match version.split_once(':') {
-        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => (epoch.parse().unwrap_or(u64::MAX), rest),
-        _ => (0, version),
-    }
-}
-
-/// The weight of a character in the non-digit runs: `~` first, the end of the
-/// string next, then letters, then everything else.
-fn weight(c: Option<u8>) -> i32 {
-    match c {
-        None => 0,
-        Some(b'~') => -1,
-        Some(c) if c.is_ascii_digit() => 0,
-        Some(c) if c.is_ascii_alphabetic() => i32::from(c),
-        Some(c) => i32::from(c) + 256,
-    }
-}
-
-/// dpkg's `verrevcmp`: alternate runs of non-digits (by weight) and digits (by value).
-fn compare_parts(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
-            let (wa, wb) = (weight(a.get(i).copied()), weight(b.get(j).copied()));
-            if wa != wb {
-                return wa.cmp(&wb);
-            }
-            i += 1;
-            j += 1;
-        }
-        while i < a.len() && a[i] == b'0' {
-            i += 1;
-        }
-        while j < b.len() && b[j] == b'0' {
-            j += 1;
-        }
-        let mut first_difference = Ordering::Equal;
-        while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
-            if first_difference == Ordering::Equal {
-                first_difference = a[i].cmp(&b[j]);
-            }
-            i += 1;
-            j += 1;
-        }
-        if i < a.len() && a[i].is_ascii_digit() {
-            return Ordering::Greater;
-        }
-        if j < b.len() && b[j].is_ascii_digit() {
-            return Ordering::Less;
-        }
-        if first_difference != Ordering::Equal {
-            return first_difference;
-        }
-    }
-    Ordering::Equal
 }
 
 #[cfg(test)]
