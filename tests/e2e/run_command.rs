@@ -244,6 +244,10 @@ fn ssm_exit_codes_and_a_reboot_that_resumes_after_the_agent_restarts() {
     );
     let id = send(&server, &json!({"document": document(&steps), "targets": ids(&[&agent.node_id])}));
     poll("the reboot request", Duration::from_secs(30), || flag.exists().then_some(()));
+    // The script has touched the flag; the agent records the request just after it exits.
+    poll("the agent to record the reboot request", Duration::from_secs(30), || {
+        agent.log_text().contains("asked for a reboot").then_some(())
+    });
     assert!(!command(&server, &id)["status"].as_str().unwrap().ends_with("Success"));
     agent.restart();
     let view = wait_command(&server, &id, &["Success", "Failed"]);

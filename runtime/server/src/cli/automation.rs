@@ -292,16 +292,29 @@ async fn run_to_end(engine: &Arc<Engine>, request: StartRequest, trace: bool, ou
                     Err(broadcast::error::RecvError::Closed) => events = None,
                 },
                 result = &mut wait => {
-                    while let Ok(event) = rx.try_recv() {
-                        crate::errln!("{}", trace_line(&event));
-                    }
-                    break result?;
+                    let finished = result?;
+                    print_until_end(rx, &id, &finished.record.status.to_string()).await;
+                    break finished;
                 }
             }
         }
     };
     show(&finished, output);
     Ok(if finished.record.status == ExecutionStatus::Success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Prints the trace events still on their way once the execution has ended: the engine
+/// broadcasts a transition just after committing it, so the wait can see the end in the
+/// store first. Stops at the execution's own final event (or if none comes within a
+/// second, as when events were dropped).
+async fn print_until_end(rx: &mut broadcast::Receiver<bosun_engine::TraceEvent>, id: &str, status: &str) {
+    let is_end = |event: &bosun_engine::TraceEvent| event.execution_id == id && event.step.is_none() && event.status == status;
+    while let Ok(Ok(event)) = tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await {
+        crate::errln!("{}", trace_line(&event));
+        if is_end(&event) {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
