@@ -4,9 +4,7 @@
 //! summarises the fleet, and exports a type as JSON Lines, streamed page by page.
 //! Filters repeat: `?type=AWS:Application&filter=Name%3Dopenssl&filter=Version%3C3.0`.
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Json};
 use bosun_protocol::inventory::{
@@ -154,41 +152,9 @@ pub async fn export(State(state): State<AppState>, RawQuery(raw): RawQuery) -> R
     let params = params(raw)?;
     let type_name = required_type(&params)?;
     // The first page is read here, so that a bad type or filter is a 422 and not a broken stream.
-    let (first, mut next) = tokio::task::block_in_place(|| state.store.inventory_page(&type_name, &params.filters, None, EXPORT_PAGE))?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let (first, next) = tokio::task::block_in_place(|| state.store.inventory_page(&type_name, &params.filters, None, EXPORT_PAGE))?;
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let lines = |rows: Vec<bosun_protocol::inventory::InventoryRow>| {
-            let mut out = Vec::new();
-            for row in rows {
-                serde_json::to_writer(&mut out, &row).expect("a row serialises");
-                out.push(b'\n');
-            }
-            out
-        };
-        if tx.blocking_send(Ok(lines(first))).is_err() {
-            return;
-        }
-        while let Some(cursor) = next.take() {
-            match store.inventory_page(&type_name, &params.filters, Some(cursor), EXPORT_PAGE) {
-                Ok((rows, after)) => {
-                    next = after;
-                    if tx.blocking_send(Ok(lines(rows))).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "inventory export stopped");
-                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-                    return;
-                }
-            }
-        }
-    });
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    super::json_lines::stream("inventory", first, next, move |cursor| {
+        store.inventory_page(&type_name, &params.filters, Some(cursor), EXPORT_PAGE)
+    })
 }

@@ -22,6 +22,7 @@ mod groups;
 mod health;
 mod hooks;
 mod inventory;
+mod json_lines;
 mod node_auth;
 mod nodes;
 mod opsitems;

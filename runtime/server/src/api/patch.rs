@@ -6,15 +6,14 @@
 //! system; `POST /v1/agent/patch/compliance` stores the report of its
 //! `aws:runPatchBaseline` step.
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use bosun_patching::baseline::{BaselineSpec, OperatingSystem};
 use bosun_patching::{Report, Snapshot};
 use bosun_protocol::patch::{
-    NodePatchCompliance, PatchBaselineView, PatchGroupView, PatchRow, PatchSettings, PatchSummary, PutPatchCompliance, RegisterPatchGroup,
+    NodePatchCompliance, PatchBaselineView, PatchGroupView, PatchSettings, PatchSummary, PutPatchCompliance, RegisterPatchGroup,
 };
 use bosun_store::patches::EXPORT_PAGE;
 use serde::Deserialize;
@@ -219,43 +218,11 @@ pub async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
 ))]
 pub async fn export(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let group = query(raw)?.group;
-    let (first, mut next) = tokio::task::block_in_place(|| state.store.export_patches(group.as_deref(), None, EXPORT_PAGE))?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let (first, next) = tokio::task::block_in_place(|| state.store.export_patches(group.as_deref(), None, EXPORT_PAGE))?;
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let lines = |rows: Vec<PatchRow>| {
-            let mut out = Vec::new();
-            for row in rows {
-                serde_json::to_writer(&mut out, &row).expect("a row serialises");
-                out.push(b'\n');
-            }
-            out
-        };
-        if tx.blocking_send(Ok(lines(first))).is_err() {
-            return;
-        }
-        while let Some((node, idx)) = next.take() {
-            match store.export_patches(group.as_deref(), Some((&node, idx)), EXPORT_PAGE) {
-                Ok((rows, after)) => {
-                    next = after;
-                    if tx.blocking_send(Ok(lines(rows))).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "patch export stopped");
-                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-                    return;
-                }
-            }
-        }
-    });
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    super::json_lines::stream("patch", first, next, move |(node, idx): (String, i64)| {
+        store.export_patches(group.as_deref(), Some((&node, idx)), EXPORT_PAGE)
+    })
 }
 
 /// The calling node's baseline, resolved now: its patch group's baseline for
