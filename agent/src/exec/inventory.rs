@@ -167,18 +167,11 @@ pub async fn run(ctx: &InvocationCtx<'_>, params: &DocParams, step: &Step) -> St
         }
     };
     let mut outcome = match uploaded {
-        Ok(result) if failures.is_empty() => {
-            let mut o = StepOutcome::new(step, InvocationStatus::Success, Flow::Next);
-            o.report.stdout = format!(
-                "collected: {}\nstored: {}\nunchanged: {}\n",
-                counts.join(" "),
-                result.stored.join(" "),
-                result.unchanged.join(" ")
-            );
-            o
-        }
         Ok(result) => {
-            let mut o = StepOutcome::failed(step, failures.join("; "));
+            let mut o = match failures.is_empty() {
+                true => StepOutcome::new(step, InvocationStatus::Success, Flow::Next),
+                false => StepOutcome::failed(step, failures.join("; ")),
+            };
             o.report.stdout = format!(
                 "collected: {}\nstored: {}\nunchanged: {}\n",
                 counts.join(" "),
