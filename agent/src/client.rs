@@ -32,10 +32,14 @@ pub enum CallError {
     Transient(String),
 }
 
-/// An HTTP client for the agent: one connection pool, shared by every virtual agent in simulate mode.
+/// Idle connections a node keeps to the server. A report sent while the long poll
+/// waits opens a second connection; the server then answers the poll, and of the two
+/// connections, now idle, one is kept. Every open connection costs the server memory.
+pub const NODE_POOL: usize = 1;
 /// How long an idle connection to the server is kept for reuse.
 const IDLE_CONNECTION: Duration = Duration::from_secs(5);
 
+/// An HTTP client for the agent: one connection pool, keeping `pool_per_host` idle connections.
 pub fn http_client(pool_per_host: usize, ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client, AgentError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -74,6 +78,11 @@ impl ControlPlane {
 
     pub fn server(&self) -> &str {
         self.base.as_str()
+    }
+
+    /// The HTTP client (and so the connection pool) this control plane is reached through.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn url(&self, segments: &[&str]) -> Url {

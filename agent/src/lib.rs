@@ -56,19 +56,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
 
 /// [`run`] with a cancellation token instead of a future.
 pub async fn run_until(config: AgentConfig, shutdown: CancellationToken) -> Result<(), AgentError> {
-    // Idle connections kept per host: the long poll holds one, a report borrows another.
-    // Simulated agents share their pool, so it stays small there too: every idle
-    // connection costs the server memory.
-    let pool = if config.simulate > 0 { 64 } else { 2 };
-    let http = client::http_client(pool, config.ca_cert.as_deref())?;
-    let control = client::ControlPlane::new(http.clone(), &config.server)?;
+    // In simulate mode this pool only registers the nodes: each node then has its own.
+    let http = client::http_client(client::NODE_POOL, config.ca_cert.as_deref())?;
+    let control = client::ControlPlane::new(http, &config.server)?;
     let processes = Arc::new(Semaphore::new(config.process_slots()));
     let platform = platform::detect();
     let simulate = config.simulate;
     let state_dir = config.state_dir.clone();
     let plugins = Arc::new(exec::plugin::PluginRunner::new(state_dir.join("plugins")));
     let shared =
-        Arc::new(node::Shared { config, control, http, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS), plugins });
+        Arc::new(node::Shared { config, control, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS), plugins });
     if simulate > 0 {
         simulate::run(shared, simulate, platform, shutdown).await
     } else {

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::client::{CallError, ControlPlane};
+use crate::client::{CallError, ControlPlane, NODE_POOL, http_client};
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::exec::ExecEnv;
@@ -41,7 +41,6 @@ const REPORT_SETTLE: Duration = Duration::from_millis(250);
 pub struct Shared {
     pub config: AgentConfig,
     pub control: ControlPlane,
-    pub http: reqwest::Client,
     pub processes: Arc<Semaphore>,
     /// Bounds concurrent registrations (simulate mode registers many nodes at once).
     pub registrations: Semaphore,
@@ -50,6 +49,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The connection pool a node calls the server through. A simulated node gets its
+    /// own, as a real agent has: a shared pool would hand one node's connection to
+    /// another and open connections no real fleet opens.
+    pub fn node_control(&self) -> Result<ControlPlane, AgentError> {
+        if self.config.simulate == 0 {
+            return Ok(self.control.clone());
+        }
+        ControlPlane::new(http_client(NODE_POOL, self.config.ca_cert.as_deref())?, self.control.server())
+    }
+
     pub fn backoff(&self) -> Backoff {
         Backoff::new(self.config.retry_delays.0, self.config.retry_delays.1)
     }
@@ -76,6 +85,8 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct Node {
     pub shared: Arc<Shared>,
+    /// This node's connections to the server.
+    control: ControlPlane,
     pub identity: Identity,
     pub state: StateDir,
     pub exec: ExecEnv,
@@ -111,8 +122,9 @@ pub async fn run_node(
             None => return Ok(()),
         },
     };
-    let node = Arc::new(Node::new(shared, identity, state, platform, refresh_platform, shutdown.child_token()));
-    tracing::info!(node = %node.identity.node_id, server = %node.shared.control.server(), "agent started");
+    let control = shared.node_control()?;
+    let node = Arc::new(Node::new(shared, control, identity, state, platform, refresh_platform, shutdown.child_token()));
+    tracing::info!(node = %node.identity.node_id, server = %node.control.server(), "agent started");
     let mut tasks = JoinSet::new();
     invocation::recover(&node, &mut tasks);
     node.poll_loop(&mut tasks).await;
@@ -177,6 +189,7 @@ pub async fn pause(stop: &CancellationToken, delay: Duration) -> bool {
 impl Node {
     pub fn new(
         shared: Arc<Shared>,
+        control: ControlPlane,
         identity: Identity,
         state: StateDir,
         platform: Platform,
@@ -186,17 +199,18 @@ impl Node {
         let exec = ExecEnv {
             node_id: identity.node_id.clone(),
             platform_type: platform.platform_type.clone(),
-            http: shared.http.clone(),
+            http: control.http().clone(),
             processes: Arc::clone(&shared.processes),
             max_output: bosun_protocol::agent::MAX_OUTPUT_BYTES,
             plugins: Some(PluginAccess {
                 runner: Arc::clone(&shared.plugins),
-                control: shared.control.clone(),
+                control: control.clone(),
                 credential: identity.credential.clone(),
             }),
         };
         Self {
             shared,
+            control,
             identity,
             state,
             exec,
@@ -240,7 +254,7 @@ impl Node {
             let poll = Poll { wait_seconds: config.poll_wait(), running: self.running_ids() };
             let started = Instant::now();
             let answer = tokio::select! {
-                answer = self.shared.control.poll(self.credential(), &poll) => answer,
+                answer = self.control.poll(self.credential(), &poll) => answer,
                 () = self.stop.cancelled() => return,
             };
             let delay = match answer {
@@ -292,7 +306,7 @@ impl Node {
         let platform = if self.refresh_platform { platform::detect() } else { self.platform.clone() };
         let heartbeat = Heartbeat { platform };
         let answer = tokio::select! {
-            answer = self.shared.control.heartbeat(self.credential(), &heartbeat) => answer,
+            answer = self.control.heartbeat(self.credential(), &heartbeat) => answer,
             () = self.stop.cancelled() => return Ok(()),
         };
         match answer {
@@ -435,7 +449,7 @@ impl Node {
         let mut backoff = self.shared.backoff();
         loop {
             let answer = tokio::select! {
-                answer = self.shared.control.report(self.credential(), id, report) => answer,
+                answer = self.control.report(self.credential(), id, report) => answer,
                 () = self.stop.cancelled() => return Delivery::Stopped,
             };
             match answer {

@@ -22,9 +22,24 @@ fn config(server: &str, state_dir: &Path) -> AgentConfig {
 
 fn shared(config: AgentConfig) -> Arc<Shared> {
     let http = crate::client::http_client(4, None).unwrap();
-    let control = ControlPlane::new(http.clone(), &config.server).unwrap();
+    let control = ControlPlane::new(http, &config.server).unwrap();
     let plugins = Arc::new(crate::exec::plugin::PluginRunner::new(config.state_dir.join("plugins")));
-    Arc::new(Shared { config, control, http, processes: Arc::new(Semaphore::new(4)), registrations: Semaphore::new(4), plugins })
+    Arc::new(Shared { config, control, processes: Arc::new(Semaphore::new(4)), registrations: Semaphore::new(4), plugins })
+}
+
+/// A registered node `mi-1` with `credential`, talking to `server`, its state in `dir`.
+fn node(server: &str, credential: &str, dir: &Path) -> Node {
+    let shared = shared(config(server, dir));
+    let control = shared.node_control().unwrap();
+    Node::new(
+        shared,
+        control,
+        Identity { node_id: "mi-1".into(), credential: credential.into(), server: String::new() },
+        StateDir::open(dir, crate::state::Durability::Synced).unwrap(),
+        platform::detect(),
+        false,
+        CancellationToken::new(),
+    )
 }
 
 fn stored_identity(dir: &Path) {
@@ -52,14 +67,7 @@ async fn a_report_is_retried_until_acknowledged() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::new(
-        shared(config(&server.url, dir.path())),
-        Identity { node_id: "mi-1".into(), credential: "cred-1".into(), server: String::new() },
-        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
-        platform::detect(),
-        false,
-        CancellationToken::new(),
-    );
+    let node = node(&server.url, "cred-1", dir.path());
     let delivery = node.send_until_acked("inv-1", &report::terminal(InvocationStatus::Success, "")).await;
     assert!(matches!(delivery, Delivery::Acked(ReportAck { recorded: true, .. })), "{delivery:?}");
     let seen = server.seen();
@@ -71,14 +79,7 @@ async fn a_report_is_retried_until_acknowledged() {
 async fn a_refused_report_is_not_retried() {
     let server = FakeServer::start(|_, _| Reply::Json(404, json!({"error": "not_found", "message": "no invocation"}).to_string())).await;
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::new(
-        shared(config(&server.url, dir.path())),
-        Identity { node_id: "mi-1".into(), credential: "c".into(), server: String::new() },
-        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
-        platform::detect(),
-        false,
-        CancellationToken::new(),
-    );
+    let node = node(&server.url, "c", dir.path());
     let delivery = node.send_until_acked("inv-1", &report::in_progress()).await;
     assert!(matches!(delivery, Delivery::Refused));
     assert_eq!(server.seen().len(), 1);
@@ -181,14 +182,7 @@ async fn shutdown_abandons_a_pending_poll_and_returns() {
 #[tokio::test(start_paused = true)]
 async fn the_next_poll_waits_briefly_for_work_to_be_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Arc::new(Node::new(
-        shared(config("http://127.0.0.1:9", dir.path())),
-        Identity { node_id: "mi-1".into(), credential: "c".into(), server: String::new() },
-        StateDir::open(dir.path(), crate::state::Durability::Synced).unwrap(),
-        platform::detect(),
-        false,
-        CancellationToken::new(),
-    ));
+    let node = Arc::new(node("http://127.0.0.1:9", "c", dir.path()));
     // Nothing running: no wait at all.
     let started = Instant::now();
     node.settle().await;

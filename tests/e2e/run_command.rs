@@ -386,6 +386,33 @@ fn bad_send_requests_are_refused_naming_the_field() {
 }
 
 #[test]
+fn a_report_answers_the_nodes_waiting_poll() {
+    let server = FleetServer::start(&[]);
+    let (id, code) = server.activation(&json!({}));
+    let (node, credential) = server.register(&id, &code, "two-connections");
+    let command_id = send(&server, &shell(ids(&[&node]), &["echo hi"]));
+    let work = json_of(server.post("/v1/agent/poll", Some(&credential), &json!({"waitSeconds": 10})), StatusCode::OK);
+    let invocation_id = work["assignments"][0]["invocationId"].as_str().unwrap().to_string();
+    // The node polls again while its command runs (one connection), then reports over another.
+    let (answered, poll_answer) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let body = json!({"waitSeconds": 60, "running": [invocation_id]});
+            let _ = answered.send(json_of(server.post("/v1/agent/poll", Some(&credential), &body), StatusCode::OK));
+        });
+        // Reports until the waiting poll answers: a report that comes before the poll waits releases nothing.
+        let done = json!({"status": "Success", "exitCode": 0, "stdout": "hi\n"});
+        let answer = poll("the waiting poll to answer after a report", Duration::from_secs(30), || {
+            json_of(server.post(&format!("/v1/agent/invocations/{invocation_id}"), Some(&credential), &done), StatusCode::OK);
+            poll_answer.recv_timeout(Duration::from_millis(500)).ok()
+        });
+        assert_eq!(answer["assignments"], json!([]), "{answer}");
+    });
+    let view = wait_command(&server, &command_id, &["Success"]);
+    assert_eq!(invocation(&view, &node)["stdout"], "hi\n");
+}
+
+#[test]
 fn work_for_a_silent_node_is_delayed_until_it_polls() {
     let server = FleetServer::start(&["--heartbeat-gap", "1"]);
     let (id, code) = server.activation(&json!({}));

@@ -17,6 +17,7 @@ mod cli;
 mod cloud;
 mod events;
 mod http_serve;
+mod malloc_arenas;
 mod opsitem_action;
 mod output;
 mod packages;
@@ -36,6 +37,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    malloc_arenas::cap();
     let args = cli::Cli::parse();
     cli::init_logging(&args);
     match cli::run(args) {

@@ -178,18 +178,23 @@ impl RunCommand {
     pub async fn poll(&self, node_id: &str, poll: &Poll) -> Result<Work, StoreError> {
         let wait = Duration::from_secs(u64::from(poll.wait_seconds.min(MAX_POLL_SECONDS)));
         let deadline = tokio::time::Instant::now() + wait;
-        let notify = self.waker.notifier(node_id);
+        let signals = self.waker.signals(node_id);
+        let released = signals.release.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
         let mut stopping = self.stopping.subscribe();
         loop {
-            let notified = notify.notified();
+            let notified = signals.work.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let work = self.work_for(node_id, &poll.running).await?;
+            // Boxed: the long wait below then holds a small future, not the reads' state.
+            let work = Box::pin(self.work_for(node_id, &poll.running)).await?;
             if !work.assignments.is_empty() || !work.cancel.is_empty() || !work.sessions.is_empty() || *stopping.borrow() {
                 return Ok(work);
             }
             tokio::select! {
                 () = notified => {}
+                () = &mut released => return Ok(work),
                 () = tokio::time::sleep_until(deadline) => return Ok(work),
                 _ = stopping.changed() => return Ok(work),
             }
@@ -273,6 +278,9 @@ impl RunCommand {
             }
         }
         let outcome = self.store.record_report(node_id, invocation_id, record, &timestamp(Utc::now())).await.map_err(ReportError::Store)?;
+        // A poll of this node still waiting holds another connection: answer it, so the
+        // node polls again over one of the two and the other can close.
+        self.waker.release(node_id);
         match outcome {
             ReportOutcome::NotFound => Err(ReportError::NotFound),
             ReportOutcome::Recorded { status, .. } => {
