@@ -4,6 +4,7 @@
 //! credential in outputs, logs or the store. moto's state is shared by the
 //! tests of this binary, so each test tags what it creates with its own value.
 
+mod ami;
 mod moto;
 mod parameter;
 mod volumes;
