@@ -6,6 +6,7 @@
 
 mod ami;
 mod moto;
+mod show;
 mod parameter;
 mod volumes;
 
