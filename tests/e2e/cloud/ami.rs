@@ -39,10 +39,8 @@ fn cloud_server(moto: &Moto) -> FleetServer {
 /// A launch template (version 1 uses `image`) and a group of `size` instances
 /// launched from `version` of it; the template id and the instance ids.
 fn template_and_group(moto: &Moto, name: &str, image: &str, version: &str, size: usize) -> (String, Vec<String>) {
-    let template = moto.call(
-        "ec2",
-        &[("Action", "CreateLaunchTemplate"), ("LaunchTemplateName", name), ("LaunchTemplateData.ImageId", image)],
-    );
+    let template =
+        moto.call("ec2", &[("Action", "CreateLaunchTemplate"), ("LaunchTemplateName", name), ("LaunchTemplateData.ImageId", image)]);
     let template = texts(&template, "launchTemplateId").remove(0);
     let size = size.to_string();
     let created = moto.call(
@@ -134,7 +132,10 @@ fn a_patched_ami_rolls_out_and_a_failed_refresh_fails_the_execution() {
     let images = moto.call("ec2", &[("Action", "DescribeImages"), ("ImageId.1", &image)]);
     assert_eq!(texts(&images, "imageState"), ["available"], "{images}");
     assert_eq!(states(moto, std::slice::from_ref(&instance)), ["terminated"], "the build instance is gone");
-    let versions = moto.call("ec2", &[("Action", "DescribeLaunchTemplateVersions"), ("LaunchTemplateId", &template), ("LaunchTemplateVersion.1", "$Default")]);
+    let versions = moto.call(
+        "ec2",
+        &[("Action", "DescribeLaunchTemplateVersions"), ("LaunchTemplateId", &template), ("LaunchTemplateVersion.1", "$Default")],
+    );
     assert_eq!(texts(&versions, "versionNumber"), ["2"], "the new version is the default: {versions}");
     assert_eq!(texts(&versions, "imageId"), [image.clone()], "{versions}");
     let refreshes = moto.call(
@@ -169,7 +170,10 @@ fn a_patched_ami_rolls_out_and_a_failed_refresh_fails_the_execution() {
     assert_eq!(failed["status"], "Failed", "{failed}");
     let message = failed["failureMessage"].as_str().unwrap();
     assert!(message.contains("step \"RefreshFailed\""), "{message}");
-    assert!(message.contains(&format!("of {pinned} ended Failed")) && message.contains(&format!("{MISSING_AMI}]' does not exist")), "{message}");
+    assert!(
+        message.contains(&format!("of {pinned} ended Failed")) && message.contains(&format!("{MISSING_AMI}]' does not exist")),
+        "{message}"
+    );
     assert!(failed["outputs"]["CreateImage.ImageId"].is_string(), "the AMI was still made: {failed}");
     assert_eq!(states(moto, &[instance]), ["terminated"]);
     drop(agent);

@@ -64,7 +64,10 @@ fn show_reports_the_configuration_and_check_makes_a_signed_call() {
     let checked = server.cli(&["cloud", "check", "--output", "json"]);
     checked.expect_code(0);
     let result = checked.json();
-    assert_eq!((result["ok"].as_bool(), result["api"].as_str(), result["httpStatus"].as_u64()), (Some(true), Some("DescribeRegions"), Some(200)));
+    assert_eq!(
+        (result["ok"].as_bool(), result["api"].as_str(), result["httpStatus"].as_u64()),
+        (Some(true), Some("DescribeRegions"), Some(200))
+    );
     let groups = server.cli(&["cloud", "check", "--service", "autoscaling"]);
     assert!(groups.expect_code(0).stdout.starts_with("ok: autoscaling DescribeAutoScalingGroups in us-east-1"), "{}", groups.stdout);
     assert!(!checked.stdout.contains(SECRET) && !server.log_text().contains(SECRET));

@@ -54,7 +54,10 @@ fn print_view(view: &CloudView) {
     for (i, (key, url)) in view.endpoints.iter().enumerate() {
         crate::outln!("{}{key} = {url}", if i == 0 { "Endpoints       " } else { "                " });
     }
-    crate::outln!("Grants          {}", if view.grants.is_empty() { "none (bosun plugin grant aws-api --grant aws:SERVICE:REGION)".into() } else { view.grants.join(", ") });
+    crate::outln!(
+        "Grants          {}",
+        if view.grants.is_empty() { "none (bosun plugin grant aws-api --grant aws:SERVICE:REGION)".into() } else { view.grants.join(", ") }
+    );
 }
 
 fn print_check(result: &CheckResult) {

@@ -11,7 +11,8 @@ use bosun_plugin_host::{CloudAccess, UnsignedRequest, signing_headers};
 use serde::{Deserialize, Serialize};
 
 /// The services a check can call, with the read-only API and the API version of each.
-const CHECKS: &[(&str, &str, &str)] = &[("ec2", "DescribeRegions", "2016-11-15"), ("autoscaling", "DescribeAutoScalingGroups", "2011-01-01")];
+const CHECKS: &[(&str, &str, &str)] =
+    &[("ec2", "DescribeRegions", "2016-11-15"), ("autoscaling", "DescribeAutoScalingGroups", "2011-01-01")];
 /// How long a check waits for the answer.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 /// The most of an error answer's message kept.

@@ -16,8 +16,7 @@ use super::config::{CloudConfig, CredentialSource};
 pub const CLOUD_PLUGIN: &str = "aws-api";
 
 /// The cloud configuration in effect, without a key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudView {
     /// The configuration file read (`BOSUN_CLOUD_CONFIG`, else the data directory's `cloud.json`).
