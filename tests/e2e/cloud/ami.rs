@@ -204,4 +204,23 @@ fn a_build_node_that_never_registers_times_out_and_the_instance_is_terminated() 
     assert_eq!(states(moto, &[instance]), ["terminated"], "no build instance is left running");
     assert!(done["outputs"].get("CreateImage.ImageId").is_none(), "{done}");
     assert_eq!(group_instances(moto, &tag), before, "the group was not touched");
+
+    // Hostile parameters are refused before anything is launched, naming the parameter.
+    let good = json!({"SourceAmiId": "ami-0123456789abcdef0", "LaunchTemplateId": template, "AutoScalingGroupName": tag});
+    for (name, value) in [
+        ("SourceAmiId", json!("ami-0123456789abcdef0; reboot")),
+        ("SourceAmiId", json!("x".repeat(100_000))),
+        ("LaunchTemplateId", json!("lt-../../etc")),
+        ("SourceVersion", json!("$Latest\n")),
+        ("AutoScalingGroupName", json!("web\u{0}")),
+        ("PatchOperation", json!("Uninstall")),
+        ("NodeRegistrationTimeoutSeconds", json!("soon")),
+        ("InstanceType", json!("t3.micro --user-data")),
+    ] {
+        let mut parameters = good.clone();
+        parameters[name] = value;
+        let body = json!({"document": DOCUMENT, "parameters": parameters});
+        let answer = json_of(server.post("/v1/executions", Some(&server.token), &body), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(answer.to_string().contains(name), "{name}: {answer}");
+    }
 }
