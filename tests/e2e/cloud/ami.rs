@@ -137,7 +137,7 @@ fn a_patched_ami_rolls_out_and_a_failed_refresh_fails_the_execution() {
         &[("Action", "DescribeLaunchTemplateVersions"), ("LaunchTemplateId", &template), ("LaunchTemplateVersion.1", "$Default")],
     );
     assert_eq!(texts(&versions, "versionNumber"), ["2"], "the new version is the default: {versions}");
-    assert_eq!(texts(&versions, "imageId"), [image.clone()], "{versions}");
+    assert_eq!(texts(&versions, "imageId"), std::slice::from_ref(&image), "{versions}");
     let refreshes = moto.call(
         "autoscaling",
         &[("Action", "DescribeInstanceRefreshes"), ("AutoScalingGroupName", &tag), ("InstanceRefreshIds.member.1", &refresh)],
