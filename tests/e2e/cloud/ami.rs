@@ -6,7 +6,8 @@
 //! through the EC2 and Auto Scaling APIs: the AMI, the template version, the
 //! terminated build instance, the refresh and the replaced instances. Failure
 //! paths: a refresh that fails, and an agent that never registers (the build
-//! instance is terminated all the same).
+//! instance is terminated all the same). `bosun:waitForNode` alone: a silent node
+//! and two Online nodes with the tag are refused.
 
 use std::time::Duration;
 
@@ -223,4 +224,53 @@ fn a_build_node_that_never_registers_times_out_and_the_instance_is_terminated() 
         let answer = json_of(server.post("/v1/executions", Some(&server.token), &body), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(answer.to_string().contains(name), "{name}: {answer}");
     }
+}
+
+/// A runbook of one `bosun:waitForNode` step for `InstanceId=value`.
+fn wait_document(value: &str, timeout: u32) -> String {
+    format!(
+        "schemaVersion: \"0.3\"\nmainSteps:\n  - name: Wait\n    action: bosun:waitForNode\n    inputs:\n      TagKey: InstanceId\n      TagValue: {value}\n      TimeoutSeconds: {timeout}\n    outputs:\n      - Name: NodeId\n        Selector: $.NodeId\n        Type: String\n"
+    )
+}
+
+fn run_document(server: &FleetServer, name: &str, content: &str) -> Value {
+    let created = server.post("/v1/documents", Some(&server.token), &json!({"name": name, "content": content}));
+    assert!(created.status().is_success(), "{}", created.text().unwrap_or_default());
+    let started = json_of(server.post("/v1/executions", Some(&server.token), &json!({"document": name})), StatusCode::CREATED);
+    wait_end(server, started["executionId"].as_str().unwrap())
+}
+
+#[test]
+fn wait_for_node_takes_one_online_node_only() {
+    // A registered node that went silent is not Online.
+    let server = FleetServer::start(&["--heartbeat-gap", "1"]);
+    let (activation, code) = server.activation(&json!({"tags": {"InstanceId": "i-0000000000000aaaa"}}));
+    let (silent, _) = server.register(&activation, &code, "silent");
+    poll("the node to lose its connection", LIMIT, || {
+        let node = json_of(server.get(&format!("/v1/nodes/{silent}"), Some(&server.token)), StatusCode::OK);
+        (node["pingStatus"] == "ConnectionLost").then_some(())
+    });
+    let lost = run_document(&server, "wait-silent", &wait_document("i-0000000000000aaaa", 1));
+    assert_eq!(lost["status"], "Failed", "{lost}");
+    assert!(lost["failureMessage"].as_str().unwrap().contains("within 1 s (1 node(s) have it but none is Online)"), "{lost}");
+    let hostile = wait_document("v", 1).replace("TagKey: InstanceId", "TagKey: \"aws:x\"");
+    let hostile = run_document(&server, "wait-hostile", &hostile);
+    assert!(
+        hostile["failureMessage"].as_str().unwrap_or_default().contains("TagKey: tag key \"aws:x\": the aws: prefix is reserved"),
+        "{hostile}"
+    );
+    drop(server);
+
+    // Two Online nodes with the tag: it names no single node.
+    let server = FleetServer::start(&[]);
+    let (activation, code) = server.activation(&json!({"tags": {"InstanceId": "i-0000000000000bbbb"}, "registrationLimit": 2}));
+    let (first, _) = server.register(&activation, &code, "twin-1");
+    let (second, _) = server.register(&activation, &code, "twin-2");
+    let two = run_document(&server, "wait-two", &wait_document("i-0000000000000bbbb", 5));
+    assert_eq!(two["status"], "Failed", "{two}");
+    let mut twins = [first, second];
+    twins.sort();
+    let expected =
+        format!("2 online nodes are tagged InstanceId=i-0000000000000bbbb ({}, {}): the tag must name one node", twins[0], twins[1]);
+    assert!(two["failureMessage"].as_str().unwrap().contains(&expected), "{two}");
 }
