@@ -345,6 +345,20 @@ mod tests {
         assert!(e.message().starts_with("MaxConcurrency:"), "{}", e.message());
         assert!(serde_json::from_value::<RestartInput>(json!({"InstanceIds": ["i-1"], "DesiredState": "running"})).is_err());
         assert!(serde_json::from_value::<RestartInput>(json!({"InstanceIds": "i-1"})).is_err());
+        let many: Vec<String> = (0..1001).map(|i| format!("i-{i}")).collect();
+        assert!(restart_instances(restart(json!({"InstanceIds": many})), &host).unwrap_err().message().contains("1 to 1000"));
+    }
+
+    #[test]
+    fn a_hostile_instance_id_stays_one_form_value() {
+        let error = "<Response><Errors><Error><Code>InvalidInstanceID.Malformed</Code><Message>bad</Message></Error></Errors></Response>";
+        let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(400, error)).build();
+        let input = serde_json::from_value::<RestartInput>(json!({"InstanceIds": ["i-1&Action=TerminateInstances"]})).unwrap();
+        let e = restart_instances(input, &test.host()).unwrap_err();
+        assert!(e.message().contains("i-1&Action=TerminateInstances: did not stop: ec2 StopInstances failed: InvalidInstanceID.Malformed"));
+        let body = String::from_utf8_lossy(&test.http_requests()[0].body).into_owned();
+        assert!(body.starts_with("Action=StopInstances&") && body.contains("InstanceId.1=i-1%26Action%3DTerminateInstances"), "{body}");
+        assert_eq!(body.matches("Action=").count(), 1, "{body}");
     }
 
     #[test]
