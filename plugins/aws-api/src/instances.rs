@@ -1,6 +1,7 @@
-//! `aws:changeInstanceState` and `aws:createImage`: EC2 calls followed by a
-//! wait for the state they lead to. Instance changes go in batches of
-//! `MaxConcurrency` and stop past `MaxErrors` (SSM's rate-control syntax).
+//! `aws:changeInstanceState`, Bosun's rolling `bosun:restartInstances` and
+//! `aws:createImage`: EC2 calls followed by a wait for the state they lead to.
+//! Instance changes go in batches of `MaxConcurrency` and stop past
+//! `MaxErrors` (SSM's rate-control syntax).
 
 use bosun_plugin_sdk::{Host, PluginError};
 use bosun_protocol::rate::Limit;
@@ -64,34 +65,32 @@ fn limit(text: Option<&str>, default: Limit, name: &str) -> Result<Limit, Plugin
     text.map_or(Ok(default), |t| Limit::parse(t).map_err(|e| PluginError::invalid_input(format!("{name}: {e}"))))
 }
 
-pub fn change_instance_state(input: ChangeInput, host: &Host) -> Result<ChangeOutput, PluginError> {
-    if input.instance_ids.is_empty() || input.instance_ids.len() > MAX_INSTANCES {
+/// How one batch went: each instance, and why it failed if it did.
+type BatchResult = Vec<(String, Result<(), String>)>;
+
+/// Runs `change` over `ids` in batches of `MaxConcurrency`, counting failed
+/// instances against `MaxErrors`: past it no further batch starts and the step
+/// fails, naming each failed instance and why (`what` says what they did not do).
+fn in_batches(
+    ids: &[String],
+    max_concurrency: Option<&str>,
+    max_errors: Option<&str>,
+    what: &str,
+    mut change: impl FnMut(&[String]) -> BatchResult,
+) -> Result<ChangeOutput, PluginError> {
+    if ids.is_empty() || ids.len() > MAX_INSTANCES {
         return Err(PluginError::invalid_input(format!("InstanceIds must hold 1 to {MAX_INSTANCES} instance ids")));
     }
-    let total = input.instance_ids.len();
-    let batch = limit(input.max_concurrency.as_deref(), Limit::Percent(100), "MaxConcurrency")?.concurrency(total);
-    let tolerated = limit(input.max_errors.as_deref(), Limit::DEFAULT_ERRORS, "MaxErrors")?.errors(total);
+    let total = ids.len();
+    let batch = limit(max_concurrency, Limit::Percent(100), "MaxConcurrency")?.concurrency(total);
+    let tolerated = limit(max_errors, Limit::DEFAULT_ERRORS, "MaxErrors")?.errors(total);
     let mut output = ChangeOutput { succeeded_instance_ids: Vec::new(), failed_instance_ids: Vec::new() };
     let mut reasons = Vec::new();
-    for ids in input.instance_ids.chunks(batch) {
+    for ids in ids.chunks(batch) {
         if output.failed_instance_ids.len() > tolerated {
             break;
         }
-        let mut changing = Vec::new();
-        if input.check_state_only {
-            changing.extend(ids.iter().cloned());
-        } else {
-            for (id, result) in request_change(host, &input, ids) {
-                match result {
-                    Ok(()) => changing.push(id),
-                    Err(e) => {
-                        reasons.push(format!("{id}: {}", e.message()));
-                        output.failed_instance_ids.push(id);
-                    }
-                }
-            }
-        }
-        for (id, result) in wait_for_state(host, &changing, input.desired_state) {
+        for (id, result) in change(ids) {
             match result {
                 Ok(()) => output.succeeded_instance_ids.push(id),
                 Err(why) => {
@@ -104,9 +103,8 @@ pub fn change_instance_state(input: ChangeInput, host: &Host) -> Result<ChangeOu
     if output.failed_instance_ids.len() > tolerated {
         let skipped = total - output.succeeded_instance_ids.len() - output.failed_instance_ids.len();
         return Err(PluginError::failed(format!(
-            "{} of {total} instances did not reach {} (MaxErrors allows {tolerated}){}: {}",
+            "{} of {total} instances {what} (MaxErrors allows {tolerated}){}: {}",
             output.failed_instance_ids.len(),
-            input.desired_state.name(),
             if skipped > 0 { format!("; {skipped} were not tried") } else { String::new() },
             reasons.join("; ")
         )));
@@ -114,16 +112,74 @@ pub fn change_instance_state(input: ChangeInput, host: &Host) -> Result<ChangeOu
     Ok(output)
 }
 
+/// Asks for `desired` for a batch and waits for it: the instances that got there, and the others with why.
+fn change_and_wait(host: &Host, ids: &[String], desired: DesiredState, force: bool) -> BatchResult {
+    let mut results = Vec::new();
+    let mut changing = Vec::new();
+    for (id, result) in request_change(host, ids, desired, force) {
+        match result {
+            Ok(()) => changing.push(id),
+            Err(e) => results.push((id, Err(e.message().to_string()))),
+        }
+    }
+    results.extend(wait_for_state(host, &changing, desired));
+    results
+}
+
+pub fn change_instance_state(input: ChangeInput, host: &Host) -> Result<ChangeOutput, PluginError> {
+    let what = format!("did not reach {}", input.desired_state.name());
+    in_batches(&input.instance_ids, input.max_concurrency.as_deref(), input.max_errors.as_deref(), &what, |ids| {
+        if input.check_state_only {
+            wait_for_state(host, ids, input.desired_state)
+        } else {
+            change_and_wait(host, ids, input.desired_state, input.force)
+        }
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct RestartInput {
+    pub instance_ids: Vec<String>,
+    /// Force the stop (as `aws:changeInstanceState`'s Force).
+    #[serde(default)]
+    pub force: bool,
+    pub max_concurrency: Option<String>,
+    pub max_errors: Option<String>,
+}
+
+/// `bosun:restartInstances`: a rolling restart. Each batch of `MaxConcurrency`
+/// instances is stopped, waited for, started again and waited for before the
+/// next batch starts; an instance that fails to stop or to start again counts
+/// once against `MaxErrors`.
+pub fn restart_instances(input: RestartInput, host: &Host) -> Result<ChangeOutput, PluginError> {
+    in_batches(&input.instance_ids, input.max_concurrency.as_deref(), input.max_errors.as_deref(), "were not restarted", |ids| {
+        let mut results = Vec::new();
+        let mut stopped = Vec::new();
+        for (id, result) in change_and_wait(host, ids, DesiredState::Stopped, input.force) {
+            match result {
+                Ok(()) => stopped.push(id),
+                Err(why) => results.push((id, Err(format!("did not stop: {why}")))),
+            }
+        }
+        if !stopped.is_empty() {
+            let started = change_and_wait(host, &stopped, DesiredState::Running, false);
+            results.extend(started.into_iter().map(|(id, r)| (id, r.map_err(|why| format!("stopped, but did not start again: {why}")))));
+        }
+        results
+    })
+}
+
 /// Asks for the change of a batch; when the call for the whole batch fails,
 /// each instance is asked alone, so one bad id fails only itself.
-fn request_change(host: &Host, input: &ChangeInput, ids: &[String]) -> Vec<(String, Result<(), PluginError>)> {
+fn request_change(host: &Host, ids: &[String], desired: DesiredState, force: bool) -> Vec<(String, Result<(), PluginError>)> {
     let call = |ids: &[String]| {
         let mut params = Map::new();
         params.insert("InstanceIds".into(), json!(ids));
-        if input.force && input.desired_state == DesiredState::Stopped {
+        if force && desired == DesiredState::Stopped {
             params.insert("Force".into(), json!(true));
         }
-        api::call(host, "ec2", input.desired_state.api(), &params).map(|_| ())
+        api::call(host, "ec2", desired.api(), &params).map(|_| ())
     };
     match call(ids) {
         Ok(()) => ids.iter().map(|id| (id.clone(), Ok(()))).collect(),
@@ -268,6 +324,41 @@ mod tests {
             e.message()
         );
         assert!(e.message().contains("i-1: ec2 StartInstances failed: InvalidInstanceID.NotFound: nope"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_rolling_restart_stops_past_the_threshold_before_the_next_batch() {
+        let error = "<Response><Errors><Error><Code>IncorrectInstanceState</Code><Message>busy</Message></Error></Errors></Response>";
+        let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(400, error)).build();
+        let restart = |v: Value| serde_json::from_value::<RestartInput>(v).unwrap();
+        let e = restart_instances(restart(json!({"InstanceIds": ["i-1", "i-2", "i-3"], "MaxConcurrency": "1"})), &test.host()).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "1 of 3 instances were not restarted (MaxErrors allows 0); 2 were not tried: i-1: did not stop: ec2 StopInstances failed: IncorrectInstanceState: busy (HTTP 400)"
+        );
+        let bodies: Vec<String> = test.http_requests().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+        assert_eq!(bodies.len(), 1, "one stop, then nothing: {bodies:?}");
+        assert!(bodies[0].starts_with("Action=StopInstances") && bodies[0].contains("InstanceId.1=i-1"), "{bodies:?}");
+        let host = TestHost::new().host();
+        assert!(restart_instances(restart(json!({"InstanceIds": []})), &host).unwrap_err().message().contains("1 to 1000"));
+        let e = restart_instances(restart(json!({"InstanceIds": ["i-1"], "MaxConcurrency": "-1"})), &host).unwrap_err();
+        assert!(e.message().starts_with("MaxConcurrency:"), "{}", e.message());
+        assert!(serde_json::from_value::<RestartInput>(json!({"InstanceIds": ["i-1"], "DesiredState": "running"})).is_err());
+        assert!(serde_json::from_value::<RestartInput>(json!({"InstanceIds": "i-1"})).is_err());
+        let many: Vec<String> = (0..1001).map(|i| format!("i-{i}")).collect();
+        assert!(restart_instances(restart(json!({"InstanceIds": many})), &host).unwrap_err().message().contains("1 to 1000"));
+    }
+
+    #[test]
+    fn a_hostile_instance_id_stays_one_form_value() {
+        let error = "<Response><Errors><Error><Code>InvalidInstanceID.Malformed</Code><Message>bad</Message></Error></Errors></Response>";
+        let test = TestHost::builder().http("POST", "aws://ec2/", HttpResponse::new(400, error)).build();
+        let input = serde_json::from_value::<RestartInput>(json!({"InstanceIds": ["i-1&Action=TerminateInstances"]})).unwrap();
+        let e = restart_instances(input, &test.host()).unwrap_err();
+        assert!(e.message().contains("i-1&Action=TerminateInstances: did not stop: ec2 StopInstances failed: InvalidInstanceID.Malformed"));
+        let body = String::from_utf8_lossy(&test.http_requests()[0].body).into_owned();
+        assert!(body.starts_with("Action=StopInstances&") && body.contains("InstanceId.1=i-1%26Action%3DTerminateInstances"), "{body}");
+        assert_eq!(body.matches("Action=").count(), 1, "{body}");
     }
 
     #[test]

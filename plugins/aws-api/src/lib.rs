@@ -3,7 +3,8 @@
 //! `aws:waitForAwsResourceProperty` and `aws:assertAwsResourceProperty`
 //! (a property of an answer among desired values), `aws:changeInstanceState`
 //! and `aws:createImage`; and `bosun:findOrphanedVolumes` (unattached EBS
-//! volumes older than a number of days). The plugin never sees a key: it asks the host for
+//! volumes older than a number of days) and `bosun:restartInstances` (a
+//! rolling restart in batches). The plugin never sees a key: it asks the host for
 //! `aws://SERVICE/`, and the host checks the `aws:` grant, signs and sends.
 
 pub mod api;
@@ -78,6 +79,7 @@ bosun_plugin_sdk::export_action!(
     "aws:waitForAwsResourceProperty" => wait_for_property,
     "aws:assertAwsResourceProperty" => assert_property,
     "aws:changeInstanceState" => instances::change_instance_state,
+    "bosun:restartInstances" => instances::restart_instances,
     "aws:createImage" => instances::create_image,
     "bosun:findOrphanedVolumes" => volumes::find_orphaned_volumes,
 );

@@ -65,7 +65,8 @@ pub const SSM_ACTIONS: &[&str] = &[
 ];
 
 /// Bosun's own actions.
-pub const BOSUN_ACTIONS: &[&str] = &["bosun:echo", "bosun:readFile", "bosun:findOrphanedVolumes", "bosun:createOpsItem"];
+pub const BOSUN_ACTIONS: &[&str] =
+    &["bosun:echo", "bosun:readFile", "bosun:findOrphanedVolumes", "bosun:createOpsItem", "bosun:waitForNode", "bosun:restartInstances"];
 
 /// A catalog for structure-only checks: every well-formed action name counts as available.
 #[derive(Debug, Clone, Copy, Default)]

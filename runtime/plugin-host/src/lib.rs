@@ -38,6 +38,8 @@ pub use control_plane::ControlPlaneLink;
 pub use error::{CallError, HostError, LoadError};
 pub use plugin::{Interfaces, Plugin, sha256_hex};
 pub use services::{HostKind, ParameterSource, StaticParameters};
+#[cfg(feature = "cloud")]
+pub use sigv4::{Unsigned as UnsignedRequest, signing_headers};
 pub use state::{LogLevel, LogLine};
 
 use crate::bindings::ActionPlugin;

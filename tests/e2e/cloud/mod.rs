@@ -4,8 +4,10 @@
 //! credential in outputs, logs or the store. moto's state is shared by the
 //! tests of this binary, so each test tags what it creates with its own value.
 
+mod ami;
 mod moto;
 mod parameter;
+mod show;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -279,9 +281,59 @@ fn restart_instances_by_tag_in_batches() {
     assert_no_credential(&dir, &run);
 
     // A missing instance is an error; past MaxErrors the execution fails and names it.
-    let (_, failed) = dir.run("Bosun-RestartInstances", &[&format!("InstanceIds={},i-0000000000000beef", ids[0]), "MaxErrors=0"]);
+    let (_, failed) = dir.run(
+        "Bosun-RestartInstances",
+        &[&format!("InstanceIds={},i-0000000000000beef", ids[0]), "MaxErrors=0", "Mode=StopAllThenStartAll"],
+    );
     assert_eq!(failed["status"], "Failed", "{failed}");
     let message = failed["failureMessage"].as_str().unwrap();
     assert!(message.contains("1 of 2 instances did not reach stopped (MaxErrors allows 0)"), "{message}");
     assert!(message.contains("i-0000000000000beef: ec2 StopInstances failed: InvalidInstanceID.NotFound"), "{message}");
+    assert_eq!(states(moto, &ids[..1]), ["stopped"], "every instance stops before any starts: the good one stays stopped");
+}
+
+#[test]
+fn a_rolling_restart_restarts_each_batch_before_the_next() {
+    let moto = moto::shared();
+    let dir = CloudDir::new(moto, &["aws:ec2:us-east-1"]);
+    let tag = unique_tag("rolling");
+    let ids = launch(moto, &tag, 3);
+    let (run, execution) = dir.run("Bosun-RestartInstances", &[&format!("InstanceIds={}", ids.join(",")), "MaxConcurrency=2"]);
+    assert_eq!(execution["status"], "Success", "{execution}");
+    let mut restarted: Vec<String> = serde_json::from_value(execution["outputs"]["Rolling.RestartedInstanceIds"].clone()).unwrap();
+    restarted.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(restarted, expected);
+    assert_eq!(states(moto, &ids), ["running", "running", "running"]);
+    assert_no_credential(&dir, &run);
+
+    // The second batch fails: the first is already running again, the third was never stopped.
+    let missing = "i-0000000000000beef";
+    let (_, failed) =
+        dir.run("Bosun-RestartInstances", &[&format!("InstanceIds={},{missing},{}", ids[0], ids[1]), "MaxConcurrency=1", "MaxErrors=0"]);
+    assert_eq!(failed["status"], "Failed", "{failed}");
+    let message = failed["failureMessage"].as_str().unwrap();
+    assert!(message.contains("1 of 3 instances were not restarted (MaxErrors allows 0); 1 were not tried"), "{message}");
+    assert!(message.contains(&format!("{missing}: did not stop: ec2 StopInstances failed: InvalidInstanceID.NotFound")), "{message}");
+    assert_eq!(states(moto, &ids[..2]), ["running", "running"]);
+
+    // Through the tag, in the child execution, with a tolerated error.
+    let (_, tagged) = dir.run("Bosun-RestartInstances", &["TagKey=Test", &format!("TagValue={tag}"), "MaxConcurrency=34%", "MaxErrors=1"]);
+    assert_eq!(tagged["status"], "Success", "{tagged}");
+    assert_eq!(tagged["outputs"]["RestartTagged.RestartedInstanceIds"].as_array().map(Vec::len), Some(3), "{tagged}");
+    let instance = format!("InstanceIds={}", ids[0]);
+    let refused = bosun(&[
+        "automation",
+        "run",
+        "--data-dir",
+        dir.data_arg(),
+        "--document",
+        "Bosun-RestartInstances",
+        "-p",
+        &instance,
+        "-p",
+        "Mode=Sideways",
+    ]);
+    assert!(refused.expect_code(2).stderr.contains("parameter Mode: \"Sideways\" is not one of the allowed values"), "{}", refused.stderr);
 }

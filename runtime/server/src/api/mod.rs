@@ -13,6 +13,7 @@ mod associations;
 mod audit;
 mod auth;
 mod body;
+mod cloud;
 mod commands;
 mod documents;
 mod error;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub sessions: Arc<crate::sessions::SessionHub>,
     /// Distributor: package versions and the content store of their archives.
     pub packages: Arc<crate::packages::Packages>,
+    /// The cloud configuration read at start, as the engine uses it (or why it cannot be read).
+    pub cloud: Arc<Result<crate::cloud::CloudConfig, String>>,
     /// When each token's use was last recorded.
     touched: Arc<Mutex<HashMap<String, Instant>>>,
     /// When each node's contact was last recorded.
@@ -157,6 +160,7 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
         sessions: crate::sessions::SessionHub::new(store.clone(), run_command.clone()),
         packages: crate::packages::Packages::open(store.clone()).unwrap_or_else(|e| panic!("the package content store: {e}")),
+        cloud: Arc::new(crate::cloud::CloudConfig::load(&crate::cloud::view::data_dir_of(&store))),
         store,
         engine,
         run_command,
@@ -235,6 +239,8 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(patch::compliance))
         .routes(routes!(patch::summary))
         .routes(routes!(patch::export))
+        .routes(routes!(cloud::show))
+        .routes(routes!(cloud::check))
         .routes(routes!(sessions::list_sessions, sessions::start_session))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::terminate_session))

@@ -7,6 +7,7 @@ pub mod association;
 pub mod audit;
 pub mod automation;
 pub mod client;
+pub mod cloud;
 pub mod command;
 pub mod dev;
 pub mod dev_agent;
@@ -112,6 +113,9 @@ pub enum Command {
     /// List and show nodes, change their tags, deregister them (through the API).
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// The cloud configuration of signed calls: show it (never a key), check it with one call (through the API).
+    #[command(subcommand)]
+    Cloud(cloud::CloudCommand),
     /// Create, list, show and delete resource groups: nodes chosen by their tags (through the API).
     #[command(subcommand)]
     Group(group::GroupCommand),
@@ -241,6 +245,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Commands(command) => block_on(command::run(&ctx, command)),
         Command::Activation(command) => block_on(activation::run(&ctx, command)),
         Command::Node(command) => block_on(node::run(&ctx, command)),
+        Command::Cloud(command) => block_on(cloud::run(&ctx, command)),
         Command::Group(command) => block_on(group::run(&ctx, command)),
         Command::Hook(command) => block_on(hook::run(&ctx, command)),
         Command::Rule(command) => block_on(rule::run(&ctx, command)),

@@ -1,8 +1,11 @@
-//! Signed cloud calls on the server: the configuration (`config.rs`) and the
+//! Signed cloud calls on the server: the configuration (`config.rs`), the
 //! plugin host's [`CloudAccess`] over it, which reads credentials from the
-//! configuration, a Parameter Store SecureString or the environment.
+//! configuration, a Parameter Store SecureString or the environment, what
+//! `bosun cloud show` reports (`view.rs`) and `bosun cloud check`'s call (`check.rs`).
 
+pub mod check;
 pub mod config;
+pub mod view;
 
 use std::path::Path;
 use std::sync::Arc;

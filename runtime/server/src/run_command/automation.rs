@@ -14,6 +14,7 @@ use bosun_protocol::{CommandStatus, Limit, Target};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::wait_for_node::WAIT_FOR_NODE;
 use super::{Detail, RunCommand, SendError};
 
 pub const RUN_COMMAND: &str = "aws:runCommand";
@@ -22,7 +23,8 @@ const OUTPUT_CHARS: usize = 2500;
 /// How often a waiting step looks at its command.
 const WAIT_POLL: Duration = Duration::from_millis(250);
 
-/// The engine's actions: the installed plugins, and `aws:runCommand` when a Run Command service is given.
+/// The engine's actions: the installed plugins, and `aws:runCommand` and
+/// `bosun:waitForNode` when a Run Command service is given.
 pub struct Actions<D> {
     pub plugins: D,
     /// None where no server dispatches commands (`bosun automation run`).
@@ -33,15 +35,15 @@ pub struct Actions<D> {
 impl<D: ActionDispatcher> ActionDispatcher for Actions<D> {
     fn availability(&self, action: &str) -> Availability {
         match (action, &self.run_command) {
-            (RUN_COMMAND, Some(_)) => Availability::Available,
-            (RUN_COMMAND, None) => Availability::NotAvailable,
+            (RUN_COMMAND | WAIT_FOR_NODE, Some(_)) => Availability::Available,
+            (RUN_COMMAND | WAIT_FOR_NODE, None) => Availability::NotAvailable,
             _ => self.plugins.availability(action),
         }
     }
 
     fn is_idempotent(&self, action: &str) -> bool {
-        // A re-run finds the command its first run sent, by id.
-        action == RUN_COMMAND || self.plugins.is_idempotent(action)
+        // A re-run finds the command its first run sent, by id; a wait only reads.
+        action == RUN_COMMAND || action == WAIT_FOR_NODE || self.plugins.is_idempotent(action)
     }
 
     fn keeps_secure_references(&self, action: &str) -> bool {
@@ -51,8 +53,10 @@ impl<D: ActionDispatcher> ActionDispatcher for Actions<D> {
     async fn run(&self, call: ActionCall) -> Result<Map<String, Value>, ActionError> {
         match (call.action.as_str(), &self.run_command) {
             (RUN_COMMAND, Some(service)) => run_command(service, &call).await,
-            (RUN_COMMAND, None) => Err(ActionError::NotAvailable(format!(
-                "{RUN_COMMAND} (it runs through the server: start the execution with `bosun automation start` while `bosun server` or `bosun dev` runs)"
+            (WAIT_FOR_NODE, Some(service)) => service.wait_for_node(&call).await,
+            (RUN_COMMAND | WAIT_FOR_NODE, None) => Err(ActionError::NotAvailable(format!(
+                "{} (it runs through the server: start the execution with `bosun automation start` while `bosun server` or `bosun dev` runs)",
+                call.action
             ))),
             _ => self.plugins.run(call).await,
         }

@@ -1,7 +1,8 @@
 //! Run Command: sending Command documents to nodes (`send.rs`), the dispatcher that
 //! applies rate control, error threshold and timeouts (`dispatcher.rs`), the agents'
 //! long polls and reports, cancel, the views of commands (`view.rs`), and the
-//! completion notifications to a webhook (`notify.rs`).
+//! completion notifications to a webhook (`notify.rs`), and Automation's steps that
+//! use them (`automation.rs`, `wait_for_node.rs`).
 
 pub mod automation;
 pub mod dispatcher;
@@ -9,6 +10,7 @@ pub mod notify;
 pub mod send;
 mod ssm;
 pub mod view;
+pub mod wait_for_node;
 mod waker;
 
 use std::sync::Arc;
