@@ -22,7 +22,7 @@ use crate::support::poll;
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// Writes `<dir>/tools-<version>.zip` and its manifest; returns the manifest's path and the archive's sha256.
-fn write_version(dir: &Path, version: &str, files: &[(&str, &[u8])]) -> (PathBuf, String) {
+pub fn write_version(dir: &Path, version: &str, files: &[(&str, &[u8])]) -> (PathBuf, String) {
     let zip = write_zip(files).unwrap();
     let sha = bosun_package::sha256_hex(&zip);
     let file = format!("tools-{version}.zip");
@@ -151,7 +151,7 @@ fn finished(server: &FleetServer, id: &str, node: &str) -> Value {
 }
 
 /// Sends Bosun-ConfigurePackage to `node` with `parameters`; returns the finished invocation.
-fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
+pub fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
     let mut args = vec!["command", "send", "--document", "AWS-ConfigureAWSPackage", "--targets"];
     let target = format!("ids:{node}");
     args.push(&target);
@@ -169,17 +169,8 @@ fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
 fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     let server = FleetServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("pkgroot");
-    std::fs::create_dir_all(&root).unwrap();
+    let (agent, root) = agent_with_install_root(&server, dir.path(), "pkg-1");
     let r = root.display().to_string();
-    let data = server.data_dir().to_str().unwrap().to_string();
-    let grants = [format!("fs:rw:{r}"), format!("exec:/usr/bin/env -C {r}/* **"), format!("http:{}", server.url)];
-    let mut args = vec!["plugin", "grant", "--data-dir", &data, "configure-package"];
-    for g in &grants {
-        args.extend(["--grant", g.as_str()]);
-    }
-    server.cli(&args).expect_code(0);
-    let agent = Agent::start(&server, dir.path(), "pkg-1", &[("Role", "pkg")]);
     let node = agent.node_id.clone();
 
     // install.sh writes a marker beside the package (the root is the only place the test lets it write).
@@ -242,6 +233,21 @@ fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     assert!(!root.join("marker").exists() && !root.join("tools/2.0").exists() && !root.join("tools/installed.json").exists());
     server.cli(&["package", "delete", "tools"]).expect_code(0);
     assert!(!stored.exists(), "archives no version uses leave the store");
+}
+
+/// Grants `configure-package` an install root under `dir` and the server's origin, and starts an agent; the agent and the root.
+pub fn agent_with_install_root(server: &FleetServer, dir: &Path, name: &str) -> (Agent, PathBuf) {
+    let root = dir.join("pkgroot");
+    std::fs::create_dir_all(&root).unwrap();
+    let r = root.display().to_string();
+    let data = server.data_dir().to_str().unwrap().to_string();
+    let grants = [format!("fs:rw:{r}"), format!("exec:/usr/bin/env -C {r}/* **"), format!("http:{}", server.url)];
+    let mut args = vec!["plugin", "grant", "--data-dir", &data, "configure-package"];
+    for g in &grants {
+        args.extend(["--grant", g.as_str()]);
+    }
+    server.cli(&args).expect_code(0);
+    (Agent::start(server, dir, name, &[("Role", "pkg")]), root)
 }
 
 /// Waits until the association has `runs` runs for `node`, the newest ended Success; returns it.

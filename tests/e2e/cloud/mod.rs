@@ -4,7 +4,7 @@
 //! credential in outputs, logs or the store. moto's state is shared by the
 //! tests of this binary, so each test tags what it creates with its own value.
 
-mod moto;
+pub mod moto;
 mod parameter;
 mod volumes;
 
@@ -87,7 +87,7 @@ fn grant(data: &Path, grants: &[&str]) {
 }
 
 /// Every file under `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();

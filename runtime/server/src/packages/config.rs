@@ -168,7 +168,7 @@ mod tests {
         assert_eq!((s3.bucket.as_str(), s3.key_prefix(), s3.path_style), ("my.bucket-1", "bosun/archives", true));
         assert!(!format!("{s3:?}").contains("SECRET"), "{s3:?}");
         let minimal = ContentStoreConfig::parse(r#"{"s3": {"bucket": "packages"}}"#).unwrap().s3.unwrap();
-        assert_eq!((minimal.key_prefix(), minimal.region, minimal.path_style), ("", None, false));
+        assert_eq!((minimal.key_prefix(), minimal.region.as_deref(), minimal.path_style), ("", None, false));
     }
 
     #[test]
