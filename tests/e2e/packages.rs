@@ -152,6 +152,12 @@ fn finished(server: &FleetServer, id: &str, node: &str) -> Value {
 
 /// Sends Bosun-ConfigurePackage to `node` with `parameters`; returns the finished invocation.
 pub fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
+    let id = send_configure(server, node, parameters);
+    finished(server, &id, node)
+}
+
+/// Sends Bosun-ConfigurePackage to `node` with `parameters`; returns the command's id.
+fn send_configure(server: &FleetServer, node: &str, parameters: &[&str]) -> String {
     let mut args = vec!["command", "send", "--document", "AWS-ConfigureAWSPackage", "--targets"];
     let target = format!("ids:{node}");
     args.push(&target);
@@ -161,8 +167,7 @@ pub fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value
     args.extend(["--output", "json"]);
     let sent = server.cli(&args);
     sent.expect_code(0);
-    let id = sent.json()["commandId"].as_str().unwrap().to_string();
-    finished(server, &id, node)
+    sent.json()["commandId"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -233,6 +238,40 @@ fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     assert!(!root.join("marker").exists() && !root.join("tools/2.0").exists() && !root.join("tools/installed.json").exists());
     server.cli(&["package", "delete", "tools"]).expect_code(0);
     assert!(!stored.exists(), "archives no version uses leave the store");
+}
+
+#[test]
+fn runs_for_one_package_on_a_node_wait_for_each_other_and_other_packages_do_not() {
+    let server = FleetServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, root) = agent_with_install_root(&server, dir.path(), "pkg-serial");
+    let node = agent.node_id.clone();
+    let root_param = format!("installRoot={}", root.display());
+    // install.sh logs its start, waits for the test's word, and logs its end.
+    let slow: &[u8] = b"echo start >> ../../log\nwhile [ ! -e ../../release ]; do sleep 0.1; done\necho end >> ../../log\n";
+    let (m1, _) = write_version(dir.path(), "1.0", &[("install.sh", slow), ("uninstall.sh", b"true\n")]);
+    server.cli(&["package", "create", "tools", "--manifest", m1.to_str().unwrap()]).expect_code(0);
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (m2, _) = write_version(&other_dir, "1.0", &[("install.sh", b"touch ../../other-installed\n"), ("uninstall.sh", b"true\n")]);
+    server.cli(&["package", "create", "other", "--manifest", m2.to_str().unwrap()]).expect_code(0);
+
+    let first = send_configure(&server, &node, &["action=Install", "name=tools", &root_param]);
+    let log = root.join("log");
+    poll("the first install to start", LIMIT, || std::fs::read_to_string(&log).ok().filter(|t| t.contains("start")));
+    let second = send_configure(&server, &node, &["action=Install", "name=tools", &root_param]);
+    crate::agents::wait_running(&server, &second);
+    // Another package is not held up while the first install waits.
+    let other = configure(&server, &node, &["action=Install", "name=other", &root_param]);
+    assert_eq!(other["status"], "Success", "{other}");
+    assert!(root.join("other-installed").exists());
+    // Time for an unserialised second run to reach its own install.sh; serialised, it waits whatever the time.
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(root.join("release"), b"").unwrap();
+    let (first, second) = (finished(&server, &first, &node), finished(&server, &second, &node));
+    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("Success"), Some("Success")), "{first}\n{second}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\nend\n", "the install scripts did not overlap");
+    assert!(second["stdout"].as_str().unwrap().contains("\"Outcome\":\"AlreadyInstalled\""), "{second}");
 }
 
 /// Grants `configure-package` an install root under `dir` and the server's origin, and starts an agent; the agent and the root.
