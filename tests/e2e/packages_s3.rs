@@ -67,6 +67,9 @@ fn packages_live_in_the_bucket_and_nodes_install_them_through_the_control_plane(
     server.restart();
     let store = server.cli(&["package", "store", "--output", "json"]);
     assert_eq!(store.json(), json!({"kind": "s3", "location": format!("s3://{bucket}/bosun/archives")}), "{}", store.stderr);
+    let openapi = json_of(server.get("/v1/openapi.json", Some(&server.token)), StatusCode::OK);
+    assert!(openapi["paths"]["/v1/packages/content/store"]["get"].is_object(), "the store route is in the OpenAPI document");
+    assert_eq!(server.get("/v1/packages/content/store", None).status(), StatusCode::UNAUTHORIZED);
 
     let dir = tempfile::tempdir().unwrap();
     let install: &[u8] = b"cat VERSION > ../../marker\n";
