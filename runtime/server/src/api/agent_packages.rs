@@ -75,11 +75,13 @@ pub async fn package_file(
     Path((name, version, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut reader, size) = tokio::task::block_in_place(|| state.packages.open_file(&name, &version, &file))?;
+    let archive = tokio::task::block_in_place(|| state.packages.open_file(&name, &version, &file))?;
+    let size = archive.size;
     let read_error = |e: std::io::Error| ApiError::internal(format!("cannot read the archive {file} of {name} {version}: {e}"));
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let (start, end) =
             parse_range(range, size).map_err(|m| ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", m))?;
+        let mut reader = archive.reader;
         let piece = tokio::task::block_in_place(|| {
             reader.seek(SeekFrom::Start(start))?;
             let mut piece = vec![0u8; (end - start + 1) as usize];
@@ -93,7 +95,8 @@ pub async fn package_file(
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
         return Ok(response);
     }
-    let pieces = futures_util::stream::unfold(Some(reader), |reader| async move {
+    // Whole, the archive is checked against its sha256 as it streams (a piece cannot be).
+    let pieces = futures_util::stream::unfold(Some(archive.checked()), |reader| async move {
         let mut reader = reader?;
         let read = tokio::task::spawn_blocking(move || {
             let mut piece = vec![0u8; PIECE];

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bosun_package::archive::{self, ArchiveLimits};
 use bosun_package::{Manifest, NodePlatform};
 use bosun_protocol::packages::{AgentPackage, PackageDeleted, PackageFile, PackageNode, PackageVersionView};
-use bosun_store::packages::content::{CheckedReader, ContentError, ContentStore, LocalContent, StagedContent, StoredContent};
+use bosun_store::packages::content::{CheckedReader, ContentError, ContentReader, ContentStore, LocalContent, StagedContent};
 use bosun_store::{FleetError, Store};
 
 use bosun_plugin_host::CloudAccess;
@@ -140,16 +140,29 @@ impl Packages {
         })
     }
 
-    /// An archive of a version, by its name in the manifest; never by a path. Read
-    /// whole, it fails at its end unless it hashes to its sha256.
-    pub fn open_file(&self, name: &str, version: &str, file: &str) -> Result<StoredContent, PackageError> {
+    /// An archive of a version, by its name in the manifest; never by a path.
+    pub fn open_file(&self, name: &str, version: &str, file: &str) -> Result<OpenedArchive, PackageError> {
         let view = self.store.package_version(name, Some(version))?;
         let missing = || FleetError::NotFound(format!("version {version} of package {name} has no archive {file:?}"));
         let entry = view.files.iter().find(|f| f.file == file).ok_or_else(missing)?;
         let (reader, size) = self.content.open(&entry.sha256)?.ok_or_else(|| {
             PackageError::Internal(format!("the archive {file} of {name} {version} is missing from {}", self.content.location()))
         })?;
-        Ok((Box::new(CheckedReader::new(reader, &entry.sha256)), size))
+        Ok(OpenedArchive { reader, size, sha256: entry.sha256.clone() })
+    }
+}
+
+/// An archive opened for reading, with the sha256 it is stored under.
+pub struct OpenedArchive {
+    pub reader: Box<dyn ContentReader>,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl OpenedArchive {
+    /// The reader for a whole read: it fails at the end unless the bytes hash to the sha256.
+    pub fn checked(self) -> CheckedReader<Box<dyn ContentReader>> {
+        CheckedReader::new(self.reader, &self.sha256)
     }
 }
 
