@@ -43,7 +43,8 @@ fn bucket(moto: &Moto, test: &str) -> String {
 /// Points a data directory's content store at `bucket` in moto, with the keys in the cloud configuration.
 fn configure_store(data: &Path, moto: &Moto, bucket: &str) {
     write(data, "cloud.json", &json!({"credentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET}}).to_string());
-    let store = json!({"s3": {"bucket": bucket, "prefix": "bosun/archives/", "region": "us-east-1", "endpoint": moto.url, "pathStyle": true}});
+    let store =
+        json!({"s3": {"bucket": bucket, "prefix": "bosun/archives/", "region": "us-east-1", "endpoint": moto.url, "pathStyle": true}});
     write(data, "content-store.json", &store.to_string());
 }
 
@@ -107,6 +108,12 @@ fn packages_live_in_the_bucket_and_nodes_install_them_through_the_control_plane(
     let message = refused["message"].as_str().unwrap();
     assert!(message.contains(&format!("the archive tools-1.0.zip in s3://{bucket}/bosun/archives")), "{message}");
     assert!(message.contains(&format!("the content stored as sha256 {sha} hashes to")) && message.contains("upload it again"), "{message}");
+    let (id, code) = server.activation(&json!({"registrationLimit": 1}));
+    let (_, credential) = server.register(&id, &code, "s3-reader");
+    let file = "/v1/agent/packages/tools/versions/1.0/files/tools-1.0.zip";
+    let whole = server.get(file, Some(&credential));
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert!(whole.bytes().is_err(), "a whole download of a changed object breaks off before its last piece");
     std::fs::remove_dir_all(root.join("tools")).unwrap();
     let corrupt = configure(&server, &agent.node_id, &["action=Install", "name=tools", &root_param]);
     assert_eq!(corrupt["status"], "Failed", "{corrupt}");
@@ -116,14 +123,12 @@ fn packages_live_in_the_bucket_and_nodes_install_them_through_the_control_plane(
     server.cli(&["package", "create", "tools", "--manifest", m2.to_str().unwrap()]).expect_code(0);
     assert_eq!(bosun_package::sha256_hex(&s3(moto, reqwest::Method::GET, &object, None).bytes().unwrap()), sha);
 
+    let intact = server.get(file, Some(&credential));
+    assert_eq!(bosun_package::sha256_hex(&intact.bytes().unwrap()), sha, "a whole download of the repaired object");
+
     // A missing object is named, on the node's route and in the step.
     assert!(s3(moto, reqwest::Method::DELETE, &object, None).status().is_success());
-    let (id, code) = server.activation(&json!({"registrationLimit": 1}));
-    let (_, credential) = server.register(&id, &code, "s3-reader");
-    let missing = json_of(
-        server.get("/v1/agent/packages/tools/versions/1.0/files/tools-1.0.zip", Some(&credential)),
-        StatusCode::INTERNAL_SERVER_ERROR,
-    );
+    let missing = json_of(server.get(file, Some(&credential)), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(missing["message"].as_str().unwrap().contains(&format!("is missing from s3://{bucket}/bosun/archives")), "{missing}");
     let absent = configure(&server, &agent.node_id, &["action=Install", "name=tools", "version=1.0", &root_param]);
     assert_eq!(absent["status"], "Failed", "{absent}");
@@ -133,7 +138,10 @@ fn packages_live_in_the_bucket_and_nodes_install_them_through_the_control_plane(
     deleted.expect_code(0);
     assert_eq!(deleted.json()["removedContent"], json!([sha]));
     assert_eq!(s3(moto, reqwest::Method::GET, &object, None).status(), StatusCode::NOT_FOUND, "the object left the bucket");
-    assert_no_key(&[&server.log_text(), &agent.log_text(), &created.stdout, &created.stderr, &done.to_string(), &corrupt.to_string()], server.data_dir());
+    assert_no_key(
+        &[&server.log_text(), &agent.log_text(), &created.stdout, &created.stderr, &done.to_string(), &corrupt.to_string()],
+        server.data_dir(),
+    );
 
     // A bucket that does not exist: the upload fails naming it and the service's code.
     configure_store(server.data_dir(), moto, "no-such-bucket-for-bosun");
@@ -180,7 +188,10 @@ fn a_bad_content_store_configuration_stops_the_server_naming_the_field() {
         (json!({"s3": {"bucket": "packages", "prefix": "../up", "region": "us-east-1"}}), "s3.prefix"),
         (json!({"s3": {"bucket": "packages", "region": "us-east-1", "endpoint": "ftp://x"}}), "s3.endpoint"),
         (json!({"s3": {"bucket": "packages"}}), "s3.region"),
-        (json!({"s3": {"bucket": "packages", "region": "us-east-1", "credentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": 42}}}), "credentials"),
+        (
+            json!({"s3": {"bucket": "packages", "region": "us-east-1", "credentials": {"accessKeyId": ACCESS_KEY, "secretAccessKey": 42}}}),
+            "credentials",
+        ),
     ] {
         write(&data, "content-store.json", &config.to_string());
         let run = refused_start(&data);

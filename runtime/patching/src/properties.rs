@@ -71,24 +71,37 @@ fn json() -> impl Strategy<Value = Value> {
 /// A valid baseline with one field (top level, or inside the first rule) replaced by arbitrary JSON.
 fn baseline() -> impl Strategy<Value = Value> {
     let fields = vec![
-        "Name", "OperatingSystem", "Description", "GlobalFilters", "ApprovalRules", "ApprovedPatches", "ApprovedPatchesComplianceLevel",
-        "ApprovedPatchesEnableNonSecurity", "RejectedPatches", "RejectedPatchesAction", "Sources", "BaselineId", "Unknown",
+        "Name",
+        "OperatingSystem",
+        "Description",
+        "GlobalFilters",
+        "ApprovalRules",
+        "ApprovedPatches",
+        "ApprovedPatchesComplianceLevel",
+        "ApprovedPatchesEnableNonSecurity",
+        "RejectedPatches",
+        "RejectedPatchesAction",
+        "Sources",
+        "BaselineId",
+        "Unknown",
     ];
     let rule_fields = vec!["PatchFilterGroup", "ComplianceLevel", "ApproveAfterDays", "ApproveUntilDate", "EnableNonSecurity"];
-    (prop::sample::select(fields), prop::sample::select(rule_fields), any::<bool>(), json()).prop_map(|(field, rule_field, in_rule, value)| {
-        let mut base = serde_json::json!({
-            "Name": "web-servers", "OperatingSystem": "UBUNTU",
-            "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["Required"]}]},
-                "ComplianceLevel": "HIGH", "ApproveAfterDays": 7}]},
-            "RejectedPatches": ["telnet*"],
-        });
-        if in_rule {
-            base["ApprovalRules"]["PatchRules"][0][rule_field] = value;
-        } else {
-            base[field] = value;
-        }
-        base
-    })
+    (prop::sample::select(fields), prop::sample::select(rule_fields), any::<bool>(), json()).prop_map(
+        |(field, rule_field, in_rule, value)| {
+            let mut base = serde_json::json!({
+                "Name": "web-servers", "OperatingSystem": "UBUNTU",
+                "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["Required"]}]},
+                    "ComplianceLevel": "HIGH", "ApproveAfterDays": 7}]},
+                "RejectedPatches": ["telnet*"],
+            });
+            if in_rule {
+                base["ApprovalRules"]["PatchRules"][0][rule_field] = value;
+            } else {
+                base[field] = value;
+            }
+            base
+        },
+    )
 }
 
 proptest! {

@@ -44,7 +44,11 @@ pub fn signing_headers(request: &Unsigned<'_>, credentials: &CloudCredentials, a
 /// The headers to add to an S3 request: as [`signing_headers`], plus
 /// `x-amz-content-sha256`; the path is signed as sent (S3 neither normalises
 /// nor double-encodes it).
-pub fn s3_signing_headers(request: &UnsignedS3<'_>, credentials: &CloudCredentials, at: SystemTime) -> Result<Vec<(String, String)>, String> {
+pub fn s3_signing_headers(
+    request: &UnsignedS3<'_>,
+    credentials: &CloudCredentials,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -129,7 +133,13 @@ mod tests {
     #[test]
     fn s3_requests_sign_the_payload_hash_they_send() {
         let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let s3 = |payload_sha256| UnsignedS3 { method: "GET", url: "http://127.0.0.1:9000/bucket/a%20b/key", headers: &[], payload_sha256, region: "eu-west-1" };
+        let s3 = |payload_sha256| UnsignedS3 {
+            method: "GET",
+            url: "http://127.0.0.1:9000/bucket/a%20b/key",
+            headers: &[],
+            payload_sha256,
+            region: "eu-west-1",
+        };
         let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let signed = s3_signing_headers(&s3(empty), &credentials(None), at).unwrap();
         assert!(signed.iter().any(|(k, v)| k == "x-amz-content-sha256" && v == empty), "{signed:?}");

@@ -132,9 +132,8 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
     if trimmed.is_empty() {
         return if prefix.is_empty() { Ok(()) } else { Err("\"/\" alone: leave the prefix out for the bucket's root".into()) };
     }
-    let segment_ok = |s: &str| {
-        !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    };
+    let segment_ok =
+        |s: &str| !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if trimmed.split('/').all(segment_ok) {
         Ok(())
     } else {

@@ -188,16 +188,12 @@ fn s3_target(data_dir: &Path, s3: &S3Config, parameters: Option<Arc<Parameters>>
     let cloud = CloudConfig::load(data_dir)?;
     let credentials = s3.credentials.clone().or(cloud.credentials.clone());
     let signer = ServerCloud::new(CloudConfig { credentials, ..cloud }, parameters);
-    let region = s3.region.clone().or_else(|| signer.default_region()).ok_or_else(|| {
-        format!("{}: s3.region: no region is set here, in the cloud configuration or in AWS_REGION", config::CONFIG_FILE)
-    })?;
+    let region =
+        s3.region.clone().or_else(|| signer.default_region()).ok_or_else(|| {
+            format!("{}: s3.region: no region is set here, in the cloud configuration or in AWS_REGION", config::CONFIG_FILE)
+        })?;
     let endpoint = s3.endpoint.clone().unwrap_or_else(|| signer.endpoint("s3", &region));
-    let target = s3::S3Target {
-        bucket: s3.bucket.clone(),
-        prefix: s3.key_prefix().to_string(),
-        region,
-        endpoint,
-        path_style: s3.path_style,
-    };
+    let target =
+        s3::S3Target { bucket: s3.bucket.clone(), prefix: s3.key_prefix().to_string(), region, endpoint, path_style: s3.path_style };
     Ok((target, signer))
 }

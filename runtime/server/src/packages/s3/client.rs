@@ -110,7 +110,8 @@ impl S3Client {
             payload_sha256: payload.as_ref().map_or(EMPTY_SHA256, |p| p.sha256.as_str()),
             region: &self.region,
         };
-        let signed = s3_signing_headers(&unsigned, &credentials, std::time::SystemTime::now()).map_err(|e| self.failed(&method, sha256, &e))?;
+        let signed =
+            s3_signing_headers(&unsigned, &credentials, std::time::SystemTime::now()).map_err(|e| self.failed(&method, sha256, &e))?;
         let mut request = self.http.request(method.clone(), url);
         for (name, value) in headers.iter().chain(&signed) {
             request = request.header(name, value);

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 
-use super::client::S3Client;
 use super::blocking;
+use super::client::S3Client;
 
 /// The smallest piece fetched: small reads (a zip's directory) share one request.
 const MIN_FETCH: usize = 1 << 20;
@@ -86,8 +86,8 @@ impl Seek for S3Reader {
             SeekFrom::End(delta) => self.size.checked_add_signed(delta),
             SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
         };
-        self.position = target
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a seek before the start of the archive"))?;
+        self.position =
+            target.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a seek before the start of the archive"))?;
         Ok(self.position)
     }
 }
