@@ -14,6 +14,7 @@ mod inventory;
 mod local;
 mod module_docs;
 mod packages;
+mod packages_s3;
 mod params;
 mod patch;
 mod plugins;

@@ -22,7 +22,7 @@ use crate::support::poll;
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// Writes `<dir>/tools-<version>.zip` and its manifest; returns the manifest's path and the archive's sha256.
-fn write_version(dir: &Path, version: &str, files: &[(&str, &[u8])]) -> (PathBuf, String) {
+pub fn write_version(dir: &Path, version: &str, files: &[(&str, &[u8])]) -> (PathBuf, String) {
     let zip = write_zip(files).unwrap();
     let sha = bosun_package::sha256_hex(&zip);
     let file = format!("tools-{version}.zip");
@@ -151,7 +151,13 @@ fn finished(server: &FleetServer, id: &str, node: &str) -> Value {
 }
 
 /// Sends Bosun-ConfigurePackage to `node` with `parameters`; returns the finished invocation.
-fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
+pub fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
+    let id = send_configure(server, node, parameters);
+    finished(server, &id, node)
+}
+
+/// Sends Bosun-ConfigurePackage to `node` with `parameters`; returns the command's id.
+fn send_configure(server: &FleetServer, node: &str, parameters: &[&str]) -> String {
     let mut args = vec!["command", "send", "--document", "AWS-ConfigureAWSPackage", "--targets"];
     let target = format!("ids:{node}");
     args.push(&target);
@@ -161,25 +167,15 @@ fn configure(server: &FleetServer, node: &str, parameters: &[&str]) -> Value {
     args.extend(["--output", "json"]);
     let sent = server.cli(&args);
     sent.expect_code(0);
-    let id = sent.json()["commandId"].as_str().unwrap().to_string();
-    finished(server, &id, node)
+    sent.json()["commandId"].as_str().unwrap().to_string()
 }
 
 #[test]
 fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     let server = FleetServer::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("pkgroot");
-    std::fs::create_dir_all(&root).unwrap();
+    let (agent, root) = agent_with_install_root(&server, dir.path(), "pkg-1");
     let r = root.display().to_string();
-    let data = server.data_dir().to_str().unwrap().to_string();
-    let grants = [format!("fs:rw:{r}"), format!("exec:/usr/bin/env -C {r}/* **"), format!("http:{}", server.url)];
-    let mut args = vec!["plugin", "grant", "--data-dir", &data, "configure-package"];
-    for g in &grants {
-        args.extend(["--grant", g.as_str()]);
-    }
-    server.cli(&args).expect_code(0);
-    let agent = Agent::start(&server, dir.path(), "pkg-1", &[("Role", "pkg")]);
     let node = agent.node_id.clone();
 
     // install.sh writes a marker beside the package (the root is the only place the test lets it write).
@@ -242,6 +238,55 @@ fn a_package_is_installed_repaired_updated_and_uninstalled_on_a_real_agent() {
     assert!(!root.join("marker").exists() && !root.join("tools/2.0").exists() && !root.join("tools/installed.json").exists());
     server.cli(&["package", "delete", "tools"]).expect_code(0);
     assert!(!stored.exists(), "archives no version uses leave the store");
+}
+
+#[test]
+fn runs_for_one_package_on_a_node_wait_for_each_other_and_other_packages_do_not() {
+    let server = FleetServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, root) = agent_with_install_root(&server, dir.path(), "pkg-serial");
+    let node = agent.node_id.clone();
+    let root_param = format!("installRoot={}", root.display());
+    // install.sh logs its start, waits for the test's word, and logs its end.
+    let slow: &[u8] = b"echo start >> ../../log\nwhile [ ! -e ../../release ]; do sleep 0.1; done\necho end >> ../../log\n";
+    let (m1, _) = write_version(dir.path(), "1.0", &[("install.sh", slow), ("uninstall.sh", b"true\n")]);
+    server.cli(&["package", "create", "tools", "--manifest", m1.to_str().unwrap()]).expect_code(0);
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (m2, _) = write_version(&other_dir, "1.0", &[("install.sh", b"touch ../../other-installed\n"), ("uninstall.sh", b"true\n")]);
+    server.cli(&["package", "create", "other", "--manifest", m2.to_str().unwrap()]).expect_code(0);
+
+    let first = send_configure(&server, &node, &["action=Install", "name=tools", &root_param]);
+    let log = root.join("log");
+    poll("the first install to start", LIMIT, || std::fs::read_to_string(&log).ok().filter(|t| t.contains("start")));
+    let second = send_configure(&server, &node, &["action=Install", "name=tools", &root_param]);
+    crate::agents::wait_running(&server, &second);
+    // Another package is not held up while the first install waits.
+    let other = configure(&server, &node, &["action=Install", "name=other", &root_param]);
+    assert_eq!(other["status"], "Success", "{other}");
+    assert!(root.join("other-installed").exists());
+    // Time for an unserialised second run to reach its own install.sh; serialised, it waits whatever the time.
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(root.join("release"), b"").unwrap();
+    let (first, second) = (finished(&server, &first, &node), finished(&server, &second, &node));
+    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("Success"), Some("Success")), "{first}\n{second}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\nend\n", "the install scripts did not overlap");
+    assert!(second["stdout"].as_str().unwrap().contains("\"Outcome\":\"AlreadyInstalled\""), "{second}");
+}
+
+/// Grants `configure-package` an install root under `dir` and the server's origin, and starts an agent; the agent and the root.
+pub fn agent_with_install_root(server: &FleetServer, dir: &Path, name: &str) -> (Agent, PathBuf) {
+    let root = dir.join("pkgroot");
+    std::fs::create_dir_all(&root).unwrap();
+    let r = root.display().to_string();
+    let data = server.data_dir().to_str().unwrap().to_string();
+    let grants = [format!("fs:rw:{r}"), format!("exec:/usr/bin/env -C {r}/* **"), format!("http:{}", server.url)];
+    let mut args = vec!["plugin", "grant", "--data-dir", &data, "configure-package"];
+    for g in &grants {
+        args.extend(["--grant", g.as_str()]);
+    }
+    server.cli(&args).expect_code(0);
+    (Agent::start(server, dir, name, &[("Role", "pkg")]), root)
 }
 
 /// Waits until the association has `runs` runs for `node`, the newest ended Success; returns it.

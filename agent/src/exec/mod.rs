@@ -13,6 +13,7 @@ mod patch;
 pub mod plugin;
 mod precondition;
 pub mod process;
+mod serial;
 mod shell;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 //! host has no compiler: it loads precompiled artifacts only. A step's relative
 //! URLs reach the control plane's package routes with the node's credential,
 //! added by the host, so a plugin fetches packages without ever holding it.
+//! `aws:configurePackage` steps of one package run one at a time (`serial.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use serde_json::{Map, Value};
 use super::InvocationCtx;
 use super::flow::{Flow, StepOutcome};
 use super::params::DocParams;
+use super::serial::KeyedLocks;
 use crate::client::ControlPlane;
 
 /// The control-plane paths a plugin step reaches with relative URLs, the host adding
@@ -69,6 +71,8 @@ pub struct PluginRunner {
     fetching: tokio::sync::Mutex<()>,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     collectors: Mutex<HashMap<String, Arc<Collector>>>,
+    /// Held by steps that must not overlap (`aws:configurePackage` of one package).
+    serial: KeyedLocks,
 }
 
 impl std::fmt::Debug for PluginRunner {
@@ -86,6 +90,7 @@ impl PluginRunner {
             fetching: tokio::sync::Mutex::new(()),
             loaded: Mutex::new(HashMap::new()),
             collectors: Mutex::new(HashMap::new()),
+            serial: KeyedLocks::default(),
         }
     }
 
@@ -230,6 +235,11 @@ pub(super) async fn call(
     inputs: &Value,
 ) -> Result<(CallOutcome, Vec<String>), StepOutcome> {
     let work = async {
+        // Waiting here counts against the deadline and ends on cancellation, like the call.
+        let _serial = match super::serial::key_of(&wanted.plugin_action, inputs) {
+            Some(key) => Some(access.runner.serial.lock(&key).await),
+            None => None,
+        };
         let (host, plugin) = access.runner.plugin(access, wanted).await?;
         let grants: Vec<String> = plugin.grants.iter().map(ToString::to_string).collect();
         let link = ControlPlaneLink::new(access.control.server(), &access.credential, CONTROL_PLANE_PATHS)?;

@@ -97,6 +97,9 @@ fn compare_parts(a: &str, b: &str) -> Ordering {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

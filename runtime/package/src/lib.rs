@@ -7,6 +7,8 @@
 pub mod archive;
 pub mod manifest;
 pub mod platform;
+#[cfg(test)]
+mod properties;
 
 pub use archive::{ArchiveLimits, UnpackedFile};
 pub use manifest::{FileEntry, Manifest, ManifestError, Target};

@@ -8,6 +8,8 @@ pub mod apt;
 pub mod baseline;
 pub mod dpkg;
 pub mod names;
+#[cfg(test)]
+mod properties;
 pub mod report;
 pub mod scan;
 pub mod stanza;

@@ -19,7 +19,7 @@ mod limiter;
 mod plugin;
 mod services;
 #[cfg(feature = "cloud")]
-mod sigv4;
+pub mod sigv4;
 mod state;
 
 use std::path::PathBuf;

@@ -100,3 +100,14 @@ pub struct AgentPackage {
     pub manifest: serde_json::Value,
     pub node: PackageNode,
 }
+
+/// Where the control plane keeps package archives (`GET /v1/packages/content/store`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ContentStoreView {
+    /// `local` (the data directory) or `s3` (an S3-compatible bucket).
+    pub kind: String,
+    /// `file:///…` or `s3://bucket[/prefix]`.
+    pub location: String,
+}

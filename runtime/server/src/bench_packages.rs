@@ -4,7 +4,9 @@
 //! node (whole, and in the 4 MiB ranged pieces the plugin asks for), and the
 //! `configure-package` plugin in a node's plugin host installing it into a
 //! temporary root (time and peak memory), checking an intact installation, and
-//! repairing one whose files were removed. Prints a table; nothing here passes or fails.
+//! repairing one whose files were removed. With `--content-store FILE` (a
+//! `content-store.json`), the archives go where it says, such as an
+//! S3-compatible bucket. Prints a table; nothing here passes or fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +26,9 @@ pub struct PackagesArgs {
     /// Runs of each measurement; the table shows the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub package_runs: u32,
+    /// Keep the archives where this content-store.json says (default: the temporary data directory).
+    #[arg(long, value_name = "FILE")]
+    pub content_store: Option<std::path::PathBuf>,
 }
 
 /// `len` bytes that do not compress (xorshift), different for each `seed`.
@@ -55,8 +60,22 @@ pub async fn run(args: &PackagesArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Arc::new(Store::open(&dir.path().join("data"), Durability::Normal).map_err(|e| e.to_string())?);
     crate::plugins::load_builtins(&store)?;
+    if let Some(config) = &args.content_store {
+        let target = dir.path().join("data").join(crate::packages::config::CONFIG_FILE);
+        std::fs::copy(config, &target).map_err(|e| format!("cannot copy {}: {e}", config.display()))?;
+        crate::packages::check_configuration(&dir.path().join("data"))?;
+    }
     let ApiUnderTest { base, token, stop, server } = serve_api(&store, &dir.path().join("data"), Default::default()).await?;
     let http = reqwest::Client::new();
+    let location: bosun_protocol::packages::ContentStoreView = http
+        .get(format!("{base}/v1/packages/content/store"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
     let size = (args.package_mib << 20) as usize;
     let mib = args.package_mib as f64;
     let mut rows = Vec::new();
@@ -165,6 +184,7 @@ pub async fn run(args: &PackagesArgs) -> Result<(), String> {
         crate::outln!("{:<52} {:>12.1}  {}", row.what, row.value, row.unit);
     }
     crate::outln!("({} runs of each, median; {} MiB of incompressible payload; durability normal)", args.package_runs, args.package_mib);
+    crate::outln!("(archives kept in {})", location.location);
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! tests of this binary, so each test tags what it creates with its own value.
 
 mod ami;
-mod moto;
+pub mod moto;
 mod parameter;
 mod show;
 mod volumes;
@@ -89,7 +89,7 @@ fn grant(data: &Path, grants: &[&str]) {
 }
 
 /// Every file under `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();

@@ -75,11 +75,13 @@ pub async fn package_file(
     Path((name, version, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut reader, size) = tokio::task::block_in_place(|| state.packages.open_file(&name, &version, &file))?;
+    let archive = tokio::task::block_in_place(|| state.packages.open_file(&name, &version, &file))?;
+    let size = archive.size;
     let read_error = |e: std::io::Error| ApiError::internal(format!("cannot read the archive {file} of {name} {version}: {e}"));
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let (start, end) =
             parse_range(range, size).map_err(|m| ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", m))?;
+        let mut reader = archive.reader;
         let piece = tokio::task::block_in_place(|| {
             reader.seek(SeekFrom::Start(start))?;
             let mut piece = vec![0u8; (end - start + 1) as usize];
@@ -93,26 +95,40 @@ pub async fn package_file(
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
         return Ok(response);
     }
-    let pieces = futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let read = tokio::task::spawn_blocking(move || {
-            let mut piece = vec![0u8; PIECE];
-            let n = reader.read(&mut piece)?;
-            piece.truncate(n);
-            Ok::<_, std::io::Error>((piece, reader))
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        match read {
-            Ok((piece, _)) if piece.is_empty() => None,
-            Ok((piece, reader)) => Some((Ok::<_, std::io::Error>(piece), Some(reader))),
-            Err(e) => Some((Err(e), None)),
+    // Whole, the archive is checked against its sha256 as it streams (a piece cannot be): each piece is
+    // sent only once the next one is read, so the last goes out only after the check at the end passed,
+    // and an archive changed in the store reaches the node short, as a failed download.
+    let pieces = futures_util::stream::unfold(Some((archive.checked(), None::<Vec<u8>>)), |state| async move {
+        let (mut reader, mut held) = state?;
+        loop {
+            match read_piece(reader).await {
+                Err(e) => return Some((Err(e), None)),
+                Ok((piece, _)) if piece.is_empty() => return held.map(|last| (Ok(last), None)),
+                Ok((piece, back)) => {
+                    reader = back;
+                    if let Some(ready) = held.replace(piece) {
+                        return Some((Ok(ready), Some((reader, held))));
+                    }
+                }
+            }
         }
     });
     let mut response = Body::from_stream(pieces).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     Ok(response)
+}
+
+/// The next piece of `reader` (empty at its end), read on a blocking thread.
+async fn read_piece<R: Read + Send + 'static>(mut reader: R) -> std::io::Result<(Vec<u8>, R)> {
+    tokio::task::spawn_blocking(move || {
+        let mut piece = vec![0u8; PIECE];
+        let n = reader.read(&mut piece)?;
+        piece.truncate(n);
+        Ok((piece, reader))
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

@@ -156,10 +156,12 @@ fn hook_routes() -> OpenApiRouter<AppState> {
 
 /// The whole API, with the server's settings.
 pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunCommand>, bus: Arc<EventBus>, settings: ApiSettings) -> Router {
+    let params = crate::params::Parameters::new(store.clone(), settings.param_key.clone());
     let state = AppState {
-        params: crate::params::Parameters::new(store.clone(), settings.param_key.clone()),
         sessions: crate::sessions::SessionHub::new(store.clone(), run_command.clone()),
-        packages: crate::packages::Packages::open(store.clone()).unwrap_or_else(|e| panic!("the package content store: {e}")),
+        packages: crate::packages::Packages::open(store.clone(), params.clone())
+            .unwrap_or_else(|e| panic!("the package content store: {e}")),
+        params,
         cloud: Arc::new(crate::cloud::CloudConfig::load(&crate::cloud::view::data_dir_of(&store))),
         store,
         engine,
@@ -248,6 +250,7 @@ pub fn router(store: Arc<Store>, engine: Arc<Engine>, run_command: Arc<RunComman
         .routes(routes!(sessions::stream))
         .routes(routes!(sessions::get_preferences, sessions::put_preferences))
         .routes(routes!(packages::put_content))
+        .routes(routes!(packages::content_store))
         .routes(routes!(packages::list_packages))
         .routes(routes!(packages::get_package, packages::delete_package))
         .routes(routes!(packages::list_versions, packages::create_version))

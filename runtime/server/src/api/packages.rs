@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use bosun_protocol::packages::{ContentStored, CreatePackageVersion, PackageDeleted, PackageSummary, PackageVersionView};
+use bosun_protocol::packages::{ContentStoreView, ContentStored, CreatePackageVersion, PackageDeleted, PackageSummary, PackageVersionView};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -66,6 +66,17 @@ pub async fn put_content(
     }
     let (size, created) = tokio::task::block_in_place(|| staged.commit()).map_err(PackageError::from)?;
     Ok(Json(ContentStored { sha256, size, created }))
+}
+
+/// Where archives are kept: the data directory or an S3-compatible bucket (`content-store.json`).
+#[utoipa::path(get, path = "/v1/packages/content/store", tag = "packages", responses(
+    (status = 200, description = "The content store", body = ContentStoreView),
+    (status = 401, description = "No valid token", body = ErrorBody),
+))]
+pub async fn content_store(State(state): State<AppState>) -> Json<ContentStoreView> {
+    let location = state.packages.location();
+    let kind = if location.starts_with("s3://") { "s3" } else { "local" };
+    Json(ContentStoreView { kind: kind.into(), location })
 }
 
 /// Creates a version of a package (and the package, for its first version) from a

@@ -30,6 +30,7 @@ pub struct DevArgs {
 
 pub async fn run(ctx: &Context, args: DevArgs) -> Result<ExitCode, CliError> {
     crate::params::key::configured_or_generated(&ctx.data_dir)?;
+    crate::packages::check_configuration(&ctx.data_dir).map_err(CliError::usage)?;
     let driver = Driver::start(ctx).await?;
     let token = dev_token(&driver.store, &ctx.data_dir)?;
     let webhook = args.webhook.webhook(&ctx.data_dir)?;

@@ -162,7 +162,7 @@ pub enum Command {
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
     /// Measure the store and the engine, and print a table.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// A failed command: a message for people and the process exit code.

@@ -2,14 +2,15 @@
 //! manifest in AWS Distributor's format and the zip archives beside it, checks
 //! both here first (every problem of the manifest, each archive's sha256 and
 //! contents), uploads each archive by content and then creates the version;
-//! `list`, `versions`, `show` and `delete` read and remove versions.
+//! `list`, `versions`, `show` and `delete` read and remove versions; `store`
+//! says where the server keeps archives.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bosun_package::Manifest;
 use bosun_package::archive;
-use bosun_protocol::packages::{ContentStored, CreatePackageVersion, PackageDeleted, PackageSummary, PackageVersionView};
+use bosun_protocol::packages::{ContentStoreView, ContentStored, CreatePackageVersion, PackageDeleted, PackageSummary, PackageVersionView};
 use clap::Subcommand;
 
 use super::client::Client;
@@ -59,6 +60,11 @@ pub enum PackageCommand {
         name: String,
         #[arg(long, value_name = "VERSION")]
         version: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Where the server keeps archives: its data directory or an S3-compatible bucket.
+    Store {
         #[command(flatten)]
         output: OutputArg,
     },
@@ -171,6 +177,13 @@ pub async fn run(ctx: &Context, command: PackageCommand) -> Result<ExitCode, Cli
                     deleted.versions.join(", "),
                     deleted.removed_content.len()
                 ),
+            }
+        }
+        PackageCommand::Store { output } => {
+            let store: ContentStoreView = Client::from_context(ctx)?.get("/v1/packages/content/store").await?;
+            match output.output {
+                OutputFormat::Json => print_json(&serde_json::to_value(&store).unwrap_or_default()),
+                OutputFormat::Text => crate::outln!("{} ({})", store.location, store.kind),
             }
         }
     }

@@ -112,6 +112,7 @@ pub async fn run(ctx: &Context, args: ServerArgs) -> Result<ExitCode, CliError> 
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    crate::packages::check_configuration(&ctx.data_dir).map_err(CliError::usage)?;
     let driver = Driver::start(ctx).await?;
     let webhook = args.webhook.webhook(&ctx.data_dir)?;
     let settings = ApiSettings { body_limit: args.max_body, heartbeat_gap: Duration::from_secs(args.heartbeat_gap), param_key: None };

@@ -108,7 +108,7 @@ impl CloudConfig {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if let Some(region) = &self.region
             && !is_name(region)
         {
@@ -148,11 +148,11 @@ impl CloudConfig {
     }
 }
 
-fn is_name(text: &str) -> bool {
+pub(crate) fn is_name(text: &str) -> bool {
     !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn check_endpoint(url: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(url: &str) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!("{url:?} must be an http or https URL with a host"));
@@ -164,7 +164,7 @@ fn check_endpoint(url: &str) -> Result<(), String> {
 }
 
 /// serde's message without the value it quotes (which could be a key).
-fn scrub(message: &str) -> String {
+pub(crate) fn scrub(message: &str) -> String {
     match message.find("invalid type") {
         Some(_) => "credentials or a field has the wrong type".into(),
         None if message.contains("did not match any variant") => {

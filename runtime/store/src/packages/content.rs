@@ -24,6 +24,55 @@ pub enum ContentError {
     Io(String),
 }
 
+/// Reads stored content and, when it has been read from its start to its end
+/// in order, fails the last read unless the bytes hash to the sha256 they are
+/// stored under (content changed in the store behind the server's back). A
+/// seek anywhere but the start stops the check: a piece cannot be checked alone.
+pub struct CheckedReader<R> {
+    inner: R,
+    expected: String,
+    hasher: Option<Sha256>,
+    position: u64,
+}
+
+impl<R: Read + Seek> CheckedReader<R> {
+    pub fn new(inner: R, sha256: &str) -> CheckedReader<R> {
+        CheckedReader { inner, expected: sha256.to_string(), hasher: Some(Sha256::new()), position: 0 }
+    }
+}
+
+impl<R: Read> Read for CheckedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.position += n as u64;
+        match (n, self.hasher.as_mut()) {
+            (0, Some(_)) if !buf.is_empty() => {
+                let actual = hex::encode(self.hasher.take().unwrap_or_default().finalize());
+                if actual != self.expected {
+                    let message = format!("the content stored as sha256 {} hashes to {actual}: it was changed in the store", self.expected);
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, message));
+                }
+            }
+            (_, Some(hasher)) => hasher.update(&buf[..n]),
+            (_, None) => {}
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for CheckedReader<R> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let at = self.inner.seek(to)?;
+        if at == 0 {
+            self.hasher = Some(Sha256::new());
+        } else if at != self.position {
+            self.hasher = None;
+        }
+        self.position = at;
+        Ok(at)
+    }
+}
+
 /// Content being written: bytes go in with `write`, and `commit` keeps them
 /// under the claimed sha256 if they have it. Dropped uncommitted, it leaves nothing.
 pub trait StagedContent: Send {
@@ -57,7 +106,8 @@ pub struct LocalContent {
     dir: PathBuf,
 }
 
-fn checked(sha256: &str) -> Result<&str, ContentError> {
+/// `sha256` if it is one (64 lowercase hex digits), so it can name a file or an object.
+pub fn checked(sha256: &str) -> Result<&str, ContentError> {
     if bosun_package::is_sha256(sha256) { Ok(sha256) } else { Err(ContentError::BadName(sha256.chars().take(80).collect())) }
 }
 
@@ -209,5 +259,26 @@ mod tests {
         store.remove(&sha(b"hello")).unwrap();
         assert!(store.open(&sha(b"hello")).unwrap().is_none());
         store.remove(&sha(b"hello")).unwrap();
+    }
+
+    fn read_all(reader: &mut impl Read) -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map(|_| bytes)
+    }
+
+    #[test]
+    fn content_read_whole_is_checked_against_its_name() {
+        use std::io::{Cursor, SeekFrom};
+        let mut good = CheckedReader::new(Cursor::new(b"hello".to_vec()), &sha(b"hello"));
+        assert_eq!(read_all(&mut good).unwrap(), b"hello");
+        let mut changed = CheckedReader::new(Cursor::new(b"HELLO".to_vec()), &sha(b"hello"));
+        let error = read_all(&mut changed).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains(&format!("hashes to {}", sha(b"HELLO"))), "{error}");
+        // Back to the start, the check starts again; a piece is not checked.
+        changed.seek(SeekFrom::Start(0)).unwrap();
+        assert!(read_all(&mut changed).is_err());
+        changed.seek(SeekFrom::Start(2)).unwrap();
+        assert_eq!(read_all(&mut changed).unwrap(), b"LLO");
     }
 }
