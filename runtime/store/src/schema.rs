@@ -219,6 +219,7 @@ const PARTS: &[&str] = &[
     crate::sessions::SCHEMA,
     crate::packages::SCHEMA,
     crate::patches::SCHEMA,
+    crate::token_cache::SCHEMA,
 ];
 
 /// The schema version this Bosun writes and reads (`PRAGMA user_version`).
