@@ -11,7 +11,7 @@ use std::time::Instant;
 use bosun_events::{Pattern, RuleSet};
 use serde_json::{Value, json};
 
-use crate::bench_fleet::{create_token, percentile, start_server_with};
+use crate::bench_fleet::{create_token, percentile, start_server_with, usage};
 use crate::webhook_sign::{self, Secret};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -122,7 +122,7 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
     let token = create_token(&exe, &data)?;
-    let (_server, url) = start_server_with(&exe, &data, dir.path(), &["--durability", durability])?;
+    let (server, url) = start_server_with(&exe, &data, dir.path(), &["--durability", durability])?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency as usize).build().map_err(|e| e.to_string())?;
     let created: Value = http
         .post(format!("{url}/v1/hooks"))
@@ -138,6 +138,8 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
     let secret = Secret::parse(created["secret"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
     let body = Arc::new(serde_json::to_vec(&event(1)).map_err(|e| e.to_string())?);
     let next = Arc::new(AtomicUsize::new(0));
+    let (server_pid, client_pid) = (server.0.id(), std::process::id());
+    let (server_cpu, client_cpu) = (usage(server_pid).cpu_seconds, usage(client_pid).cpu_seconds);
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
@@ -174,12 +176,14 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
         refused += theirs;
     }
     let elapsed = started.elapsed();
+    let per_request = |pid: u32, before: f64| (usage(pid).cpu_seconds - before) * 1e6 / args.requests as f64;
+    let (server_us, client_us) = (per_request(server_pid, server_cpu), per_request(client_pid, client_cpu));
     latencies.sort_by(f64::total_cmp);
     rows.push(Row {
         what: format!("webhook ingest, durability {durability}"),
         value: format!("{:.0} accepted/s", latencies.len() as f64 / elapsed.as_secs_f64()),
         note: format!(
-            "{} requests of {} B, {} in flight, {refused} refused; latency p50 {:.2} ms, p99 {:.2} ms; client and server share the machine",
+            "{} requests of {} B, {} in flight, {refused} refused; latency p50 {:.2} ms, p99 {:.2} ms; CPU per request: server {server_us:.0} us, client {client_us:.0} us (two processes sharing the machine)",
             args.requests,
             body.len(),
             args.concurrency,

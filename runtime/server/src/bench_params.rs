@@ -2,7 +2,8 @@
 //! (router, token check, store) on a temporary data directory with durability full:
 //! GetParameter requests/s and latency percentiles with many concurrent clients,
 //! durable PutParameter writes/s, and get-by-path --recursive over many parameters
-//! (every page). Prints a table; nothing here passes or fails.
+//! (every page). The clients run in this process, beside the server: the CPU time per
+//! GetParameter is both sides'. Prints a table; nothing here passes or fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -126,6 +127,7 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
         .put_parameter(string("/bench/one".into(), "value-of-a-typical-size-0123456789", false), "bench", None)
         .map_err(|e| e.to_string())?;
     let (url, bearer) = (format!("{base}/v1/parameters/get"), token.clone());
+    let cpu_before = crate::bench_fleet::usage(std::process::id()).cpu_seconds;
     let (rate, latencies) = hammer(args.clients, for_how_long, move |client, _, _| {
         let (url, bearer) = (url.clone(), bearer.clone());
         async move {
@@ -135,10 +137,13 @@ pub async fn run(args: &ParamsArgs) -> Result<(), String> {
         }
     })
     .await?;
+    let cpu = crate::bench_fleet::usage(std::process::id()).cpu_seconds - cpu_before;
     let clients = args.clients;
     rows.push((format!("GetParameter, {clients} clients"), rate, "req/s"));
     rows.push(("GetParameter p50".into(), percentile_ms(&latencies, 0.50), "ms"));
     rows.push(("GetParameter p99".into(), percentile_ms(&latencies, 0.99), "ms"));
+    // Clients and server run in this one process: the CPU time is both sides'.
+    rows.push(("GetParameter CPU per request, clients and server".into(), cpu * 1e6 / latencies.len().max(1) as f64, "us"));
 
     let (url, bearer) = (format!("{base}/v1/parameters/put"), token.clone());
     let (rate, latencies) = hammer(args.clients, for_how_long, move |client, c, i| {

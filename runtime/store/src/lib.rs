@@ -20,6 +20,7 @@ mod plugins;
 mod readers;
 mod schema;
 pub mod sessions;
+mod token_cache;
 mod tokens;
 mod windows;
 mod writer;
@@ -57,6 +58,8 @@ pub struct Store {
     readers: readers::Readers,
     housekeeping: housekeeping::Housekeeper,
     path: PathBuf,
+    /// Verified admin tokens and their scopes, checked against the database on every use.
+    token_cache: token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -89,7 +92,7 @@ impl Store {
         let readers = (0..readers::READERS).map(|_| schema::connect(&path, durability)).collect::<Result<Vec<_>, _>>()?;
         let writer = Arc::new(writer::Writer::new(conn));
         let housekeeping = housekeeping::Housekeeper::start(Arc::clone(&writer));
-        Ok(Self { writer, readers: readers::Readers::new(readers), housekeeping, path })
+        Ok(Self { writer, readers: readers::Readers::new(readers), housekeeping, path, token_cache: Default::default() })
     }
 
     /// Does now the housekeeping that otherwise runs in the background after executions

@@ -1,6 +1,7 @@
 //! Admin API tokens: only a sha256 of each token is kept, with its name, when it
 //! was created and last used, and whether it was revoked. Checking a token compares
-//! its hash with every active hash in constant time.
+//! its hash with every active hash in constant time; a token found active is then
+//! found by its hash in memory while no token or scope changes (`token_cache.rs`).
 
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -84,14 +85,23 @@ impl Store {
         Ok(rx.try_iter().last().unwrap_or(false))
     }
 
-    /// The name of the active (not revoked) token this is, if any.
+    /// The name of the active (not revoked) token this is, if any. A token found active
+    /// is kept in memory until any token or scope changes (`token_cache.rs`).
     pub fn verify_token(&self, token: &str) -> Result<Option<String>, StoreError> {
         let hash = token_hash(token);
+        let generation = self.token_generation()?;
+        if let Some(name) = self.token_cache.name(generation, &hash) {
+            return Ok(Some(name));
+        }
         let active: Vec<(String, Vec<u8>)> = self.read(|conn| {
             let mut statement = conn.prepare_cached("SELECT name, hash FROM api_tokens WHERE revoked = 0")?;
             statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
         })?;
-        Ok(find_active(&hash, &active))
+        let found = find_active(&hash, &active);
+        if let Some(name) = &found {
+            self.token_cache.remember_name(generation, hash, name.clone());
+        }
+        Ok(found)
     }
 
     /// Records that a token was used now.

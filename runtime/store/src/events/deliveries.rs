@@ -71,11 +71,13 @@ pub(crate) fn mark_delivered(conn: &Connection, id: i64) -> Result<(), StoreErro
         .map_err(sql_error)
 }
 
+/// Where a reader of the log stands.
+const CURSOR_SEQ: &str = "SELECT seq FROM event_cursors WHERE name = ?1";
+
 impl Store {
     /// Where a reader of the log stands (0 before the first event).
     pub fn event_cursor(&self, name: &str) -> Result<i64, StoreError> {
-        self.read(|conn| conn.query_row("SELECT seq FROM event_cursors WHERE name = ?1", [name], |r| r.get(0)).optional())
-            .map(|seq| seq.unwrap_or(0))
+        self.read(|conn| conn.prepare_cached(CURSOR_SEQ)?.query_row([name], |r| r.get(0)).optional()).map(|seq| seq.unwrap_or(0))
     }
 
     /// Records deliveries and moves a cursor to `to_seq`, in one transaction. Does
@@ -84,8 +86,11 @@ impl Store {
         let cursor = cursor.to_string();
         self.writer
             .run_async(Box::new(move |conn| {
-                let at: i64 =
-                    conn.query_row("SELECT seq FROM event_cursors WHERE name = ?1", [&cursor], |r| r.get(0)).optional().map_err(sql_error)?.unwrap_or(0);
+                let at: i64 = conn
+                    .prepare_cached(CURSOR_SEQ)
+                    .and_then(|mut s| s.query_row([&cursor], |r| r.get(0)).optional())
+                    .map_err(sql_error)?
+                    .unwrap_or(0);
                 if at != from_seq {
                     return Ok(());
                 }
@@ -98,10 +103,10 @@ impl Store {
                 for d in &deliveries {
                     insert.execute(params![d.event_seq, d.rule, d.target_id, d.target, now]).map_err(sql_error)?;
                 }
-                conn.execute(
+                conn.prepare_cached(
                     "INSERT INTO event_cursors (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-                    params![cursor, to_seq],
                 )
+                .and_then(|mut s| s.execute(params![cursor, to_seq]))
                 .map_err(sql_error)?;
                 Ok(())
             }))

@@ -63,11 +63,9 @@ pub struct Event {
 pub(crate) fn append(conn: &Connection, event: &NewEvent) -> Result<String, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let resources = serde_json::to_string(&event.resources).map_err(|e| StoreError(e.to_string()))?;
-    conn.execute(
-        "INSERT INTO events (id, time, source, detail_type, resources, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, now(), event.source, event.detail_type, resources, event.detail.to_string()],
-    )
-    .map_err(sql_error)?;
+    conn.prepare_cached("INSERT INTO events (id, time, source, detail_type, resources, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .and_then(|mut s| s.execute(params![id, now(), event.source, event.detail_type, resources, event.detail.to_string()]))
+        .map_err(sql_error)?;
     Ok(id)
 }
 

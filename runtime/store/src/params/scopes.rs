@@ -110,8 +110,13 @@ impl Store {
         })
     }
 
-    /// A token's parameter scopes (none: unrestricted).
+    /// A token's parameter scopes (none: unrestricted), kept in memory until any token
+    /// or scope changes.
     pub fn parameter_scopes(&self, token: &str) -> Result<ParamScopes, ParamError> {
+        let generation = self.token_generation()?;
+        if let Some(scopes) = self.token_cache.param_scopes(generation, token) {
+            return Ok(scopes);
+        }
         let rows: Vec<(String, String)> = self.read(|conn| {
             conn.prepare_cached("SELECT access, pattern FROM parameter_scopes WHERE token = ?1 ORDER BY pattern")?
                 .query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -121,6 +126,7 @@ impl Store {
         for (access, pattern) in rows {
             if access == Access::Read.as_str() { scopes.read.push(pattern) } else { scopes.decrypt.push(pattern) }
         }
+        self.token_cache.remember_param_scopes(generation, token, scopes.clone());
         Ok(scopes)
     }
 }
