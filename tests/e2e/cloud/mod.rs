@@ -263,6 +263,15 @@ fn service_errors_and_denials_are_clear_step_failures() {
     assert!(unsupported["failureMessage"].as_str().unwrap().contains("Service \"s3\" is not supported"), "{unsupported}");
 }
 
+/// `output` lists the instances `ids`, in any order.
+fn assert_same_ids(output: &Value, ids: &[String]) {
+    let mut listed: Vec<String> = serde_json::from_value(output.clone()).unwrap();
+    listed.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
+
 #[test]
 fn restart_instances_by_tag_in_batches() {
     let moto = moto::shared();
@@ -272,11 +281,7 @@ fn restart_instances_by_tag_in_batches() {
     let (run, execution) =
         dir.run("Bosun-RestartInstances", &["TagKey=Test", &format!("TagValue={tag}"), "MaxConcurrency=1", "MaxErrors=0"]);
     assert_eq!(execution["status"], "Success", "{execution}");
-    let mut restarted: Vec<String> = serde_json::from_value(execution["outputs"]["RestartTagged.RestartedInstanceIds"].clone()).unwrap();
-    restarted.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(restarted, expected);
+    assert_same_ids(&execution["outputs"]["RestartTagged.RestartedInstanceIds"], &ids);
     assert_eq!(states(moto, &ids), ["running", "running", "running"]);
     assert_no_credential(&dir, &run);
 
@@ -300,11 +305,7 @@ fn a_rolling_restart_restarts_each_batch_before_the_next() {
     let ids = launch(moto, &tag, 3);
     let (run, execution) = dir.run("Bosun-RestartInstances", &[&format!("InstanceIds={}", ids.join(",")), "MaxConcurrency=2"]);
     assert_eq!(execution["status"], "Success", "{execution}");
-    let mut restarted: Vec<String> = serde_json::from_value(execution["outputs"]["Rolling.RestartedInstanceIds"].clone()).unwrap();
-    restarted.sort();
-    let mut expected = ids.clone();
-    expected.sort();
-    assert_eq!(restarted, expected);
+    assert_same_ids(&execution["outputs"]["Rolling.RestartedInstanceIds"], &ids);
     assert_eq!(states(moto, &ids), ["running", "running", "running"]);
     assert_no_credential(&dir, &run);
 
