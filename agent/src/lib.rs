@@ -64,8 +64,7 @@ pub async fn run_until(config: AgentConfig, shutdown: CancellationToken) -> Resu
     let simulate = config.simulate;
     let state_dir = config.state_dir.clone();
     let plugins = Arc::new(exec::plugin::PluginRunner::new(state_dir.join("plugins")));
-    let shared =
-        Arc::new(node::Shared { config, control, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS), plugins });
+    let shared = Arc::new(node::Shared { config, control, processes, registrations: Semaphore::new(CONCURRENT_REGISTRATIONS), plugins });
     if simulate > 0 {
         simulate::run(shared, simulate, platform, shutdown).await
     } else {
