@@ -10,6 +10,8 @@ use std::time::Duration;
 use bosun_plugin_host::{CloudAccess, UnsignedRequest, signing_headers};
 use serde::{Deserialize, Serialize};
 
+use super::error_answer::element;
+
 /// The services a check can call, with the read-only API and the API version of each.
 const CHECKS: &[(&str, &str, &str)] =
     &[("ec2", "DescribeRegions", "2016-11-15"), ("autoscaling", "DescribeAutoScalingGroups", "2011-01-01")];
@@ -62,13 +64,7 @@ fn target(request: &CheckRequest) -> Result<(&'static str, &'static str, &'stati
 
 /// The `<Code>` and `<Message>` of an AWS Query error answer.
 fn error_of(body: &str) -> (Option<String>, Option<String>) {
-    let element = |name: &str| {
-        let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find(&close)? + start;
-        Some(body[start..end].trim().chars().take(MAX_MESSAGE_CHARS).collect::<String>())
-    };
-    (element("Code"), element("Message"))
+    (element(body, "Code", MAX_MESSAGE_CHARS), element(body, "Message", MAX_MESSAGE_CHARS))
 }
 
 /// Makes the check's call with `cloud`'s region, endpoint and credentials.

@@ -1,10 +1,12 @@
 //! Signed cloud calls on the server: the configuration (`config.rs`), the
 //! plugin host's [`CloudAccess`] over it, which reads credentials from the
 //! configuration, a Parameter Store SecureString or the environment, what
-//! `bosun cloud show` reports (`view.rs`) and `bosun cloud check`'s call (`check.rs`).
+//! `bosun cloud show` reports (`view.rs`), `bosun cloud check`'s call (`check.rs`)
+//! and the reading of AWS error answers (`error_answer.rs`).
 
 pub mod check;
 pub mod config;
+pub mod error_answer;
 pub mod view;
 
 use std::path::Path;

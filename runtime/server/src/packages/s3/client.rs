@@ -12,6 +12,10 @@ use bosun_store::packages::content::ContentError;
 use reqwest::{Method, Response, Url};
 
 use super::S3Target;
+use crate::cloud::error_answer::element;
+
+/// The most of an S3 error answer's code or message kept.
+const MAX_ERROR_CHARS: usize = 200;
 
 /// The sha256 of no bytes: the payload hash of a request without a body.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -126,21 +130,14 @@ impl S3Client {
     pub async fn refused(&self, method: &Method, sha256: &str, response: Response) -> ContentError {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let code = element(&text, "Code").unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-        let message = element(&text, "Message").map(|m| format!(": {m}")).unwrap_or_default();
+        let code = element(&text, "Code", MAX_ERROR_CHARS).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        let message = element(&text, "Message", MAX_ERROR_CHARS).map(|m| format!(": {m}")).unwrap_or_default();
         self.failed(method, sha256, &format!("{code}{message} (HTTP {})", status.as_u16()))
     }
 
     pub fn failed(&self, method: &Method, sha256: &str, why: &str) -> ContentError {
         ContentError::Io(format!("{method} {}/{sha256} failed: {why}", self.location()))
     }
-}
-
-/// The text of the first `<name>` element of an S3 error answer, cut to a sane length.
-fn element(xml: &str, name: &str) -> Option<String> {
-    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..end].chars().take(200).collect())
 }
 
 #[cfg(test)]
@@ -172,10 +169,10 @@ mod tests {
     #[test]
     fn error_answers_give_code_and_message() {
         let xml = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
-        assert_eq!(element(xml, "Code").as_deref(), Some("AccessDenied"));
-        assert_eq!(element(xml, "Message").as_deref(), Some("Access Denied"));
-        assert_eq!(element("<Code>unterminated", "Code"), None);
-        assert_eq!(element(&format!("<Code>{}</Code>", "x".repeat(10_000)), "Code").unwrap().len(), 200);
+        assert_eq!(element(xml, "Code", MAX_ERROR_CHARS).as_deref(), Some("AccessDenied"));
+        assert_eq!(element(xml, "Message", MAX_ERROR_CHARS).as_deref(), Some("Access Denied"));
+        assert_eq!(element("<Code>unterminated", "Code", MAX_ERROR_CHARS), None);
+        assert_eq!(element(&format!("<Code>{}</Code>", "x".repeat(10_000)), "Code", MAX_ERROR_CHARS).unwrap().len(), 200);
     }
 
     #[tokio::test]
