@@ -25,6 +25,10 @@ pub struct EventsArgs {
     /// Requests in flight at once during ingest.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub concurrency: u64,
+    /// Enabled rules (matching none of the webhook events) in the extra ingest measurement
+    /// that includes routing every event through them; 0 leaves it out.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub ingest_rules: u64,
 }
 
 /// The published figure of aws/event-ruler for exact/prefix rules, for comparison.
@@ -117,7 +121,7 @@ fn matching(args: &EventsArgs, rows: &mut Vec<Row>) {
     }
 }
 
-async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Result<(), String> {
+async fn ingest(args: &EventsArgs, durability: &str, rules: u64, rows: &mut Vec<Row>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
@@ -136,6 +140,20 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
         .await
         .map_err(|e| e.to_string())?;
     let secret = Secret::parse(created["secret"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+    for i in 0..rules {
+        let rule = json!({
+            "name": format!("bench-{i}"),
+            "eventPattern": {"source": [format!("bench.elsewhere-{i}")], "detail": {"status": [{"prefix": "Fail"}]}},
+            "targets": [{"id": "ops", "action": {"type": "opsItem", "title": "bench"}}],
+        });
+        http.post(format!("{url}/v1/rules"))
+            .bearer_auth(&token)
+            .json(&rule)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("creating rule {i}: {e}"))?;
+    }
     let body = Arc::new(serde_json::to_vec(&event(1)).map_err(|e| e.to_string())?);
     let next = Arc::new(AtomicUsize::new(0));
     let (server_pid, client_pid) = (server.0.id(), std::process::id());
@@ -180,7 +198,10 @@ async fn ingest(args: &EventsArgs, durability: &str, rows: &mut Vec<Row>) -> Res
     let (server_us, client_us) = (per_request(server_pid, server_cpu), per_request(client_pid, client_cpu));
     latencies.sort_by(f64::total_cmp);
     rows.push(Row {
-        what: format!("webhook ingest, durability {durability}"),
+        what: match rules {
+            0 => format!("webhook ingest, durability {durability}"),
+            n => format!("  the same, routed through {n} rules"),
+        },
         value: format!("{:.0} accepted/s", latencies.len() as f64 / elapsed.as_secs_f64()),
         note: format!(
             "{} requests of {} B, {} in flight, {refused} refused; latency p50 {:.2} ms, p99 {:.2} ms; CPU per request: server {server_us:.0} us, client {client_us:.0} us (two processes sharing the machine)",
@@ -206,7 +227,10 @@ pub async fn run(args: &EventsArgs) -> Result<(), String> {
     });
     rows.extend(threads.join().map_err(|_| "the matching thread panicked".to_string())?);
     for durability in ["normal", "full"] {
-        ingest(args, durability, &mut rows).await?;
+        ingest(args, durability, 0, &mut rows).await?;
+        if args.ingest_rules > 0 {
+            ingest(args, durability, args.ingest_rules, &mut rows).await?;
+        }
     }
     let width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.value.len()).max().unwrap_or(0);

@@ -10,31 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use bosun_engine::StoreError;
-use rusqlite::OptionalExtension;
 
 use crate::Store;
+use crate::generations::bump_generation_after;
 use crate::params::ParamScopes;
-
-/// A trigger that bumps the token generation after `$event` on `$table`. Its statements
-/// cannot conflict: the conflict clause of the statement that fires a trigger (`INSERT OR
-/// IGNORE`) would otherwise apply to them too, and could skip the bump.
-macro_rules! bump_after {
-    ($trigger:literal, $event:literal, $table:literal) => {
-        concat!(
-            "CREATE TRIGGER IF NOT EXISTS ",
-            $trigger,
-            " AFTER ",
-            $event,
-            " ON ",
-            $table,
-            " BEGIN
-    INSERT INTO token_generation (id, generation) SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM token_generation);
-    UPDATE token_generation SET generation = generation + 1 WHERE id = 0;
-END;
-"
-        )
-    };
-}
 
 pub(crate) const SCHEMA: &str = concat!(
     "
@@ -45,15 +24,15 @@ CREATE TABLE IF NOT EXISTS token_generation (
     generation INTEGER NOT NULL
 );
 ",
-    bump_after!("api_tokens_inserted", "INSERT", "api_tokens"),
-    bump_after!("api_tokens_updated", "UPDATE OF name, hash, revoked", "api_tokens"),
-    bump_after!("api_tokens_deleted", "DELETE", "api_tokens"),
-    bump_after!("parameter_scopes_inserted", "INSERT", "parameter_scopes"),
-    bump_after!("parameter_scopes_updated", "UPDATE", "parameter_scopes"),
-    bump_after!("parameter_scopes_deleted", "DELETE", "parameter_scopes"),
-    bump_after!("session_scopes_inserted", "INSERT", "session_scopes"),
-    bump_after!("session_scopes_updated", "UPDATE", "session_scopes"),
-    bump_after!("session_scopes_deleted", "DELETE", "session_scopes"),
+    bump_generation_after!("token_generation", "api_tokens_inserted", "INSERT", "api_tokens"),
+    bump_generation_after!("token_generation", "api_tokens_updated", "UPDATE OF name, hash, revoked", "api_tokens"),
+    bump_generation_after!("token_generation", "api_tokens_deleted", "DELETE", "api_tokens"),
+    bump_generation_after!("token_generation", "parameter_scopes_inserted", "INSERT", "parameter_scopes"),
+    bump_generation_after!("token_generation", "parameter_scopes_updated", "UPDATE", "parameter_scopes"),
+    bump_generation_after!("token_generation", "parameter_scopes_deleted", "DELETE", "parameter_scopes"),
+    bump_generation_after!("token_generation", "session_scopes_inserted", "INSERT", "session_scopes"),
+    bump_generation_after!("token_generation", "session_scopes_updated", "UPDATE", "session_scopes"),
+    bump_generation_after!("token_generation", "session_scopes_deleted", "DELETE", "session_scopes"),
 );
 
 /// The most tokens kept; past it the cache starts again empty (a deployment has a
@@ -114,13 +93,9 @@ impl TokenCache {
 }
 
 impl Store {
-    /// The token generation now: read before what is cached under it, so a change
-    /// committed after this read moves the generation past the cached entry.
+    /// The token generation now (see [`Store::generation`]).
     pub(crate) fn token_generation(&self) -> Result<i64, StoreError> {
-        let generation: Option<i64> = self.read(|conn| {
-            conn.prepare_cached("SELECT generation FROM token_generation WHERE id = 0")?.query_row([], |r| r.get(0)).optional()
-        })?;
-        Ok(generation.unwrap_or(0))
+        self.generation("token_generation")
     }
 }
 

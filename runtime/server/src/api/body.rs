@@ -28,19 +28,23 @@ fn named_field(message: &str) -> Option<String> {
 
 /// Turns a body into a value, or the error the API answers with.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let message = e.to_string();
-        match e.classify() {
-            serde_json::error::Category::Data => {
-                let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message.clone());
-                match named_field(&message) {
-                    Some(field) => error.with_field(field),
-                    None => error,
-                }
+    serde_json::from_slice(bytes).map_err(body_error)
+}
+
+/// The API's answer to a body that does not parse: 400 for malformed JSON, 422 for
+/// JSON that does not fit (naming the field when the parser does).
+pub fn body_error(e: serde_json::Error) -> ApiError {
+    let message = e.to_string();
+    match e.classify() {
+        serde_json::error::Category::Data => {
+            let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message.clone());
+            match named_field(&message) {
+                Some(field) => error.with_field(field),
+                None => error,
             }
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("malformed JSON: {message}")),
         }
-    })
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("malformed JSON: {message}")),
+    }
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {

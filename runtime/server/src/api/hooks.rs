@@ -9,13 +9,12 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use bosun_protocol::events::{CreateHook, HookAccepted, HookScheme, HookSecret, HookView, RotateSecret};
-use bosun_store::{Ingested, NewEvent};
-use serde_json::Value;
+use bosun_store::{Ingested, TextEvent};
 
 use super::AppState;
-use super::body::{ApiJson, is_json, parse};
+use super::body::{ApiJson, body_error, is_json};
 use super::error::{ApiError, ErrorBody};
-use crate::events::hook_verify;
+use crate::events::{hook_body, hook_verify};
 use crate::webhook_sign::Secret;
 
 /// How long the old secret stays valid after a rotation, by default.
@@ -83,10 +82,10 @@ pub async fn delete_hook(State(state): State<AppState>, Path(name): Path<String>
 }
 
 /// The event's detail-type: GitHub's event name, a Standard Webhooks payload's `type`, or `Webhook`.
-fn detail_type(scheme: HookScheme, headers: &HeaderMap, body: &Value) -> String {
+fn detail_type(scheme: HookScheme, headers: &HeaderMap, body_type: Option<String>) -> String {
     let text = match scheme {
         HookScheme::Github => headers.get("x-github-event").and_then(|v| v.to_str().ok()).map(str::to_string),
-        HookScheme::StandardWebhooks => body.get("type").and_then(Value::as_str).map(str::to_string),
+        HookScheme::StandardWebhooks => body_type,
     };
     text.filter(|t| !t.is_empty() && t.len() <= 128).unwrap_or_else(|| "Webhook".into())
 }
@@ -130,12 +129,11 @@ pub async fn receive(
     let now = chrono::Utc::now().timestamp();
     let message_id = hook_verify::verify(keys.view.scheme, &keys.secrets, &headers, &bytes, now)
         .map_err(|refusal| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", refusal.to_string()))?;
-    let detail: Value = parse(&bytes)?;
-    let event = NewEvent {
+    let body = hook_body::check(&bytes).map_err(body_error)?;
+    let event = TextEvent {
         source: keys.view.source.clone(),
-        detail_type: detail_type(keys.view.scheme, &headers, &detail),
-        resources: vec![],
-        detail,
+        detail_type: detail_type(keys.view.scheme, &headers, body.kind),
+        detail_json: body.text.to_string(),
     };
     let source_address = super::audit::source_address(&parts.extensions);
     match state.store.ingest_hook_event(&name, &message_id, now, event, &source_address).await? {

@@ -14,7 +14,7 @@ use bosun_store::{DueDelivery, NewDelivery, RULES_CURSOR, Store, timestamp};
 use chrono::Utc;
 use tokio::sync::Notify;
 
-use super::rules::rule_set;
+use super::rules::RuleCache;
 use super::targets::{Done, Services};
 use crate::run_command::notify::backoff;
 
@@ -50,11 +50,12 @@ pub struct EventBus {
     services: Services,
     settings: BusSettings,
     wake: Notify,
+    rules: RuleCache,
 }
 
 impl EventBus {
     pub fn new(services: Services, settings: BusSettings) -> Arc<Self> {
-        Arc::new(Self { services, settings, wake: Notify::new() })
+        Arc::new(Self { services, settings, wake: Notify::new(), rules: RuleCache::default() })
     }
 
     /// What the targets act with.
@@ -96,23 +97,29 @@ impl EventBus {
         }
     }
 
-    /// Routes everything logged after the cursor; returns how many events it read.
-    pub async fn route(&self) -> Result<usize, String> {
-        let mut total = 0;
+    /// Routes everything logged after the cursor. With no enabled rule nothing can
+    /// match, so the cursor moves past what was logged without reading it.
+    pub async fn route(&self) -> Result<(), String> {
         loop {
             let from = self.store().event_cursor(RULES_CURSOR).map_err(|e| e.to_string())?;
+            let compiled = self.rules.current(self.store()).map_err(|e| e.to_string())?;
+            if compiled.set.is_empty() {
+                let last = self.store().last_event_seq().map_err(|e| e.to_string())?;
+                if last > from {
+                    self.store().route_events(RULES_CURSOR, from, last, vec![]).await.map_err(|e| e.to_string())?;
+                }
+                return Ok(());
+            }
             let events = self.store().events_after(from, ROUTE_BATCH).map_err(|e| e.to_string())?;
-            let Some(last) = events.last().map(|e| e.seq) else { return Ok(total) };
-            let rules = self.store().list_rules().map_err(|e| e.to_string())?;
-            let set = rule_set(&rules);
+            let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
             let mut deliveries = Vec::new();
-            for event in &events {
-                let value = serde_json::to_value(event).map_err(|e| e.to_string())?;
-                for &at in set.matches(&value) {
-                    let rule = &rules[at].spec;
+            for event in events {
+                let seq = event.seq;
+                for &at in compiled.set.matches(&event.into_value()) {
+                    let rule = &compiled.rules[at].spec;
                     for target in &rule.targets {
                         deliveries.push(NewDelivery {
-                            event_seq: event.seq,
+                            event_seq: seq,
                             rule: rule.name.clone(),
                             target_id: target.id.clone(),
                             target: serde_json::to_string(target).map_err(|e| e.to_string())?,
@@ -121,7 +128,6 @@ impl EventBus {
                 }
             }
             self.store().route_events(RULES_CURSOR, from, last, deliveries).await.map_err(|e| e.to_string())?;
-            total += events.len();
         }
     }
 
@@ -162,5 +168,51 @@ impl EventBus {
             // Still Pending in the store: attempted again (at least once).
             tracing::warn!(delivery = delivery.id, %error, "cannot record a delivery's outcome");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_protocol::events::{RuleSpec, RuleTarget, TargetAction};
+    use bosun_store::{Durability, NewEvent};
+    use serde_json::json;
+
+    fn bus_on(store: &Arc<Store>, dir: &std::path::Path) -> Arc<EventBus> {
+        let run_command = crate::run_command::RunCommand::new(store.clone());
+        let engine = crate::cli::engine(store, dir, Some(run_command.clone())).unwrap();
+        let services = Services { store: store.clone(), engine, run_command, http: reqwest::Client::new() };
+        EventBus::new(services, BusSettings::default())
+    }
+
+    fn event(n: &str) -> NewEvent {
+        NewEvent { source: "bosun.test".into(), detail_type: "Test".into(), resources: vec![], detail: json!({"n": n}) }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn with_no_rule_enabled_the_cursor_passes_the_log_and_later_events_are_routed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), Durability::Normal).unwrap());
+        let bus = bus_on(&store, dir.path());
+        store.emit_event(event("before")).unwrap();
+        store.emit_event(event("before")).unwrap();
+        bus.route().await.unwrap();
+        assert_eq!(store.event_cursor(RULES_CURSOR).unwrap(), store.last_event_seq().unwrap());
+        let ops = TargetAction::OpsItem { title: "t".into(), severity: None, category: None, deduplication: None };
+        let target = RuleTarget { id: "t".into(), action: ops, input: None, input_transformer: None };
+        let rule = RuleSpec {
+            name: "r".into(),
+            description: String::new(),
+            event_pattern: json!({"source": ["bosun.test"]}),
+            enabled: true,
+            targets: vec![target],
+        };
+        store.create_rule(&rule).unwrap();
+        store.emit_event(event("after")).unwrap();
+        bus.route().await.unwrap();
+        let due = store.due_deliveries(10).unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].event.detail["n"], "after");
+        assert_eq!(store.event_cursor(RULES_CURSOR).unwrap(), store.last_event_seq().unwrap());
     }
 }

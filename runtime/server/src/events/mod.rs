@@ -3,6 +3,7 @@
 //! delivers them.
 
 pub mod bus;
+pub mod hook_body;
 pub mod hook_verify;
 pub mod rules;
 pub mod targets;

@@ -2,10 +2,12 @@
 //! error naming the field), and turning the stored rules into a [`RuleSet`].
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use bosun_events::{InputTransformer, Pattern, RuleSet};
 use bosun_protocol::events::{InputTransformerSpec, MAX_TARGETS, RuleSpec, RuleView, TargetAction};
-use bosun_store::{FleetError, OPSITEM_SEVERITIES, validate_event_name};
+use bosun_engine::StoreError;
+use bosun_store::{FleetError, OPSITEM_SEVERITIES, Store, validate_event_name};
 
 use crate::run_command::notify::parse_url;
 use crate::webhook_sign::Secret;
@@ -93,6 +95,38 @@ pub fn rule_set(rules: &[RuleView]) -> RuleSet<usize> {
     set
 }
 
+/// The enabled rules compiled into one matcher, as of one rules generation.
+pub struct CompiledRules {
+    generation: i64,
+    pub rules: Vec<RuleView>,
+    /// Matches an event to positions in `rules`.
+    pub set: RuleSet<usize>,
+}
+
+/// The rules, compiled once and kept while no rule changes (in any process).
+#[derive(Default)]
+pub struct RuleCache {
+    current: Mutex<Option<Arc<CompiledRules>>>,
+}
+
+impl RuleCache {
+    /// The rules as they are now: compiled again only when the rules generation moved.
+    pub fn current(&self, store: &Store) -> Result<Arc<CompiledRules>, StoreError> {
+        let generation = store.rules_generation()?;
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(compiled) = current.as_ref().filter(|c| c.generation == generation) {
+            return Ok(Arc::clone(compiled));
+        }
+        // Read after the generation: a change committed meanwhile moves the generation
+        // past this entry, and the next call compiles again.
+        let rules = store.list_rules()?;
+        let set = rule_set(&rules);
+        let compiled = Arc::new(CompiledRules { generation, rules, set });
+        *current = Some(Arc::clone(&compiled));
+        Ok(compiled)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +175,26 @@ mod tests {
         undefined.targets[0].input_transformer =
             Some(InputTransformerSpec { input_paths: Default::default(), input_template: "<x>".into() });
         assert_eq!(field(check(&undefined)), "targets[0].inputTransformer");
+    }
+
+    #[test]
+    fn the_cache_compiles_again_only_after_a_rule_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), bosun_store::Durability::Normal).unwrap();
+        let other_process = Store::open(dir.path(), bosun_store::Durability::Normal).unwrap();
+        let cache = RuleCache::default();
+        assert!(cache.current(&store).unwrap().set.is_empty());
+        let ops = TargetAction::OpsItem { title: "t".into(), severity: None, category: None, deduplication: None };
+        store.create_rule(&spec(json!({"source": ["a"]}), ops)).unwrap();
+        let first = cache.current(&store).unwrap();
+        assert_eq!(first.set.len(), 1);
+        assert!(Arc::ptr_eq(&first, &cache.current(&store).unwrap()), "nothing changed: the same compiled rules");
+        // A change made elsewhere (another process, any code path) counts.
+        other_process.set_rule_enabled("r", false).unwrap();
+        assert!(cache.current(&store).unwrap().set.is_empty());
+        other_process.set_rule_enabled("r", true).unwrap();
+        assert_eq!(cache.current(&store).unwrap().set.len(), 1);
+        other_process.delete_rule("r").unwrap();
+        assert!(cache.current(&store).unwrap().rules.is_empty());
     }
 }

@@ -8,7 +8,7 @@ use bosun_protocol::events::{CreateHook, HookScheme, HookView};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{NewAudit, append_audit};
-use super::{NewEvent, append};
+use super::{TextEvent, append_text};
 use crate::fleet::FleetError;
 use crate::{Store, now, sql_error, timestamp};
 
@@ -181,7 +181,7 @@ impl Store {
         hook: &str,
         message_id: &str,
         now_unix: i64,
-        event: NewEvent,
+        event: TextEvent,
         source_address: &str,
     ) -> Result<Ingested, StoreError> {
         let (hook, message_id) = (hook.to_string(), message_id.to_string());
@@ -206,7 +206,7 @@ impl Store {
     }
 }
 
-fn ingest(conn: &Connection, hook: &str, message_id: &str, now_unix: i64, event: &NewEvent) -> Result<Ingested, StoreError> {
+fn ingest(conn: &Connection, hook: &str, message_id: &str, now_unix: i64, event: &TextEvent) -> Result<Ingested, StoreError> {
     conn.prepare_cached("DELETE FROM hook_messages WHERE received_at < ?1")
         .and_then(|mut s| s.execute([now_unix - REMEMBER_MESSAGE_SECONDS]))
         .map_err(sql_error)?;
@@ -217,7 +217,7 @@ fn ingest(conn: &Connection, hook: &str, message_id: &str, now_unix: i64, event:
     if fresh == 0 {
         return Ok(Ingested::Replayed);
     }
-    append(conn, event).map(Ingested::Stored)
+    append_text(conn, event).map(Ingested::Stored)
 }
 
 #[cfg(test)]
@@ -234,14 +234,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), Durability::Normal).unwrap();
         store.create_hook(&request("ci"), "whsec_a".into()).unwrap();
-        let event = NewEvent { source: "hook.ci".into(), detail_type: "Webhook".into(), resources: vec![], detail: serde_json::json!({}) };
+        let event = TextEvent { source: "hook.ci".into(), detail_type: "Webhook".into(), detail_json: r#"{"a": [1, 2]}"#.into() };
         assert!(matches!(store.ingest_hook_event("ci", "m1", 1000, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
         assert_eq!(store.ingest_hook_event("ci", "m1", 1001, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Replayed);
         assert!(matches!(store.ingest_hook_event("other", "m1", 1001, event.clone(), "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
         // Forgotten once far older than any accepted timestamp.
         let later = 1000 + REMEMBER_MESSAGE_SECONDS + 1;
         assert!(matches!(store.ingest_hook_event("ci", "m1", later, event, "127.0.0.1").await.unwrap(), Ingested::Stored(_)));
-        assert_eq!(store.events_after(0, 10).unwrap().len(), 3);
+        let events = store.events_after(0, 10).unwrap();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].detail, serde_json::json!({"a": [1, 2]}));
     }
 
     #[test]

@@ -59,12 +59,46 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+impl Event {
+    /// The event as the JSON an event pattern is matched against (its envelope, as it
+    /// serializes), built by moving its fields rather than copying them.
+    pub fn into_value(self) -> serde_json::Value {
+        let mut envelope = serde_json::Map::with_capacity(7);
+        envelope.insert("version".into(), self.version.into());
+        envelope.insert("id".into(), self.id.into());
+        envelope.insert("detail-type".into(), self.detail_type.into());
+        envelope.insert("source".into(), self.source.into());
+        envelope.insert("time".into(), self.time.into());
+        envelope.insert("resources".into(), self.resources.into());
+        envelope.insert("detail".into(), self.detail);
+        serde_json::Value::Object(envelope)
+    }
+}
+
+/// An event whose detail is JSON text already checked (a webhook's body), stored as it
+/// came: it is neither parsed into a value nor written out again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub detail_json: String,
+}
+
 /// Appends `event` within the caller's transaction (any writer job), returning its id.
 pub(crate) fn append(conn: &Connection, event: &NewEvent) -> Result<String, StoreError> {
-    let id = uuid::Uuid::new_v4().to_string();
     let resources = serde_json::to_string(&event.resources).map_err(|e| StoreError(e.to_string()))?;
+    insert(conn, &event.source, &event.detail_type, &resources, &event.detail.to_string())
+}
+
+/// Appends an event with checked JSON text as its detail and no resources.
+pub(crate) fn append_text(conn: &Connection, event: &TextEvent) -> Result<String, StoreError> {
+    insert(conn, &event.source, &event.detail_type, "[]", &event.detail_json)
+}
+
+fn insert(conn: &Connection, source: &str, detail_type: &str, resources_json: &str, detail_json: &str) -> Result<String, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
     conn.prepare_cached("INSERT INTO events (id, time, source, detail_type, resources, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .and_then(|mut s| s.execute(params![id, now(), event.source, event.detail_type, resources, event.detail.to_string()]))
+        .and_then(|mut s| s.execute(params![id, now(), source, detail_type, resources_json, detail_json]))
         .map_err(sql_error)?;
     Ok(id)
 }
@@ -110,6 +144,11 @@ impl Store {
         rx.try_iter().last().ok_or_else(|| StoreError("the event was not stored".into()))
     }
 
+    /// The place of the latest event in the log (0 when it is empty).
+    pub fn last_event_seq(&self) -> Result<i64, StoreError> {
+        self.read(|conn| conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?.query_row([], |r| r.get(0)))
+    }
+
     /// Up to `limit` events after `seq`, in log order.
     pub fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.read(|conn| {
@@ -147,5 +186,17 @@ mod tests {
         assert_eq!(envelope["detail-type"], "Thing Changed");
         assert_eq!(envelope["resources"][0], "thing/1");
         assert_eq!(store.events_after(events[1].seq, 10).unwrap(), vec![]);
+        assert_eq!(store.last_event_seq().unwrap(), events[1].seq);
+        // What patterns are matched against is the envelope as it serializes.
+        assert_eq!(events[0].clone().into_value(), envelope);
+        // Ids follow the order of the log (time-ordered), so their index grows at its end.
+        assert!(events[0].id < events[1].id, "{} then {}", events[0].id, events[1].id);
+    }
+
+    #[test]
+    fn an_empty_log_ends_at_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        assert_eq!(store.last_event_seq().unwrap(), 0);
     }
 }

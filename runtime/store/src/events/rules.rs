@@ -6,9 +6,11 @@ use bosun_protocol::events::{RuleSpec, RuleView};
 use rusqlite::{OptionalExtension, params};
 
 use crate::fleet::{FleetError, json_error};
+use crate::generations::bump_generation_after;
 use crate::{Store, now, sql_error};
 
-pub(crate) const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS rules (
     name TEXT PRIMARY KEY,
     -- The RuleSpec, as JSON.
@@ -17,7 +19,17 @@ CREATE TABLE IF NOT EXISTS rules (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-";
+-- One row: bumped by every change to rules, so that a process keeping the rules
+-- compiled sees any change.
+CREATE TABLE IF NOT EXISTS rule_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    generation INTEGER NOT NULL
+);
+",
+    bump_generation_after!("rule_generation", "rules_inserted", "INSERT", "rules"),
+    bump_generation_after!("rule_generation", "rules_updated", "UPDATE", "rules"),
+    bump_generation_after!("rule_generation", "rules_deleted", "DELETE", "rules"),
+);
 
 fn rule_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RuleView> {
     let mut spec: RuleSpec = serde_json::from_str(&r.get::<_, String>(0)?).map_err(|e| json_error(0, e))?;
@@ -43,6 +55,12 @@ impl Store {
             }
             Ok(RuleView { spec: spec.clone(), created_at: at.clone(), updated_at: at })
         })
+    }
+
+    /// A number that moves whenever any rule is created, changed or deleted, by any
+    /// process: read it before the rules, and keep what was read while it stays.
+    pub fn rules_generation(&self) -> Result<i64, StoreError> {
+        self.generation("rule_generation")
     }
 
     /// Every rule, by name.
