@@ -44,8 +44,8 @@ pub struct BenchArgs {
     /// Steps of each concurrent runbook.
     #[arg(long, default_value_t = 100)]
     pub concurrent_steps: usize,
-    /// Seconds spent measuring each commit rate.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds spent measuring the commit rate before each single-runbook run.
+    #[arg(long, default_value_t = 1.0)]
     pub commit_seconds: f64,
     /// Steps of the document whose validation is timed.
     #[arg(long, default_value_t = 500)]
@@ -111,24 +111,44 @@ async fn measure(args: &BenchArgs) -> Result<(), String> {
     let commit_time = Duration::from_secs_f64(args.commit_seconds.max(0.1));
     let modes = [("normal", Durability::Normal), ("full", Durability::Full)];
     for (mode, durability) in modes.into_iter().filter(|(m, _)| args.modes.iter().any(|d| d == m)) {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let rate = measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
-        rows.push(Row { what: format!("single-row commits, {mode}"), value: rate, unit: "commits/s", note: String::new() });
-        let runs = repeated(args.repeat, || single_runbook(durability, args.steps)).await?;
-        let driven = median_of(runs.iter().map(|r| r.driven_steps_per_s()));
-        let whole = median_of(runs.iter().map(|r| r.steps_per_s()));
-        let start_ms = median_of(runs.iter().map(|r| r.start.as_secs_f64() * 1000.0));
+        // Each run is paired with a commit-rate measurement just before it, so that a
+        // change in the machine's load between measurements moves both figures alike.
+        let pairs = repeated(args.repeat, || async {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let rate = measure_commit_rate(dir.path(), durability, commit_time).map_err(|e| e.to_string())?;
+            Ok((rate, single_runbook(durability, args.steps).await?))
+        })
+        .await?;
+        let rate = median_of(pairs.iter().map(|(rate, _)| *rate));
+        let spread = |ratios: Vec<f64>| {
+            let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (median_of(ratios), low, high)
+        };
+        rows.push(Row {
+            what: format!("single-row commits, {mode}"),
+            value: rate,
+            unit: "commits/s",
+            note: format!("{:.1} s before each runbook run", commit_time.as_secs_f64()),
+        });
+        let driven = median_of(pairs.iter().map(|(_, run)| run.driven_steps_per_s()));
+        let whole = median_of(pairs.iter().map(|(_, run)| run.steps_per_s()));
+        let start_ms = median_of(pairs.iter().map(|(_, run)| run.start.as_secs_f64() * 1000.0));
+        let (ratio, low, high) = spread(pairs.iter().map(|(rate, run)| run.driven_steps_per_s() / rate).collect());
         rows.push(Row {
             what: format!("one {}-step runbook, {mode}", args.steps),
             value: driven,
             unit: "steps/s",
-            note: format!("{:.2} x commit rate (goal >= 0.5); from its committed start to its end", driven / rate),
+            note: format!(
+                "{ratio:.2} x commit rate (goal >= 0.5; runs {low:.2}-{high:.2}, each against its own commit rate); from its committed start to its end"
+            ),
         });
+        let (ratio, _, _) = spread(pairs.iter().map(|(rate, run)| run.steps_per_s() / rate).collect());
         rows.push(Row {
             what: format!("  the same, with its start, {mode}"),
             value: whole,
             unit: "steps/s",
-            note: format!("{:.2} x commit rate; the start (check, create) takes {start_ms:.1} ms", whole / rate),
+            note: format!("{ratio:.2} x commit rate; the start (check, create) takes {start_ms:.1} ms"),
         });
         if durability == Durability::Full {
             let aggregate = median(args.repeat, || concurrent_runbooks(durability, args.concurrent, args.concurrent_steps)).await?;
