@@ -70,7 +70,12 @@ pub fn command_id_for(idempotency_key: &str) -> String {
 }
 
 fn text(inputs: &Map<String, Value>, key: &str) -> Result<Option<String>, ActionError> {
-    match inputs.get(key) {
+    text_value(inputs.get(key), key)
+}
+
+/// An input given as text or as a number, as text.
+fn text_value(value: Option<&Value>, key: &str) -> Result<Option<String>, ActionError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
@@ -118,7 +123,14 @@ fn limit(inputs: &Map<String, Value>, key: &str) -> Result<Option<Limit>, Action
 }
 
 fn seconds(inputs: &Map<String, Value>, key: &str) -> Result<Option<u64>, ActionError> {
-    text(inputs, key)?.map(|t| t.parse().map_err(|_| ActionError::InvalidInput(format!("{key} must be a number of seconds")))).transpose()
+    seconds_value(inputs.get(key), key)
+}
+
+/// A whole number of seconds, given as a number or as text (interpolated parameters are text).
+pub(crate) fn seconds_value(value: Option<&Value>, key: &str) -> Result<Option<u64>, ActionError> {
+    text_value(value, key)?
+        .map(|t| t.trim().parse().map_err(|_| ActionError::InvalidInput(format!("{key} must be a whole number of seconds, got {t:?}"))))
+        .transpose()
 }
 
 /// The send request an aws:runCommand step's inputs describe.
@@ -221,11 +233,16 @@ mod tests {
         assert_eq!(request.targets, [Target::Ids(vec!["mi-1".into()]), Target::Tag { key: "Env".into(), values: vec!["dev".into()] }]);
         assert_eq!(request.max_concurrency, Some(Limit::Percent(10)));
         assert_eq!(request.delivery_timeout_seconds, Some(600));
+        let interpolated = json!({"DocumentName": "x", "InstanceIds": ["a"], "ExecutionTimeoutSeconds": " 3600 "});
+        assert_eq!(super::request(&interpolated).unwrap().timeout_seconds, Some(3600));
         for bad in [
             json!({"Targets": [{"Key": "tag:Env", "Values": ["dev"]}]}),
             json!({"DocumentName": "x"}),
             json!({"DocumentName": "x", "InstanceIds": [1]}),
             json!({"DocumentName": "x", "InstanceIds": ["a"], "MaxErrors": "lots"}),
+            json!({"DocumentName": "x", "InstanceIds": ["a"], "TimeoutSeconds": -1}),
+            json!({"DocumentName": "x", "InstanceIds": ["a"], "TimeoutSeconds": 1.5}),
+            json!({"DocumentName": "x", "InstanceIds": ["a"], "TimeoutSeconds": [600]}),
         ] {
             assert!(matches!(super::request(&bad), Err(ActionError::InvalidInput(_))), "{bad}");
         }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::RunCommand;
+use super::automation::seconds_value;
 
 pub const WAIT_FOR_NODE: &str = "bosun:waitForNode";
 /// How often the step looks at the fleet.
@@ -27,20 +28,9 @@ const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 struct Input {
     tag_key: String,
     tag_value: String,
-    #[serde(default, deserialize_with = "seconds")]
-    timeout_seconds: Option<u64>,
-}
-
-/// A number of seconds, given as a number or as text (interpolated parameters are text).
-fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| serde::de::Error::custom("TimeoutSeconds must be a whole number")),
-        Some(Value::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("TimeoutSeconds {s:?} is not a whole number")))
-        }
-        Some(other) => Err(serde::de::Error::custom(format!("TimeoutSeconds must be a number, got {other}"))),
-    }
+    /// Read by [`seconds_value`], as aws:runCommand reads its own.
+    #[serde(default)]
+    timeout_seconds: Option<Value>,
 }
 
 /// The checked inputs of a step.
@@ -58,7 +48,7 @@ fn parse(inputs: &Value) -> Result<Wait, ActionError> {
     if input.tag_value.is_empty() {
         return Err(ActionError::InvalidInput("TagValue must not be empty".into()));
     }
-    let seconds = input.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    let seconds = seconds_value(input.timeout_seconds.as_ref(), "TimeoutSeconds")?.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     if !(1..=MAX_TIMEOUT_SECONDS).contains(&seconds) {
         return Err(ActionError::InvalidInput(format!("TimeoutSeconds must be 1 to {MAX_TIMEOUT_SECONDS}, got {seconds}")));
     }
@@ -132,6 +122,9 @@ mod tests {
         let wait = parse(&json!({"TagKey": "InstanceId", "TagValue": "i-1", "TimeoutSeconds": "30"})).unwrap();
         assert_eq!(wait, Wait { key: "InstanceId".into(), value: "i-1".into(), timeout: Duration::from_secs(30) });
         assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v"})).unwrap().timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS));
+        // Read as aws:runCommand reads its timeouts: a number, or text around one.
+        assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v", "TimeoutSeconds": " 45 "})).unwrap().timeout, Duration::from_secs(45));
+        assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v", "TimeoutSeconds": null})).unwrap().timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS));
         for (bad, says) in [
             (json!({"TagValue": "v"}), "TagKey"),
             (json!({"TagKey": "", "TagValue": "v"}), "TagKey"),
