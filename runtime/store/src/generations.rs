@@ -6,6 +6,22 @@ use rusqlite::OptionalExtension;
 
 use crate::Store;
 
+/// The one-row generation table named `$generation`.
+macro_rules! generation_table {
+    ($generation:literal) => {
+        concat!(
+            "CREATE TABLE IF NOT EXISTS ",
+            $generation,
+            " (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    generation INTEGER NOT NULL
+);
+"
+        )
+    };
+}
+pub(crate) use generation_table;
+
 /// A trigger named `$trigger` that bumps the one-row generation table `$generation`
 /// after `$event` on `$table`, so that a process caching what it read from `$table`
 /// sees any change, made by any process. Its statements cannot conflict: the conflict
@@ -35,7 +51,6 @@ END;
     };
 }
 pub(crate) use bump_generation_after;
-
 
 impl Store {
     /// The generation in the one-row table `table` now (0 before its first bump). Read it

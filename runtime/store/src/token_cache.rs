@@ -12,18 +12,16 @@ use std::sync::{Mutex, MutexGuard};
 use bosun_engine::StoreError;
 
 use crate::Store;
-use crate::generations::bump_generation_after;
+use crate::generations::{bump_generation_after, generation_table};
 use crate::params::ParamScopes;
 
 pub(crate) const SCHEMA: &str = concat!(
     "
--- One row: bumped by every change to api_tokens (but last_used), parameter_scopes and
--- session_scopes, so that a process caching verified tokens sees any change.
-CREATE TABLE IF NOT EXISTS token_generation (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    generation INTEGER NOT NULL
-);
+-- token_generation: bumped by every change to api_tokens (but last_used),
+-- parameter_scopes and session_scopes, so that a process caching verified tokens
+-- sees any change.
 ",
+    generation_table!("token_generation"),
     bump_generation_after!("token_generation", "api_tokens_inserted", "INSERT", "api_tokens"),
     bump_generation_after!("token_generation", "api_tokens_updated", "UPDATE OF name, hash, revoked", "api_tokens"),
     bump_generation_after!("token_generation", "api_tokens_deleted", "DELETE", "api_tokens"),

@@ -24,23 +24,59 @@ pub fn check(bytes: &[u8]) -> Result<HookBody<'_>, serde_json::Error> {
     Ok(HookBody { text, kind })
 }
 
+/// What a visitor of any JSON value expects, and its visits of the scalars it reads
+/// through without keeping (booleans, numbers, null): each answers `$value`. Numbers
+/// still reach the visitor parsed, so one out of range is refused as a value parse
+/// refuses it.
+macro_rules! scalars_answer {
+    ($value:expr) => {
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+/// `$type` is read by handing `$visitor` whatever JSON value comes (so the parser
+/// checks it as it would to build it).
+macro_rules! read_by {
+    ($type:ident, $visitor:ident) => {
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any($visitor)
+            }
+        }
+    };
+}
+
 /// The top-level value: an object's `type` string, read through and dropped otherwise.
 struct Kind(Option<String>);
 
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KindVisitor)
-    }
-}
+read_by!(Kind, KindVisitor);
 
 struct KindVisitor;
 
 impl<'de> Visitor<'de> for KindVisitor {
     type Value = Kind;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut kind = None;
@@ -62,35 +98,13 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind(None))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Kind, E> {
-        Ok(Kind(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
-        Ok(Kind(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Kind, E> {
-        Ok(Kind(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
-        Ok(Kind(None))
-    }
-
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind(None))
-    }
+    scalars_answer!(Kind(None));
 }
 
 /// An object's key: whether it is `type`.
 struct Key(bool);
 
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KeyVisitor)
-    }
-}
+read_by!(Key, KeyVisitor);
 
 struct KeyVisitor;
 
@@ -109,20 +123,12 @@ impl<'de> Visitor<'de> for KeyVisitor {
 /// A value kept only when it is a string.
 struct Text(Option<String>);
 
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor)
-    }
-}
+read_by!(Text, TextVisitor);
 
 struct TextVisitor;
 
 impl<'de> Visitor<'de> for TextVisitor {
     type Value = Text;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
 
     fn visit_str<E>(self, text: &str) -> Result<Text, E> {
         Ok(Text(Some(text.to_string())))
@@ -136,45 +142,19 @@ impl<'de> Visitor<'de> for TextVisitor {
         SkippedVisitor.visit_seq(seq).map(|_| Text(None))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_unit<E>(self) -> Result<Text, E> {
-        Ok(Text(None))
-    }
+    scalars_answer!(Text(None));
 }
 
 /// Any JSON value, read through (so the parser checks it as it would build it) and dropped.
 /// Unlike `serde::de::IgnoredAny`, numbers are parsed, so one out of range is an error.
 struct Skipped;
 
-impl<'de> Deserialize<'de> for Skipped {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SkippedVisitor)
-    }
-}
+read_by!(Skipped, SkippedVisitor);
 
 struct SkippedVisitor;
 
 impl<'de> Visitor<'de> for SkippedVisitor {
     type Value = Skipped;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skipped, A::Error> {
         while map.next_entry::<Skipped, Skipped>()?.is_some() {}
@@ -190,25 +170,7 @@ impl<'de> Visitor<'de> for SkippedVisitor {
         Ok(Skipped)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Skipped, E> {
-        Ok(Skipped)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Skipped, E> {
-        Ok(Skipped)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Skipped, E> {
-        Ok(Skipped)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Skipped, E> {
-        Ok(Skipped)
-    }
-
-    fn visit_unit<E>(self) -> Result<Skipped, E> {
-        Ok(Skipped)
-    }
+    scalars_answer!(Skipped);
 }
 
 #[cfg(test)]

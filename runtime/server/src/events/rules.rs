@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use bosun_engine::StoreError;
 use bosun_events::{InputTransformer, Pattern, RuleSet};
 use bosun_protocol::events::{InputTransformerSpec, MAX_TARGETS, RuleSpec, RuleView, TargetAction};
-use bosun_engine::StoreError;
 use bosun_store::{FleetError, OPSITEM_SEVERITIES, Store, validate_event_name};
 
 use crate::run_command::notify::parse_url;

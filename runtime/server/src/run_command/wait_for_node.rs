@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v"})).unwrap().timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS));
         // Read as aws:runCommand reads its timeouts: a number, or text around one.
         assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v", "TimeoutSeconds": " 45 "})).unwrap().timeout, Duration::from_secs(45));
-        assert_eq!(parse(&json!({"TagKey": "k", "TagValue": "v", "TimeoutSeconds": null})).unwrap().timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS));
+        assert_eq!(
+            parse(&json!({"TagKey": "k", "TagValue": "v", "TimeoutSeconds": null})).unwrap().timeout,
+            Duration::from_secs(DEFAULT_TIMEOUT_SECONDS)
+        );
         for (bad, says) in [
             (json!({"TagValue": "v"}), "TagKey"),
             (json!({"TagKey": "", "TagValue": "v"}), "TagKey"),

@@ -6,7 +6,7 @@ use bosun_protocol::events::{RuleSpec, RuleView};
 use rusqlite::{OptionalExtension, params};
 
 use crate::fleet::{FleetError, json_error};
-use crate::generations::bump_generation_after;
+use crate::generations::{bump_generation_after, generation_table};
 use crate::{Store, now, sql_error};
 
 pub(crate) const SCHEMA: &str = concat!(
@@ -19,13 +19,10 @@ CREATE TABLE IF NOT EXISTS rules (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
--- One row: bumped by every change to rules, so that a process keeping the rules
--- compiled sees any change.
-CREATE TABLE IF NOT EXISTS rule_generation (
-    id INTEGER PRIMARY KEY CHECK (id = 0),
-    generation INTEGER NOT NULL
-);
+-- rule_generation: bumped by every change to rules, so that a process keeping the
+-- rules compiled sees any change.
 ",
+    generation_table!("rule_generation"),
     bump_generation_after!("rule_generation", "rules_inserted", "INSERT", "rules"),
     bump_generation_after!("rule_generation", "rules_updated", "UPDATE", "rules"),
     bump_generation_after!("rule_generation", "rules_deleted", "DELETE", "rules"),
