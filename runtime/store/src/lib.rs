@@ -6,6 +6,7 @@
 //! connections of their own (`readers.rs`).
 
 mod associations;
+mod checkpointer;
 mod commands;
 mod documents;
 mod events;
@@ -58,6 +59,9 @@ pub struct Store {
     writer: Arc<writer::Writer>,
     readers: readers::Readers,
     housekeeping: housekeeping::Housekeeper,
+    /// Copies the WAL back into the database off the commit path; held for its thread,
+    /// which ends when the store is dropped.
+    _checkpointer: checkpointer::Checkpointer,
     path: PathBuf,
     /// Verified admin tokens and their scopes, checked against the database on every use.
     token_cache: token_cache::TokenCache,
@@ -88,12 +92,20 @@ impl Store {
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("bosun.db");
-        let conn = schema::connect(&path, durability)?;
+        let mut conn = schema::connect(&path, durability)?;
         schema::migrate(&conn)?;
         let readers = (0..readers::READERS).map(|_| schema::connect(&path, durability)).collect::<Result<Vec<_>, _>>()?;
+        let checkpointer = checkpointer::Checkpointer::start(&path, durability, &mut conn)?;
         let writer = Arc::new(writer::Writer::new(conn));
         let housekeeping = housekeeping::Housekeeper::start(Arc::clone(&writer));
-        Ok(Self { writer, readers: readers::Readers::new(readers), housekeeping, path, token_cache: Default::default() })
+        Ok(Self {
+            writer,
+            readers: readers::Readers::new(readers),
+            housekeeping,
+            _checkpointer: checkpointer,
+            path,
+            token_cache: Default::default(),
+        })
     }
 
     /// Does now the housekeeping that otherwise runs in the background after executions

@@ -22,7 +22,8 @@ pub(crate) fn connect(path: &Path, durability: Durability) -> Result<Connection,
     };
     // A checkpoint every WAL_CHECKPOINT_PAGES instead of SQLite's 1,000: the pages a
     // stream of small commits rewrites (the tail of a table, an index leaf) are then
-    // copied back to the database once for many commits instead of once for few.
+    // copied back to the database once for many commits instead of once for few. The
+    // store's write connection replaces this with the checkpointer's hook.
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES};"
     ))
