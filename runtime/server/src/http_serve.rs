@@ -1,6 +1,7 @@
 //! Serving the API's router over HTTP/1.1 with hyper directly: one task per
 //! connection (upgrades allowed, for the session WebSockets), and a graceful stop
-//! that lets open requests finish. `axum::serve`
+//! that lets open requests finish; the heap is trimmed after connections close
+//! (`heap_trim.rs`). `axum::serve`
 //! speaks HTTP/2 as well and holds each connection in the larger state of both;
 //! with thousands of agents each keeping a long poll open, the per-connection
 //! cost is what decides the server's memory.
@@ -16,6 +17,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::{mpsc, oneshot, watch};
 use tower::ServiceExt as _;
 
+use crate::heap_trim::HeapTrimmer;
+
 /// The most a connection buffers: hyper's smallest setting. Requests are small JSON;
 /// bodies stream past it.
 const MAX_BUFFER: usize = 8192;
@@ -29,6 +32,13 @@ where
     // Every connection's task holds a sender: when the last is dropped, all are done.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
     let (stopping, stopping_seen) = watch::channel(false);
+    let trimmer = HeapTrimmer::new();
+    let trimming = {
+        let mut stopping = stopping_seen.clone();
+        tokio::spawn(trimmer.clone().run_until(async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }))
+    };
     let mut stop = pin!(stop);
     loop {
         tokio::select! {
@@ -42,7 +52,7 @@ where
                     .writev(true)
                     .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
                     .with_upgrades();
-                let (alive, mut stopping) = (alive.clone(), stopping_seen.clone());
+                let (alive, mut stopping, trimmer) = (alive.clone(), stopping_seen.clone(), trimmer.clone());
                 tokio::spawn(async move {
                     let _alive = alive;
                     let mut connection = pin!(connection);
@@ -60,6 +70,7 @@ where
                     if let Err(error) = result {
                         tracing::debug!(%error, "connection ended with an error");
                     }
+                    trimmer.connection_closed();
                 });
             }
             _ = &mut stop => break,
@@ -69,4 +80,5 @@ where
     stopping.send_replace(true);
     drop(alive);
     let _ = all_done.recv().await;
+    let _ = trimming.await;
 }

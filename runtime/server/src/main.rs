@@ -16,6 +16,7 @@ mod bench_sessions;
 mod cli;
 mod cloud;
 mod events;
+mod heap_trim;
 mod http_serve;
 mod malloc_arenas;
 mod opsitem_action;

@@ -10,7 +10,7 @@ use super::AppState;
 use super::body::ApiJson;
 use super::error::{ApiError, ErrorBody};
 use super::node_auth::NodeCaller;
-use crate::run_command::ReportError;
+use crate::run_command::{ReportError, WorkReply};
 
 /// The largest report body: an invocation's stdout and stderr at their upload limit, with room for the steps.
 pub const REPORT_BODY_LIMIT: usize = 4 * bosun_protocol::agent::MAX_OUTPUT_BYTES + 1024 * 1024;
@@ -24,7 +24,7 @@ pub async fn poll(
     State(state): State<AppState>,
     Extension(NodeCaller(node)): Extension<NodeCaller>,
     ApiJson(body): ApiJson<Poll>,
-) -> Result<Json<Work>, ApiError> {
+) -> Result<Json<WorkReply>, ApiError> {
     Ok(Json(state.run_command.poll(&node, &body).await?))
 }
 

@@ -1,12 +1,14 @@
 //! Run Command: sending Command documents to nodes (`send.rs`), the dispatcher that
 //! applies rate control, error threshold and timeouts (`dispatcher.rs`), the agents'
-//! long polls and reports, cancel, the views of commands (`view.rs`), and the
+//! long polls (answered from one shared rendering per command, `rendering.rs`) and
+//! reports, cancel, the views of commands (`view.rs`), and the
 //! completion notifications to a webhook (`notify.rs`), and Automation's steps that
 //! use them (`automation.rs`, `wait_for_node.rs`).
 
 pub mod automation;
 pub mod dispatcher;
 pub mod notify;
+mod rendering;
 pub mod send;
 mod ssm;
 pub mod view;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use bosun_engine::StoreError;
 use bosun_protocol::InvocationStatus;
-use bosun_protocol::agent::{Assignment, InvocationReport, MAX_POLL_SECONDS, Poll, REDELIVER_AFTER_SECONDS, ReportAck, Work};
+use bosun_protocol::agent::{InvocationReport, MAX_POLL_SECONDS, Poll, REDELIVER_AFTER_SECONDS, ReportAck};
 use bosun_protocol::command::{CommandView, SendCommand};
 use bosun_store::{Report, ReportOutcome, Store, timestamp};
 use chrono::Utc;
@@ -27,6 +29,8 @@ use tokio::sync::{Notify, watch};
 
 pub use send::{SendError, SentDocument};
 pub use view::Detail;
+use rendering::{NodeAssignment, Renderings};
+pub use rendering::WorkReply;
 use waker::NodeWaker;
 
 /// The Run Command service of one control plane.
@@ -44,6 +48,8 @@ pub struct RunCommand {
     parameters: std::sync::OnceLock<Arc<crate::params::Parameters>>,
     /// Session Manager's offers, handed to nodes by their long polls.
     session_offers: crate::sessions::offers::SessionOffers,
+    /// What the nodes of recent commands are sent, read once per command.
+    renderings: Renderings,
 }
 
 /// Why a report was refused.
@@ -61,6 +67,7 @@ impl RunCommand {
         Arc::new(Self {
             store,
             session_offers: Default::default(),
+            renderings: Renderings::default(),
             waker: NodeWaker::default(),
             dispatcher_wake: Notify::new(),
             notifier_wake: Notify::new(),
@@ -92,14 +99,13 @@ impl RunCommand {
     }
 
     /// The secure values of a stored command's parameters, to mask in what its nodes report.
-    /// Every report asks, so the common case (no references) is one small read in place.
+    /// Every report asks, so the common case (no references) is answered from the command's rendering.
     fn secrets_of(&self, command_id: &str) -> Vec<String> {
-        let Ok(Some((parameters, requested_by))) = self.store.command_parameters(command_id) else { return Vec::new() };
-        let parameters = serde_json::from_str(&parameters).unwrap_or_default();
-        if !ssm::has_references(&parameters) {
+        let Ok(Some(rendering)) = self.renderings.get(&self.store, command_id) else { return Vec::new() };
+        if !ssm::has_references(&rendering.parameters) {
             return Vec::new();
         }
-        match tokio::task::block_in_place(|| self.resolve_references(&parameters, &requested_by)) {
+        match tokio::task::block_in_place(|| self.resolve_references(&rendering.parameters, &rendering.requested_by)) {
             Ok(Some(resolved)) => resolved.secrets,
             _ => Vec::new(),
         }
@@ -177,7 +183,7 @@ impl RunCommand {
 
     /// A node's long poll: its dispatched invocations, and which of those it runs to stop;
     /// waits up to `poll.wait_seconds` (at most [`MAX_POLL_SECONDS`]) for either.
-    pub async fn poll(&self, node_id: &str, poll: &Poll) -> Result<Work, StoreError> {
+    pub async fn poll(&self, node_id: &str, poll: &Poll) -> Result<WorkReply, StoreError> {
         let wait = Duration::from_secs(u64::from(poll.wait_seconds.min(MAX_POLL_SECONDS)));
         let deadline = tokio::time::Instant::now() + wait;
         let signals = self.waker.signals(node_id);
@@ -191,7 +197,7 @@ impl RunCommand {
             notified.as_mut().enable();
             // Boxed: the long wait below then holds a small future, not the reads' state.
             let work = Box::pin(self.work_for(node_id, &poll.running)).await?;
-            if !work.assignments.is_empty() || !work.cancel.is_empty() || !work.sessions.is_empty() || *stopping.borrow() {
+            if !work.is_empty() || *stopping.borrow() {
                 return Ok(work);
             }
             tokio::select! {
@@ -203,41 +209,31 @@ impl RunCommand {
         }
     }
 
-    async fn work_for(&self, node_id: &str, running: &[String]) -> Result<Work, StoreError> {
+    async fn work_for(&self, node_id: &str, running: &[String]) -> Result<WorkReply, StoreError> {
         let now = Utc::now();
         let redeliver_before = now - chrono::Duration::seconds(REDELIVER_AFTER_SECONDS as i64);
         let deliveries = self.store.take_deliveries(node_id, &timestamp(now), &timestamp(redeliver_before)).await?;
         let mut assignments = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            let Ok(sent) = serde_json::from_str::<SentDocument>(&delivery.document) else {
-                tracing::error!(invocation = %delivery.invocation_id, "a stored command's document is not readable");
+            let Some(rendering) = self.renderings.get(&self.store, &delivery.command_id)? else {
+                tracing::error!(invocation = %delivery.invocation_id, "the invocation's command cannot be read");
                 continue;
             };
-            let mut parameters: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&delivery.parameters).unwrap_or_default();
-            if ssm::has_references(&parameters) {
-                let requested_by = self.store.get_command(&delivery.command_id)?.map(|c| c.requested_by).unwrap_or_default();
-                match self.resolve_references(&parameters, &requested_by) {
-                    Ok(Some(resolved)) => parameters = resolved.parameters,
-                    Ok(None) => {}
+            let mut resolved = None;
+            if ssm::has_references(&rendering.parameters) {
+                match self.resolve_references(&rendering.parameters, &rendering.requested_by) {
+                    Ok(found) => resolved = found.map(|r| r.parameters),
                     Err(message) => {
                         self.fail_undelivered(node_id, &delivery.invocation_id, &message).await?;
                         continue;
                     }
                 }
             }
-            assignments.push(Assignment {
-                invocation_id: delivery.invocation_id,
-                command_id: delivery.command_id,
-                document: sent.document,
-                included: sent.included,
-                parameters,
-                timeout_seconds: delivery.timeout_seconds,
-                plugins: sent.plugins,
-            });
+            assignments.push(NodeAssignment { invocation_id: delivery.invocation_id, rendering, resolved });
         }
         // Indexed reads of microseconds: done in place, since every poll makes them.
         let cancel = self.store.invocations_to_stop(node_id, running)?;
-        Ok(Work { assignments, cancel, sessions: self.session_offers.take(node_id) })
+        Ok(WorkReply { assignments, cancel, sessions: self.session_offers.take(node_id) })
     }
 
     /// Offers a session to a node and wakes its long poll.

@@ -9,16 +9,12 @@ use bosun_engine::StoreError;
 
 use crate::{Store, sql_error};
 
-/// An invocation handed to its node.
+/// An invocation handed to its node. What the node runs is its command's (the same
+/// for every node): read once per command, not once per delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub invocation_id: String,
     pub command_id: String,
-    /// The command's document JSON, as stored.
-    pub document: String,
-    /// The command's parameters JSON, as stored.
-    pub parameters: String,
-    pub timeout_seconds: u64,
 }
 
 /// What became of a report.
@@ -106,15 +102,11 @@ impl Store {
                     .query_map(params![node, before, now], |r| Ok((r.get(0)?, r.get(1)?)))
                     .and_then(|rows| rows.collect())
                     .map_err(sql_error)?;
-                let mut command = conn
-                    .prepare_cached("SELECT id, document, parameters, timeout_seconds FROM commands WHERE no = ?1")
-                    .map_err(sql_error)?;
+                let mut command = conn.prepare_cached("SELECT id FROM commands WHERE no = ?1").map_err(sql_error)?;
                 let mut deliveries = Vec::with_capacity(taken.len());
                 for (invocation_id, no) in taken {
-                    let (command_id, document, parameters, timeout_seconds) = command
-                        .query_row([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64)))
-                        .map_err(sql_error)?;
-                    deliveries.push(Delivery { invocation_id, command_id, document, parameters, timeout_seconds });
+                    let command_id = command.query_row([no], |r| r.get(0)).map_err(sql_error)?;
+                    deliveries.push(Delivery { invocation_id, command_id });
                 }
                 let _ = tx.send(deliveries);
                 Ok(())

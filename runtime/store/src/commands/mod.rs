@@ -172,16 +172,6 @@ impl Store {
         })
     }
 
-    /// A command's parameters (JSON text) and who requested it: less to read than the
-    /// whole record, for the checks every report of its invocations makes.
-    pub fn command_parameters(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
-        self.read(|conn| {
-            conn.prepare_cached("SELECT parameters, requested_by FROM commands WHERE id = ?1")?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-    }
-
     /// The newest commands first, at most `limit`.
     pub fn list_commands(&self, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
         self.read(|conn| {
