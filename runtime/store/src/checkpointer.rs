@@ -129,6 +129,17 @@ impl Drop for Checkpointer {
 mod tests {
     use super::*;
 
+    /// A write connection to `test.db` in a new directory, hooked to a checkpointer, with
+    /// a table `t (id, v BLOB)`.
+    fn checkpointed() -> (tempfile::TempDir, Connection, Checkpointer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.db");
+        let mut writer = schema::connect(&path, Durability::Normal).unwrap();
+        let checkpointer = Checkpointer::start(&path, Durability::Normal, &mut writer).unwrap();
+        writer.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
+        (dir, writer, checkpointer)
+    }
+
     /// Pages in the WAL not yet copied into the database, as a new connection sees them.
     fn uncopied(path: &Path) -> i64 {
         let conn = Connection::open(path).unwrap();
@@ -139,11 +150,8 @@ mod tests {
 
     #[test]
     fn the_thread_copies_the_wal_back_while_commits_go_on() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, writer, checkpointer) = checkpointed();
         let path = dir.path().join("test.db");
-        let mut writer = schema::connect(&path, Durability::Normal).unwrap();
-        let checkpointer = Checkpointer::start(&path, Durability::Normal, &mut writer).unwrap();
-        writer.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
         // About 1,200 pages, one commit each: past the background threshold, short of the inline one.
         for _ in 0..1200 {
@@ -160,11 +168,8 @@ mod tests {
 
     #[test]
     fn commits_succeed_while_another_checkpoint_runs() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, writer, _checkpointer) = checkpointed();
         let path = dir.path().join("test.db");
-        let mut writer = schema::connect(&path, Durability::Normal).unwrap();
-        let _checkpointer = Checkpointer::start(&path, Durability::Normal, &mut writer).unwrap();
-        writer.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
         // Another checkpointer that never pauses, so that inline checkpoints find one running.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let busy = thread::spawn({
@@ -190,13 +195,10 @@ mod tests {
 
     #[test]
     fn without_the_thread_the_writer_checkpoints_at_the_inline_threshold() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, writer, checkpointer) = checkpointed();
         let path = dir.path().join("test.db");
-        let mut writer = schema::connect(&path, Durability::Normal).unwrap();
-        let checkpointer = Checkpointer::start(&path, Durability::Normal, &mut writer).unwrap();
         // The thread stops: requests go unanswered, as if it could not start.
         drop(checkpointer);
-        writer.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
         for _ in 0..(INLINE_PAGES + 10) {
             writer.execute("INSERT INTO t (v) VALUES (zeroblob(100))", []).unwrap();
         }

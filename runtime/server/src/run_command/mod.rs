@@ -27,10 +27,10 @@ use bosun_store::{Report, ReportOutcome, Store, timestamp};
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
+pub use rendering::WorkReply;
+use rendering::{NodeAssignment, Renderings};
 pub use send::{SendError, SentDocument};
 pub use view::Detail;
-use rendering::{NodeAssignment, Renderings};
-pub use rendering::WorkReply;
 use waker::NodeWaker;
 
 /// The Run Command service of one control plane.

@@ -198,10 +198,7 @@ mod tests {
         assert_eq!(work.cancel, vec!["c-0.mi-1".to_string()]);
         // Exactly what a node got when each assignment was its own copy.
         let before = Work {
-            assignments: vec![
-                assignment("c-1.mi-1", "c-1", json!({"commands": ["echo hi"]})),
-                assignment("c-1.mi-2", "c-1", resolved),
-            ],
+            assignments: vec![assignment("c-1.mi-1", "c-1", json!({"commands": ["echo hi"]})), assignment("c-1.mi-2", "c-1", resolved)],
             cancel: vec!["c-0.mi-1".into()],
             sessions: Vec::new(),
         };
