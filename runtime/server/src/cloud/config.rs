@@ -87,23 +87,15 @@ impl CloudConfig {
     /// Reads and checks the configuration; no file is an empty configuration.
     pub fn load(data_dir: &Path) -> Result<CloudConfig, String> {
         let path = Self::path(data_dir);
-        let shown = path.display();
-        let text = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CloudConfig::default()),
-            Err(e) => return Err(format!("cannot read the cloud configuration {shown}: {e}")),
-            Ok(meta) if meta.len() > MAX_CONFIG_BYTES => {
-                return Err(format!("the cloud configuration {shown} is larger than {MAX_CONFIG_BYTES} bytes"));
-            }
-            Ok(_) => std::fs::read_to_string(&path).map_err(|e| format!("cannot read the cloud configuration {shown}: {e}"))?,
-        };
-        Self::parse(&text).map_err(|e| format!("{shown}: {e}"))
+        match read_config(&path, "cloud configuration", MAX_CONFIG_BYTES)? {
+            None => Ok(CloudConfig::default()),
+            Some(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+        }
     }
 
     /// Parses and checks a configuration's text. Errors never quote a key.
     pub fn parse(text: &str) -> Result<CloudConfig, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not JSON: line {} column {}", e.line(), e.column()))?;
-        let config: CloudConfig = serde_json::from_value(value).map_err(|e| scrub(&e.to_string()))?;
+        let config: CloudConfig = parse_config(text)?;
         config.check()?;
         Ok(config)
     }
@@ -163,8 +155,27 @@ pub(crate) fn check_endpoint(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The text of the configuration file at `path` (`what` it configures, for messages),
+/// or None when there is no such file; a file over `max_bytes` is refused unread.
+pub(crate) fn read_config(path: &Path, what: &str, max_bytes: u64) -> Result<Option<String>, String> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read the {what} {shown}: {e}")),
+        Ok(meta) if meta.len() > max_bytes => Err(format!("the {what} {shown} is larger than {max_bytes} bytes")),
+        Ok(_) => std::fs::read_to_string(path).map(Some).map_err(|e| format!("cannot read the {what} {shown}: {e}")),
+    }
+}
+
+/// A configuration's JSON text as `T`: a syntax error gives its position, a field
+/// that does not fit gives serde's message without any value it quotes.
+pub(crate) fn parse_config<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: line {} column {}", e.line(), e.column()))?;
+    serde_json::from_value(value).map_err(|e| scrub(&e.to_string()))
+}
+
 /// serde's message without the value it quotes (which could be a key).
-pub(crate) fn scrub(message: &str) -> String {
+fn scrub(message: &str) -> String {
     match message.find("invalid type") {
         Some(_) => "credentials or a field has the wrong type".into(),
         None if message.contains("did not match any variant") => {

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::cloud::CredentialSource;
-use crate::cloud::config::{CloudConfig, check_endpoint, is_name, scrub};
+use crate::cloud::config::{CloudConfig, check_endpoint, is_name, parse_config, read_config};
 
 /// The file's name in the data directory.
 pub const CONFIG_FILE: &str = "content-store.json";
@@ -55,23 +55,15 @@ impl ContentStoreConfig {
     /// Reads and checks `<data_dir>/content-store.json`; no file is the local store.
     pub fn load(data_dir: &Path) -> Result<ContentStoreConfig, String> {
         let path = data_dir.join(CONFIG_FILE);
-        let shown = path.display();
-        let text = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ContentStoreConfig::default()),
-            Err(e) => return Err(format!("cannot read the content store configuration {shown}: {e}")),
-            Ok(meta) if meta.len() > MAX_CONFIG_BYTES => {
-                return Err(format!("the content store configuration {shown} is larger than {MAX_CONFIG_BYTES} bytes"));
-            }
-            Ok(_) => std::fs::read_to_string(&path).map_err(|e| format!("cannot read the content store configuration {shown}: {e}"))?,
-        };
-        Self::parse(&text).map_err(|e| format!("{shown}: {e}"))
+        match read_config(&path, "content store configuration", MAX_CONFIG_BYTES)? {
+            None => Ok(ContentStoreConfig::default()),
+            Some(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+        }
     }
 
     /// Parses and checks a configuration's text. Errors name the field and never quote a key.
     pub fn parse(text: &str) -> Result<ContentStoreConfig, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not JSON: line {} column {}", e.line(), e.column()))?;
-        let config: ContentStoreConfig = serde_json::from_value(value).map_err(|e| scrub(&e.to_string()))?;
+        let config: ContentStoreConfig = parse_config(text)?;
         if let Some(s3) = &config.s3 {
             s3.check().map_err(|e| format!("s3.{e}"))?;
         }
