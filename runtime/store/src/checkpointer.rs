@@ -94,6 +94,8 @@ impl Checkpointer {
             }
         };
         let background = thread.as_ref().map(|_| Arc::clone(&shared));
+        // Made before the hook, so that if the hook cannot be set the thread is stopped.
+        let checkpointer = Self { shared, thread };
         writer
             .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
                 if pages >= INLINE_PAGES {
@@ -111,7 +113,7 @@ impl Checkpointer {
                 Ok(())
             }))
             .map_err(crate::sql_error)?;
-        Ok(Self { shared, thread })
+        Ok(checkpointer)
     }
 }
 
